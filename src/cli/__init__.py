@@ -1,0 +1,1 @@
+"""The ``jobskills`` command line: the front door for people."""

@@ -1,0 +1,48 @@
+"""Small helpers shared by CLI modules: environment defaults, errors as exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+OFFLINE_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def offline_env() -> None:
+    """Switch off phoning home (no network is assumed); explicit user settings win."""
+    for k, v in OFFLINE_ENV.items():
+        os.environ.setdefault(k, v)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one clear sentence and return an Exit to raise."""
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn expected errors (missing files/data, bad values) into a sentence and exit code 2."""
+    try:
+        yield
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise fail(str(msg), code=2) from None
+
+
+def read_text_arg(text: str) -> str:
+    """``-`` means read standard input."""
+    return sys.stdin.read() if text == "-" else text
