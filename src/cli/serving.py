@@ -1,9 +1,76 @@
-"""CLI commands for this area (registered on the main app by ``register``)."""
+"""``jobskills serve``: run the BentoML API (keyword + skill-group services, web page) locally."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 
+def _services_root() -> Path:
+    """Folder that holds the ``services`` package (the BentoML working directory)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("services")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the services package is not importable; install the project with pip install -e .")
+    return Path(list(spec.submodule_search_locations)[0]).resolve().parent
+
+
+def serve_command(
+    host: str, port: int, keyword_model_dir: Path | None, group_model_dir: Path | None,
+    keyword_tag: str | None, group_tag: str | None, gpus: str | None, workers: int | None,
+) -> list[str]:
+    """The ``bentoml serve`` command line and, as a side effect, the environment it reads."""
+    for name, folder in (("keyword", keyword_model_dir), ("group", group_model_dir)):
+        if folder is not None:
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{name} model folder {folder} does not exist")
+            os.environ[f"JOBSKILLS_SERVE_{name.upper()}_MODEL_DIR"] = str(folder.resolve())
+    if keyword_tag:
+        os.environ["JOBSKILLS_SERVE_KEYWORD_MODEL_TAG"] = keyword_tag
+    if group_tag:
+        os.environ["JOBSKILLS_SERVE_GROUP_MODEL_TAG"] = group_tag
+    if gpus is not None:
+        if gpus != "auto" and not gpus.isdigit():
+            raise ValueError(f"--gpus must be 'auto' or a whole number, not {gpus!r}")
+        os.environ["JOBSKILLS_SERVE_GPUS"] = gpus
+    if workers is not None:
+        os.environ["JOBSKILLS_SERVE_WORKERS"] = str(workers)
+    return [sys.executable, "-m", "bentoml", "serve", "services.api:ApiService",
+            "--host", host, "--port", str(port), "--working-dir", str(_services_root())]
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to ``app``."""
+
+    @app.command()
+    def serve(
+        port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 3000,
+        host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+        keyword_model_dir: Annotated[Optional[Path], typer.Option(help="Serve this tagger folder, not the champion.")] = None,
+        group_model_dir: Annotated[Optional[Path], typer.Option(help="Serve this group-model folder.")] = None,
+        keyword_tag: Annotated[Optional[str], typer.Option(help="Serve this model-store tag, not the champion.")] = None,
+        group_tag: Annotated[Optional[str], typer.Option(help="Serve this model-store tag, not the champion.")] = None,
+        gpus: Annotated[Optional[str], typer.Option(help="GPUs per model service: auto or a number.")] = None,
+        workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes per model service.")] = None,
+    ) -> None:
+        """Serve the API, the web page (/ui/) and the metrics until Ctrl+C.
+
+        Models come from the registry champions unless a folder or tag is given; the server
+        starts even without them and /readyz says what is missing.
+        """
+        from cli._util import console, user_errors
+
+        with user_errors():
+            cmd = serve_command(host, port, keyword_model_dir, group_model_dir, keyword_tag, group_tag, gpus, workers)
+        console.print(f"serving on http://{host}:{port}  (page: /ui/, API docs: /, metrics: /metrics)")
+        try:
+            code = subprocess.call(cmd)
+        except KeyboardInterrupt:
+            code = 0
+        raise typer.Exit(code)

@@ -1,0 +1,333 @@
+"""The public HTTP API: composes the keyword and skill-group services, logs every prediction.
+
+Endpoints (all POST with a JSON body unless noted): ``/extract``, ``/extract_batch``,
+``/classify``, ``/analyze``, ``/match``, ``/topics``, ``/feedback`` (API key), ``/reload``
+(API key, admin), ``/status``; BentoML adds ``GET /healthz``, ``GET /readyz`` (503 until both
+models are loaded), ``GET /metrics`` (Prometheus), ``GET /docs.json`` (OpenAPI) and the Swagger
+page at ``/``. The web page is at ``/ui/``.
+
+Every prediction is appended to ``settings.logs_dir`` with ``common.request_log.log_request``
+(input text, output keywords/groups with scores, model tag, latency) for drift monitoring.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import bentoml
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from common.request_log import log_feedback, log_request
+from common.settings import get_settings
+from common.types import Keyword
+from services.config import ServingConfig
+from services.groups import GroupQuery, GroupService, to_group_out
+from services.guard import BodyGuard
+from services.keywords import KeywordService
+from services.schemas import (
+    AnalyzedKeyword,
+    AnalyzeRequest,
+    AnalyzeResponse,
+    ClassifyRequest,
+    ClassifyResponse,
+    ExtractBatchRequest,
+    ExtractBatchResponse,
+    ExtractRequest,
+    ExtractResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    GroupOut,
+    MatchRequest,
+    MatchResponse,
+    SkillGroups,
+    TopicsRequest,
+    TopicsResponse,
+)
+
+logger = logging.getLogger("jobskills.serving")
+
+CONFIG = ServingConfig.load()
+STATIC_DIR = Path(__file__).parent / "static"
+API_ROUTES = ("/extract", "/extract_batch", "/classify", "/analyze", "/match", "/topics", "/feedback",
+              "/reload", "/status")
+
+REQUESTS = bentoml.metrics.Counter(
+    name="jobskills_requests_total",
+    documentation="API requests by endpoint and outcome (ok, client_error, unavailable).",
+    labelnames=["endpoint", "outcome"],
+)
+KEYWORDS = bentoml.metrics.Histogram(
+    name="jobskills_keywords_per_text",
+    documentation="Keywords found per text.",
+    buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200),
+)
+TEXT_CHARS = bentoml.metrics.Histogram(
+    name="jobskills_text_chars",
+    documentation="Characters per served text (input drift at a glance).",
+    buckets=(100, 300, 1000, 3000, 10000, 30000, 100000),
+)
+FEEDBACK = bentoml.metrics.Counter(name="jobskills_feedback_total", documentation="Feedback records stored.")
+
+
+def _web_app() -> Starlette:
+    """The page (``/ui/``) and its assets; ``/ui`` redirects so relative asset URLs work."""
+    return Starlette(routes=[Mount("/", StaticFiles(directory=STATIC_DIR, html=True))])
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _keywords(raw: list[Any]) -> list[Keyword]:
+    return [k if isinstance(k, Keyword) else Keyword.model_validate(k if isinstance(k, dict) else k.model_dump())
+            for k in raw]
+
+
+def _unique_phrases(keywords: list[Keyword]) -> list[str]:
+    """Keyword texts as phrases to classify: whitespace-normalised, case-insensitively unique."""
+    seen: dict[str, str] = {}
+    for k in keywords:
+        phrase = " ".join(k.text.split())
+        if phrase and phrase.lower() not in seen:
+            seen[phrase.lower()] = phrase
+    return list(seen.values())
+
+
+@bentoml.service(name="jobskills_api", traffic={"timeout": CONFIG.timeout_s})
+class ApiService:
+    """HTTP front: validation, auth, logging; the models run in the two dependency services."""
+
+    keywords = bentoml.depends(KeywordService)
+    groups = bentoml.depends(GroupService)
+
+    def __init__(self) -> None:
+        self.settings = get_settings()
+        self._infos: dict[str, dict] = {}
+        self._topic_model: Any = None
+        self._topic_source: str | None = None
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    async def _info(self, which: str, refresh: bool = False) -> dict:
+        """Model info of a dependency, cached once it reports a loaded model."""
+        info = self._infos.get(which)
+        if refresh or info is None or not info.get("ready"):
+            dep = self.keywords if which == "keywords" else self.groups
+            try:
+                info = await dep.to_async.info()
+            except Exception as exc:  # dependency still starting or down
+                return {"ready": False, "error": f"{which} service unreachable: {exc}", "tag": None}
+            self._infos[which] = info
+        return info
+
+    async def _unready(self, *which: str) -> JSONResponse | None:
+        """503 with the reason when a needed model is not loaded."""
+        for w in which:
+            info = await self._info(w)
+            if not info.get("ready"):
+                return _error(503, f"the {w} model is not available: {info.get('error')}")
+        return None
+
+    def _authorised(self, ctx: bentoml.Context) -> bool:
+        key = self.settings.api_key
+        if not key:
+            return True
+        given = ctx.request.headers.get("x-api-key", "")
+        return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8"))
+
+    def _log(self, endpoint: str, tag: str | None, t0: float, inputs: Any, outputs: Any) -> float:
+        latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+        try:
+            log_request(self.settings.logs_dir, endpoint, tag, latency_ms, inputs, outputs)
+        except Exception:  # a full disk must not turn a good answer into a 500
+            logger.exception("could not write the request log")
+        REQUESTS.labels(endpoint=endpoint, outcome="ok").inc()
+        return latency_ms
+
+    async def _extract(self, texts: list[str]) -> list[list[Keyword]]:
+        raw = await self.keywords.to_async.extract(texts)
+        out = [_keywords(r) for r in raw]
+        for text, kws in zip(texts, out, strict=True):
+            KEYWORDS.observe(len(kws))
+            TEXT_CHARS.observe(len(text))
+        return out
+
+    async def _classify(self, phrases: list[str], level: int, top_k: int) -> dict[str, list[GroupOut]]:
+        if not phrases:
+            return {}
+        raw = await self.groups.to_async.classify([GroupQuery(skill=p, level=level, top_k=top_k) for p in phrases])
+        return {p: [g if isinstance(g, GroupOut) else to_group_out(g) for g in gs]
+                for p, gs in zip(phrases, raw, strict=True)}
+
+    # ---- endpoints -----------------------------------------------------------------------
+
+    @bentoml.api
+    async def extract(self, request: ExtractRequest, /) -> ExtractResponse:
+        """Keywords of one posting: character offsets, type (Skill/Knowledge), score."""
+        t0 = time.perf_counter()
+        if err := await self._unready("keywords"):
+            return err
+        (kws,) = await self._extract([request.text])
+        tag = self._infos["keywords"].get("tag")
+        self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]})
+        return ExtractResponse(keywords=kws, model_tag=tag)
+
+    @bentoml.api
+    async def extract_batch(self, request: ExtractBatchRequest, /) -> ExtractBatchResponse:
+        """Keywords of several postings in one request (at most ``settings.max_batch_items``)."""
+        t0 = time.perf_counter()
+        if err := await self._unready("keywords"):
+            return err
+        results = await self._extract(list(request.texts))
+        tag = self._infos["keywords"].get("tag")
+        latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+        for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
+            try:
+                log_request(self.settings.logs_dir, "extract_batch", tag, latency_ms, {"text": text},
+                            {"keywords": [k.model_dump() for k in kws]})
+            except Exception:
+                logger.exception("could not write the request log")
+        REQUESTS.labels(endpoint="extract_batch", outcome="ok").inc()
+        return ExtractBatchResponse(results=results, model_tag=tag)
+
+    @bentoml.api
+    async def classify(self, request: ClassifyRequest, /) -> ClassifyResponse:
+        """Ranked competency groups for each skill phrase."""
+        t0 = time.perf_counter()
+        if err := await self._unready("groups"):
+            return err
+        skills = list(request.skills)
+        raw = await self.groups.to_async.classify(
+            [GroupQuery(skill=s, level=request.level, top_k=request.top_k) for s in skills])
+        results = [SkillGroups(skill=s, groups=[to_group_out(g) if not isinstance(g, GroupOut) else g for g in gs])
+                   for s, gs in zip(skills, raw, strict=True)]
+        tag = self._infos["groups"].get("tag")
+        self._log("classify", tag, t0, {"skills": skills, "level": request.level, "top_k": request.top_k},
+                  {"results": [r.model_dump() for r in results]})
+        return ClassifyResponse(results=results, model_tag=tag)
+
+    @bentoml.api
+    async def analyze(self, request: AnalyzeRequest, /) -> AnalyzeResponse:
+        """Keywords of a posting, each with its competency groups (what the web page shows)."""
+        t0 = time.perf_counter()
+        if err := await self._unready("keywords", "groups"):
+            return err
+        (kws,) = await self._extract([request.text])
+        by_phrase = await self._classify(_unique_phrases(kws), request.level, request.top_k)
+        lower = {p.lower(): g for p, g in by_phrase.items()}
+        out = [AnalyzedKeyword(**k.model_dump(), groups=lower.get(" ".join(k.text.split()).lower(), []))
+               for k in kws]
+        kw_tag, grp_tag = self._infos["keywords"].get("tag"), self._infos["groups"].get("tag")
+        self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
+                  {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag})
+        return AnalyzeResponse(keywords=out, keyword_model_tag=kw_tag, group_model_tag=grp_tag)
+
+    @bentoml.api
+    async def match(self, request: MatchRequest, /) -> MatchResponse:
+        """How well a resume covers a job, compared in competency groups rather than exact words."""
+        t0 = time.perf_counter()
+        need = ("groups",) if request.resume is None and request.job is None else ("keywords", "groups")
+        if err := await self._unready(*need):
+            return err
+        texts = [t for t in (request.resume, request.job) if t is not None]
+        extracted = iter(await self._extract(texts)) if texts else iter(())
+        resume_skills = list(request.resume_skills) if request.resume is None else _unique_phrases(next(extracted))
+        job_skills = list(request.job_skills) if request.job is None else _unique_phrases(next(extracted))
+        if resume_skills and job_skills:
+            result = await self.groups.to_async.match(resume_skills=resume_skills, job_skills=job_skills)
+        else:  # nothing to compare on one side: no overlap, by definition
+            result = {"score": 0.0, "groups": []}
+        grp_tag = self._infos["groups"].get("tag")
+        resp = MatchResponse(score=float(result.get("score", 0.0)), groups=list(result.get("groups", [])),
+                             resume_skills=resume_skills, job_skills=job_skills, group_model_tag=grp_tag)
+        self._log("match", grp_tag, t0, {"resume": request.resume, "job": request.job,
+                                         "resume_skills": resume_skills, "job_skills": job_skills},
+                  resp.model_dump())
+        return resp
+
+    @bentoml.api
+    async def topics(self, request: TopicsRequest, /) -> TopicsResponse:
+        """Topics and an extractive summary of a posting (needs a trained topic model)."""
+        t0 = time.perf_counter()
+        model, problem = await self._topics_model()
+        if model is None:
+            REQUESTS.labels(endpoint="topics", outcome="unavailable").inc()
+            return _error(503, problem or "no topic model")
+        import anyio
+
+        (desc,) = await anyio.to_thread.run_sync(model.describe, [request.text])
+        desc = desc.model_dump(mode="json") if hasattr(desc, "model_dump") else dict(desc)
+        resp = TopicsResponse(topics=list(desc.get("topics", [])), summary=desc.get("summary", []),
+                              model=self._topic_source)
+        self._log("topics", self._topic_source, t0, {"text": request.text}, resp.model_dump())
+        return resp
+
+    async def _topics_model(self) -> tuple[Any, str | None]:
+        if self._topic_model is not None:
+            return self._topic_model, None
+        path = CONFIG.topic_model_dir or self.settings.models_dir / "topics"
+        try:
+            from common.topics import load_topic_model
+        except ImportError:
+            return None, "topic modelling is not installed in this build"
+        if not Path(path).exists():
+            return None, f"no topic model at {path}; train one with `jobskills topics train` first"
+        import anyio
+
+        try:
+            self._topic_model = await anyio.to_thread.run_sync(load_topic_model, Path(path))
+        except Exception as exc:
+            logger.exception("loading the topic model from %s failed", path)
+            return None, f"the topic model at {path} could not be loaded: {exc}"
+        self._topic_source = f"dir:{Path(path).name}"
+        return self._topic_model, None
+
+    @bentoml.api
+    async def feedback(self, request: FeedbackRequest, /, ctx: bentoml.Context) -> FeedbackResponse:
+        """Store a person's corrections for the merge-labels flow (needs X-API-Key when one is set)."""
+        if not self._authorised(ctx):
+            REQUESTS.labels(endpoint="feedback", outcome="client_error").inc()
+            return _error(401, "missing or wrong X-API-Key header")
+        n = log_feedback(self.settings.feedback_dir, [request.to_record()])
+        FEEDBACK.inc(n)
+        REQUESTS.labels(endpoint="feedback", outcome="ok").inc()
+        return FeedbackResponse(stored=n)
+
+    @bentoml.api
+    async def reload(self, ctx: bentoml.Context) -> dict:
+        """Admin: reload both models from the registry (after promote/rollback); needs X-API-Key."""
+        if not self._authorised(ctx):
+            return _error(401, "missing or wrong X-API-Key header")
+        kw = await self.keywords.to_async.reload()
+        grp = await self.groups.to_async.reload()
+        self._infos = {"keywords": kw, "groups": grp}
+        self._topic_model = None
+        return {"keywords": kw, "groups": grp}
+
+    @bentoml.api
+    async def status(self) -> dict:
+        """Which models are served and the limits a client must respect (used by the web page)."""
+        return {
+            "keywords": await self._info("keywords"),
+            "groups": await self._info("groups"),
+            "api_key_required": bool(self.settings.api_key),
+            "max_text_chars": self.settings.max_text_chars,
+            "max_batch_items": self.settings.max_batch_items,
+        }
+
+    async def __is_ready__(self) -> bool:
+        """``/readyz``: 200 only when both models are loaded."""
+        kw = await self._info("keywords")
+        grp = await self._info("groups")
+        return bool(kw.get("ready") and grp.get("ready"))
+
+
+ApiService.mount_asgi_app(_web_app(), path="/ui")
+ApiService.add_asgi_middleware(BodyGuard, paths=API_ROUTES, max_body_bytes=CONFIG.max_body_bytes)

@@ -1,0 +1,71 @@
+"""Serving configuration: which models to serve, batching, GPUs, limits.
+
+BentoML reads ``resources``, ``workers`` and batching parameters when the service classes are
+defined, so these values are read from the environment (prefix ``JOBSKILLS_SERVE_``) or from a
+YAML file named by ``JOBSKILLS_SERVE_CONFIG`` at that point. ``jobskills serve`` sets the
+environment variables from its options, and tests use them to point the services at tiny models.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingConfig(BaseSettings):
+    """How the BentoML services run; every field can be set with ``JOBSKILLS_SERVE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBSKILLS_SERVE_", extra="ignore")
+
+    keyword_model_dir: Path | None = Field(
+        None, description="Serve this tagger folder instead of the registry champion (bypasses the store)."
+    )
+    keyword_model_tag: str | None = Field(
+        None, description="Serve this BentoML model tag (name:version) instead of the champion."
+    )
+    group_model_dir: Path | None = Field(None, description="Serve this skill-group model folder.")
+    group_model_tag: str | None = Field(None, description="Serve this skill-group model tag.")
+    topic_model_dir: Path | None = Field(
+        None, description="Topic model folder for /topics; default <data_dir>/models/topics."
+    )
+    gpus: Literal["auto"] | int = Field(
+        "auto",
+        description="GPUs per model service: 'auto' declares 1 when an NVIDIA driver is present, else none.",
+    )
+    workers: int = Field(1, ge=1, description="Worker processes per model service.")
+    max_batch_size: int = Field(32, ge=1, description="Adaptive batching: most items in one model call.")
+    max_latency_ms: int = Field(
+        30_000,
+        ge=10,
+        description="Adaptive batching latency budget; requests that cannot meet it get 503, so keep it generous on CPU.",
+    )
+    timeout_s: int = Field(120, ge=1, description="Request timeout of every service.")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+
+    @classmethod
+    def load(cls) -> ServingConfig:
+        """YAML file from ``JOBSKILLS_SERVE_CONFIG`` (when set) overridden by environment variables."""
+        path = os.environ.get("JOBSKILLS_SERVE_CONFIG")
+        data: dict[str, Any] = {}
+        if path:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        # environment variables win over the file: pydantic-settings gives init kwargs priority,
+        # so only pass file values whose variable is not set.
+        data = {k: v for k, v in data.items() if f"JOBSKILLS_SERVE_{k.upper()}" not in os.environ}
+        return cls(**data)
+
+    def gpu_count(self) -> int:
+        """GPUs to declare per model service; ``auto`` looks for the NVIDIA driver without importing torch."""
+        if self.gpus == "auto":
+            return 1 if Path("/proc/driver/nvidia/version").exists() else 0
+        return int(self.gpus)
+
+    def resources(self) -> dict[str, Any]:
+        """The ``resources=`` argument of a model service."""
+        n = self.gpu_count()
+        return {"gpu": n} if n > 0 else {"cpu": "1"}

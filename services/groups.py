@@ -1,0 +1,142 @@
+"""Skill-group service: the champion group classifier behind an adaptively batched API.
+
+``classify`` takes one query per skill (skill, level, top_k) so that BentoML can merge the
+queries of concurrent requests; queries are grouped by (level, top_k) inside the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import bentoml
+from bentoml.exceptions import ServiceUnavailable
+from pydantic import BaseModel, Field
+
+from common.settings import get_settings, resolve_device
+from services import model_sources
+from services.config import ServingConfig
+from services.schemas import GroupOut
+
+logger = logging.getLogger("jobskills.serving")
+
+CONFIG = ServingConfig.load()
+MODEL_NAME = get_settings().group_model_name
+
+
+class GroupQuery(BaseModel):
+    skill: str
+    level: int = Field(2, ge=1, le=2)
+    top_k: int = Field(5, ge=1, le=50)
+
+
+def to_group_out(g: Any) -> GroupOut:
+    """``common.groups.GroupScore`` (whatever its class) as the API's ``GroupOut``."""
+    if isinstance(g, dict):
+        return GroupOut(**{k: g[k] for k in ("code", "label", "level", "score")})
+    return GroupOut(code=str(g.code), label=str(g.label), level=int(g.level), score=float(g.score))
+
+
+def _plain(obj: Any) -> Any:
+    """A match result (pydantic model or dataclass) as JSON-ready data."""
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj):
+        return _plain(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+@bentoml.service(
+    name="skill_groups",
+    resources=CONFIG.resources(),
+    workers=CONFIG.workers,
+    traffic={"timeout": CONFIG.timeout_s},
+)
+class GroupService:
+    """Serves ``common.groups.GroupModel``; starts without a model and reports why (see ``info``)."""
+
+    model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.group_model_tag, CONFIG.group_model_dir)
+
+    def __init__(self) -> None:
+        import torch  # noqa: F401  (heavy import kept out of module import)
+
+        self.device = resolve_device()
+        self._lock = threading.Lock()
+        self.model: Any = None
+        self.source = model_sources.ModelSource(MODEL_NAME, None, None, "not loaded yet")
+        self._load(champion=False)
+
+    def _load(self, champion: bool) -> None:
+        source = model_sources.resolve(
+            MODEL_NAME, None if champion else CONFIG.group_model_dir, CONFIG.group_model_tag,
+            ref=type(self).model_ref, champion=champion,
+        )
+        if source.path is None:
+            logger.warning("group service has no model: %s", source.error)
+            if self.model is None:
+                self.source = source
+            return
+        from common.groups import GroupModel
+
+        t0 = time.perf_counter()
+        try:
+            model = GroupModel.load(source.path)
+        except Exception as exc:
+            logger.exception("loading group model from %s failed", source.path)
+            if self.model is None:
+                self.source = model_sources.ModelSource(MODEL_NAME, source.tag, None, f"loading failed: {exc}")
+            return
+        with self._lock:
+            self.model, self.source = model, source
+        logger.info("group model %s loaded from %s in %.1fs", source.tag, source.path, time.perf_counter() - t0)
+
+    def _require(self) -> Any:
+        model = self.model
+        if model is None:
+            raise ServiceUnavailable(f"no skill-group model: {self.source.error}")
+        return model
+
+    @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size * 4), max_latency_ms=CONFIG.max_latency_ms)
+    def classify(self, queries: list[GroupQuery]) -> list[list[GroupOut]]:
+        """Ranked groups for each query; queries sharing (level, top_k) go through one predict call."""
+        model = self._require()
+        out: list[list[GroupOut]] = [[] for _ in queries]
+        by_key: dict[tuple[int, int], list[int]] = {}
+        for i, q in enumerate(queries):
+            q = q if isinstance(q, GroupQuery) else GroupQuery.model_validate(q)
+            by_key.setdefault((q.level, q.top_k), []).append(i)
+        for (level, top_k), idx in by_key.items():
+            skills = [_skill(queries[i]) for i in idx]
+            preds = model.predict(skills, level=level, top_k=top_k)
+            for i, groups in zip(idx, preds, strict=True):
+                out[i] = [to_group_out(g) for g in groups]
+        return out
+
+    @bentoml.api
+    def match(self, resume_skills: list[str], job_skills: list[str]) -> dict:
+        """Resume/job overlap in competency groups (``common.matching.match``)."""
+        from common.matching import match
+
+        return _plain(match(resume_skills, job_skills, self._require()))
+
+    @bentoml.api
+    def info(self) -> dict:
+        return {**self.source.describe(), "device": self.device, "ready": self.model is not None}
+
+    @bentoml.api
+    def reload(self) -> dict:
+        """Load the current registry champion (after a promotion or rollback)."""
+        self._load(champion=CONFIG.group_model_dir is None and CONFIG.group_model_tag is None)
+        return self.info()
+
+
+def _skill(q: Any) -> str:
+    return q.skill if isinstance(q, GroupQuery) else str(q["skill"])

@@ -1,0 +1,103 @@
+"""Which model folder a service loads: an explicit folder, a named tag, or the registry champion.
+
+The services reference their model at class scope as ``bentoml.models.BentoModel(tag)`` so that
+``bentoml build`` packs it into the Bento; the folder to load is still looked up through
+``common.registry`` (the only module that knows how a model sits in the store), with the
+BentoModel's own store path as the fallback inside a built Bento. A missing model is not a crash:
+the service starts, ``/readyz`` says 503 and the reason, and ``/reload`` picks the model up once it
+is promoted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("jobskills.serving")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a served model comes from; ``path`` is None when nothing can be served (``error`` says why)."""
+
+    name: str
+    tag: str | None
+    path: Path | None
+    error: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "tag": self.tag, "path": str(self.path) if self.path else None,
+                "error": self.error}
+
+
+def champion_tag(name: str) -> str | None:
+    """Tag of the registry champion ``name``, or None when there is none (or no registry yet)."""
+    try:
+        from common import registry
+
+        info = registry.champion(name)
+    except Exception as exc:  # a broken or empty store must not stop the service from starting
+        logger.warning("registry lookup for %s failed: %s", name, exc)
+        return None
+    return str(info.tag) if info is not None else None
+
+
+def class_model_ref(name: str, tag: str | None, folder: Path | None) -> Any:
+    """The ``BentoModel`` to put at service class scope, or None when a folder is served instead."""
+    if folder is not None:
+        return None
+    tag = tag or champion_tag(name)
+    if not tag:
+        return None
+    import bentoml
+
+    return bentoml.models.BentoModel(tag)
+
+
+def _path_for_tag(name: str, tag: str) -> Path | None:
+    """Loadable folder for ``tag`` via the registry's listing."""
+    try:
+        from common import registry
+
+        for info in registry.list_models(name):
+            if str(info.tag) == tag:
+                return Path(info.path)
+    except Exception as exc:
+        logger.warning("registry listing for %s failed: %s", name, exc)
+    return None
+
+
+def resolve(name: str, folder: Path | None, tag: str | None, ref: Any = None, champion: bool = False) -> ModelSource:
+    """Decide which folder to load.
+
+    Order: an explicit ``folder``; an explicit ``tag``; the registry champion (always when
+    ``champion`` is true, as on ``/reload``); the class-scope ``ref`` (inside a built Bento).
+    """
+    if folder is not None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            return ModelSource(name, None, None, f"model folder {folder} does not exist")
+        return ModelSource(name, f"dir:{folder.name}", folder)
+    if tag and not champion:
+        path = _path_for_tag(name, tag)
+        if path is None and ref is not None and ref.stored is not None:
+            path = Path(ref.stored.path)
+        if path is None:
+            return ModelSource(name, tag, None, f"model {tag} is not in the BentoML model store")
+        return ModelSource(name, tag, path)
+    try:
+        from common import registry
+
+        info = registry.champion(name)
+    except Exception as exc:
+        info = None
+        logger.warning("registry lookup for %s failed: %s", name, exc)
+    if info is not None:
+        return ModelSource(name, str(info.tag), Path(info.path))
+    if ref is not None and ref.stored is not None:
+        return ModelSource(name, str(ref.stored.tag), Path(ref.stored.path))
+    return ModelSource(
+        name, None, None, f"no champion model named {name!r} in the registry; train and promote one first"
+    )

@@ -1,0 +1,215 @@
+"""Request and response bodies of the HTTP API (they are also its OpenAPI schema).
+
+Limits (text length, batch size) come from ``common.settings`` when a request is validated, not
+when this module is imported, so a deployment changes them with ``JOBSKILLS_MAX_TEXT_CHARS`` and
+``JOBSKILLS_MAX_BATCH_ITEMS``. A value that breaks a rule fails pydantic validation, which BentoML
+answers with 400 and the reason; nothing here can produce a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from common.types import Keyword
+
+MAX_SKILL_CHARS = 200
+
+
+def _limits() -> tuple[int, int]:
+    from common.settings import get_settings
+
+    s = get_settings()
+    return s.max_text_chars, s.max_batch_items
+
+
+def check_text(value: str) -> str:
+    """A posting or resume: not blank, not longer than ``settings.max_text_chars``."""
+    if not value.strip():
+        raise ValueError("text is empty")
+    max_chars, _ = _limits()
+    if len(value) > max_chars:
+        raise ValueError(f"text has {len(value)} characters; the limit is {max_chars}")
+    return value
+
+
+def check_skill(value: str) -> str:
+    """One skill phrase: not blank, at most 200 characters (a phrase, not a document)."""
+    if not value.strip():
+        raise ValueError("skill is empty")
+    if len(value) > MAX_SKILL_CHARS:
+        raise ValueError(f"skill has {len(value)} characters; the limit is {MAX_SKILL_CHARS}")
+    return value
+
+
+def check_batch(values: list) -> list:
+    """A list of items: at least one, at most ``settings.max_batch_items``."""
+    _, max_items = _limits()
+    if not values:
+        raise ValueError("the list is empty")
+    if len(values) > max_items:
+        raise ValueError(f"the list has {len(values)} items; the limit is {max_items}")
+    return values
+
+
+Text = Annotated[str, AfterValidator(check_text)]
+Skill = Annotated[str, AfterValidator(check_skill)]
+Skills = Annotated[list[Skill], AfterValidator(check_batch)]
+Texts = Annotated[list[Text], AfterValidator(check_batch)]
+Level = Literal[1, 2]
+TopK = Annotated[int, Field(ge=1, le=20)]
+
+
+class _Strict(BaseModel):
+    """Unknown fields are refused so that a typo in a field name is a 400, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- requests -----------------------------------------------------------------------------
+
+
+class ExtractRequest(_Strict):
+    text: Text = Field(description="A job posting (plain text).")
+
+
+class ExtractBatchRequest(_Strict):
+    texts: Texts = Field(description="Several postings; at most settings.max_batch_items.")
+
+
+class ClassifyRequest(_Strict):
+    skills: Skills = Field(description="Skill phrases to map onto competency groups.")
+    level: Level = Field(2, description="1: broad groups, 2: finer groups.")
+    top_k: TopK = 5
+
+
+class AnalyzeRequest(_Strict):
+    text: Text = Field(description="A job posting; keywords come back with their groups.")
+    level: Level = 2
+    top_k: TopK = 3
+
+
+class MatchRequest(_Strict):
+    """Resume and job as texts (keywords are extracted) or as skill lists (used as given)."""
+
+    resume: Text | None = None
+    job: Text | None = None
+    resume_skills: Skills | None = None
+    job_skills: Skills | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> MatchRequest:
+        if (self.resume is None) == (self.resume_skills is None):
+            raise ValueError("give exactly one of resume or resume_skills")
+        if (self.job is None) == (self.job_skills is None):
+            raise ValueError("give exactly one of job or job_skills")
+        return self
+
+
+class TopicsRequest(_Strict):
+    text: Text
+
+
+class FeedbackKeyword(_Strict):
+    start: int = Field(ge=0)
+    end: int = Field(gt=0)
+    type: Literal["Skill", "Knowledge"]
+    text: str | None = Field(None, description="Optional; checked against text[start:end] when given.")
+
+
+class FeedbackRequest(_Strict):
+    """A person's corrected keywords (the full list they accept) for one text."""
+
+    text: Text
+    keywords: Annotated[list[FeedbackKeyword], Field(max_length=1000)] = Field(default_factory=list)
+    groups: dict[Skill, Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)]] = (
+        Field(default_factory=dict, description="Skill -> accepted group codes.")
+    )
+    annotator: Annotated[str, Field(max_length=100)] = "web"
+    note: Annotated[str, Field(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _spans_inside_text(self) -> FeedbackRequest:
+        n = len(self.text)
+        for i, kw in enumerate(self.keywords):
+            if kw.end <= kw.start or kw.end > n:
+                raise ValueError(f"keyword {i} has offsets {kw.start}..{kw.end} outside the text (length {n})")
+            if not self.text[kw.start : kw.end].strip():
+                raise ValueError(f"keyword {i} covers only whitespace")
+            if kw.text is not None and kw.text != self.text[kw.start : kw.end]:
+                raise ValueError(f"keyword {i} text {kw.text!r} differs from text[{kw.start}:{kw.end}]")
+        if len(self.groups) > 1000:
+            raise ValueError("too many skills in groups")
+        return self
+
+    def to_record(self) -> dict:
+        """The feedback record format of ``common.request_log``."""
+        kws = [
+            Keyword(start=k.start, end=k.end, text=self.text[k.start : k.end], type=k.type, score=1.0).model_dump()
+            for k in self.keywords
+        ]
+        return {"text": self.text, "keywords": kws, "groups": self.groups, "annotator": self.annotator,
+                "note": self.note}
+
+
+# ---- responses ----------------------------------------------------------------------------
+
+
+class GroupOut(BaseModel):
+    code: str
+    label: str
+    level: int
+    score: float
+
+
+class ExtractResponse(BaseModel):
+    keywords: list[Keyword]
+    model_tag: str | None
+
+
+class ExtractBatchResponse(BaseModel):
+    results: list[list[Keyword]]
+    model_tag: str | None
+
+
+class SkillGroups(BaseModel):
+    skill: str
+    groups: list[GroupOut]
+
+
+class ClassifyResponse(BaseModel):
+    results: list[SkillGroups]
+    model_tag: str | None
+
+
+class AnalyzedKeyword(Keyword):
+    groups: list[GroupOut]
+
+
+class AnalyzeResponse(BaseModel):
+    keywords: list[AnalyzedKeyword]
+    keyword_model_tag: str | None
+    group_model_tag: str | None
+
+
+class MatchResponse(BaseModel):
+    score: float = Field(description="0..1: how much of the job's competency groups the resume covers.")
+    groups: list[dict]
+    resume_skills: list[str]
+    job_skills: list[str]
+    group_model_tag: str | None
+
+
+class TopicsResponse(BaseModel):
+    topics: list[dict]
+    summary: list[str] | str
+    model: str | None
+
+
+class FeedbackResponse(BaseModel):
+    stored: int
+
+
+class ErrorResponse(BaseModel):
+    error: str

@@ -1,0 +1,190 @@
+// The jobskills page: paste a posting, see keywords highlighted with types and groups,
+// correct them and send the corrections to /feedback. Plain DOM, no external scripts
+// (the page must work without network access).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { text: "", keywords: [] }; // keywords: {start, end, text, type, score, groups, keep, added}
+
+async function postJSON(path, body, headers = {}) {
+  const resp = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await resp.json(); } catch (e) { data = null; }
+  if (!resp.ok) {
+    throw new Error(errorMessage(resp.status, data));
+  }
+  return data;
+}
+
+function errorMessage(status, data) {
+  if (Array.isArray(data)) data = data[0];
+  if (data && data.detail && data.detail.length) {
+    return data.detail.map((d) => d.msg.replace(/^Value error, /, "")).join("; ");
+  }
+  if (data && data.error) return data.error;
+  return `request failed with status ${status}`;
+}
+
+function showError(message) {
+  const el = $("error");
+  el.textContent = message || "";
+  el.hidden = !message;
+}
+
+async function loadStatus() {
+  try {
+    const s = await postJSON("/status", {});
+    const parts = [];
+    for (const [name, info] of [["keywords", s.keywords], ["groups", s.groups]]) {
+      parts.push(info.ready ? `${name}: ${info.tag}` : `${name}: not available (${info.error})`);
+    }
+    $("status").textContent = parts.join(" · ");
+    $("key-label").hidden = !s.api_key_required;
+    $("posting").maxLength = s.max_text_chars;
+  } catch (e) {
+    $("status").textContent = `status unavailable: ${e.message}`;
+  }
+}
+
+async function analyze() {
+  showError("");
+  $("sent").textContent = "";
+  const text = $("posting").value;
+  if (!text.trim()) { showError("Paste a job posting first."); return; }
+  $("busy").hidden = false;
+  $("analyze").disabled = true;
+  try {
+    const data = await postJSON("/analyze", { text, level: Number($("level").value), top_k: 3 });
+    state.text = text;
+    state.keywords = data.keywords.map((k) => ({ ...k, keep: true, added: false }));
+    render();
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    $("busy").hidden = true;
+    $("analyze").disabled = false;
+  }
+}
+
+// Non-overlapping spans for highlighting (layers may overlap: the longer span wins the mark,
+// every keyword still appears in the table).
+function highlightSpans() {
+  const sorted = state.keywords
+    .map((k, i) => ({ ...k, index: i }))
+    .sort((a, b) => a.start - b.start || (b.end - b.start) - (a.end - a.start));
+  const out = [];
+  let last = 0;
+  for (const k of sorted) {
+    if (k.start >= last) { out.push(k); last = k.end; }
+  }
+  return out;
+}
+
+function groupText(k) {
+  return (k.groups || []).map((g) => `${g.label} (${g.code}, ${g.score.toFixed(2)})`).join("; ");
+}
+
+function render() {
+  $("result").hidden = false;
+  const box = $("highlighted");
+  box.textContent = "";
+  let pos = 0;
+  for (const k of highlightSpans()) {
+    if (k.start > pos) box.appendChild(document.createTextNode(state.text.slice(pos, k.start)));
+    const mark = document.createElement("mark");
+    mark.className = `kw kw-${k.type.toLowerCase()}` + (k.keep ? "" : " rejected");
+    mark.dataset.type = k.type;
+    mark.dataset.index = String(k.index);
+    mark.textContent = state.text.slice(k.start, k.end);
+    const groups = groupText(k);
+    mark.title = `${k.type}${k.added ? "" : ` ${k.score.toFixed(2)}`}${groups ? ` — ${groups}` : ""}`;
+    box.appendChild(mark);
+    pos = k.end;
+  }
+  if (pos < state.text.length) box.appendChild(document.createTextNode(state.text.slice(pos)));
+
+  const tbody = $("keywords").querySelector("tbody");
+  tbody.textContent = "";
+  state.keywords.forEach((k, i) => {
+    const tr = document.createElement("tr");
+    tr.dataset.index = String(i);
+    const keep = document.createElement("input");
+    keep.type = "checkbox";
+    keep.checked = k.keep;
+    keep.setAttribute("aria-label", `keep ${k.text}`);
+    keep.addEventListener("change", () => { k.keep = keep.checked; render(); });
+    const type = document.createElement("select");
+    for (const t of ["Skill", "Knowledge"]) {
+      const o = document.createElement("option");
+      o.value = t; o.textContent = t; o.selected = t === k.type;
+      type.appendChild(o);
+    }
+    type.addEventListener("change", () => { k.type = type.value; render(); });
+    const cells = [keep, k.text, type, k.added ? "added" : k.score.toFixed(2), groupText(k)];
+    cells.forEach((c, j) => {
+      const td = document.createElement("td");
+      if (j === 4) td.className = "groups";
+      if (typeof c === "string") td.textContent = c; else td.appendChild(c);
+      tr.appendChild(td);
+    });
+    tbody.appendChild(tr);
+  });
+  $("count").textContent = `(${state.keywords.filter((k) => k.keep).length})`;
+}
+
+// Character offsets of the current selection inside the highlighted box (its text equals the posting).
+function selectionOffsets() {
+  const sel = window.getSelection();
+  const box = $("highlighted");
+  if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
+  const range = sel.getRangeAt(0);
+  if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) return null;
+  const pre = document.createRange();
+  pre.selectNodeContents(box);
+  pre.setEnd(range.startContainer, range.startOffset);
+  let start = pre.toString().length;
+  let end = start + range.toString().length;
+  while (start < end && /\s/.test(state.text[start])) start++;
+  while (end > start && /\s/.test(state.text[end - 1])) end--;
+  return start < end ? { start, end } : null;
+}
+
+function addSelection(type) {
+  showError("");
+  const off = selectionOffsets();
+  if (!off) { showError("Select some words in the highlighted text first."); return; }
+  const exists = state.keywords.find((k) => k.start === off.start && k.end === off.end);
+  if (exists) { exists.type = type; exists.keep = true; }
+  else {
+    state.keywords.push({ ...off, text: state.text.slice(off.start, off.end), type, score: 1, groups: [],
+      keep: true, added: true });
+  }
+  render();
+}
+
+async function sendFeedback() {
+  showError("");
+  $("sent").textContent = "";
+  const keywords = state.keywords.filter((k) => k.keep)
+    .map((k) => ({ start: k.start, end: k.end, type: k.type, text: state.text.slice(k.start, k.end) }));
+  const headers = {};
+  const key = $("api-key").value;
+  if (key) headers["X-API-Key"] = key;
+  try {
+    const r = await postJSON("/feedback", { text: state.text, keywords, annotator: "web",
+      note: $("note").value }, headers);
+    $("sent").textContent = `Thank you: ${r.stored} correction record stored.`;
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+$("analyze").addEventListener("click", analyze);
+$("add-skill").addEventListener("click", () => addSelection("Skill"));
+$("add-knowledge").addEventListener("click", () => addSelection("Knowledge"));
+$("send").addEventListener("click", sendFeedback);
+loadStatus();
