@@ -215,16 +215,23 @@ class ApiService:
 
     @bentoml.api
     async def analyze(self, request: AnalyzeRequest, /) -> AnalyzeResponse:
-        """Keywords of a posting, each with its competency groups (what the web page shows)."""
+        """Keywords of a posting, each with its competency groups (what the web page shows).
+
+        Needs the keyword model; without a group model the groups are empty lists.
+        """
         t0 = time.perf_counter()
-        if err := await self._unready("keywords", "groups"):
+        if err := await self._unready("keywords"):
             return err
         (kws,) = await self._extract([request.text])
-        by_phrase = await self._classify(_unique_phrases(kws), request.level, request.top_k)
+        # without a group model the keywords are still worth showing: groups stay empty and
+        # group_model_tag is null
+        groups_ready = (await self._info("groups")).get("ready")
+        by_phrase = await self._classify(_unique_phrases(kws), request.level, request.top_k) if groups_ready else {}
         lower = {p.lower(): g for p, g in by_phrase.items()}
         out = [AnalyzedKeyword(**k.model_dump(), groups=lower.get(" ".join(k.text.split()).lower(), []))
                for k in kws]
-        kw_tag, grp_tag = self._infos["keywords"].get("tag"), self._infos["groups"].get("tag")
+        kw_tag = self._infos["keywords"].get("tag")
+        grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
                   {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag})
         return AnalyzeResponse(keywords=out, keyword_model_tag=kw_tag, group_model_tag=grp_tag)

@@ -1,0 +1,326 @@
+"""Serving benchmark: the BentoML API (adaptive batching) against a per-request pipeline.
+
+Starts ``bentoml serve services.api:ApiService`` on 127.0.0.1 with the given tagger, then a
+baseline HTTP server (Starlette + uvicorn, one worker) that runs a plain ``transformers``
+token-classification pipeline once per request, and drives both with the same load: for each
+concurrency level, that many httpx clients post real SkillSpan dev postings to ``/extract`` until
+``--requests`` answers have come back or ``--max-seconds`` have passed. Prints throughput,
+p50/p95/p99 latency and errors per level, and the throughput ratio BentoML / baseline.
+
+Usage (from the repository root)::
+
+    nice -n 10 python benchmarks/serving.py --keyword-model-dir .jobskills/models/keyword-tagger/minilm-finetune
+
+Both servers run on the same machine as the clients; on a shared CPU the absolute figures move
+with other load, the ratio (measured in the same run) less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+OFFLINE = {"BENTOML_DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+BASELINE_APP = textwrap.dedent('''
+    """Per-request baseline: one transformers pipeline call per HTTP request, no batching."""
+    import os, threading
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.concurrency import run_in_threadpool
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+    import torch
+
+    model_dir = os.environ["BASELINE_MODEL_DIR"]
+    device = 0 if torch.cuda.is_available() else -1
+    # The tagger folder holds a plain HF encoder + tokenizer and head.safetensors (a 6-logit linear
+    # head: 2 layers x O/B/I). The baseline loads the same fine-tuned encoder as a standard
+    # BertForTokenClassification with that head copied in, i.e. the same network and cost,
+    # through the stock pipeline (one flat label per token instead of two layers).
+    labels = [f"{t}-{l}" for t in ("Skill", "Knowledge") for l in ("O", "B", "I")]
+    model = AutoModelForTokenClassification.from_pretrained(
+        model_dir, num_labels=6, id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    source = model_dir + " (encoder + random head)"
+    head_file = os.path.join(model_dir, "head.safetensors")
+    if os.path.exists(head_file):
+        from safetensors.torch import load_file
+        head = load_file(head_file)
+        if "head.weight" in head and head["head.weight"].shape == model.classifier.weight.shape:
+            with torch.no_grad():
+                model.classifier.weight.copy_(head["head.weight"])
+                model.classifier.bias.copy_(head["head.bias"])
+            source = model_dir + " (encoder + tagger head)"
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    pipe = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple",
+                    device=device)
+    lock = threading.Lock()  # one forward at a time: threads would only fight over the same cores
+
+    def run(text):
+        with lock:
+            return pipe(text)
+
+    async def extract(request: Request):
+        body = await request.json()
+        ents = await run_in_threadpool(run, body["text"])
+        return JSONResponse({"keywords": [{"start": int(e["start"]), "end": int(e["end"]),
+                                           "type": str(e["entity_group"]), "score": float(e["score"])}
+                                          for e in ents if e.get("start") is not None]})
+
+    async def healthz(request: Request):
+        return JSONResponse({"ok": True, "model": source})
+
+    app = Starlette(routes=[Route("/extract", extract, methods=["POST"]), Route("/healthz", healthz)])
+''')
+
+
+@dataclass
+class LevelResult:
+    target: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    throughput_rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    chars_per_s: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def load_texts(n: int, max_chars: int) -> list[str]:
+    """Real postings (SkillSpan dev), cut at a sentence boundary to at most ``max_chars``."""
+    try:
+        from common.skillspan import load_skillspan
+        from common.spans import posting_text
+
+        postings = load_skillspan("dev")
+    except Exception as exc:  # no shared data: a fixed sample keeps the script usable
+        print(f"note: SkillSpan dev not available ({exc}); using a built-in sample", file=sys.stderr)
+        sample = ("We are looking for a data engineer with strong experience in Python, SQL and cloud platforms. "
+                  "You will design data pipelines, work with Spark and Kafka, and communicate with stakeholders.")
+        return [sample[: max_chars]] * n
+    texts: list[str] = []
+    for p in postings:
+        out = ""
+        for line in posting_text(p).split("\n"):
+            if out and len(out) + 1 + len(line) > max_chars:
+                break
+            out = f"{out}\n{line}" if out else line
+        out = out[:max_chars].strip()
+        if len(out) >= 50:
+            texts.append(out)
+        if len(texts) >= n:
+            break
+    return texts
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    fh = log.open("w")
+    return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_ready(url: str, text: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Wait until ``/extract`` answers 200 (model loaded), not just until the port is open."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see {log}")
+        try:
+            r = httpx.post(f"{url}/extract", json={"text": text}, timeout=60)
+            if r.status_code == 200:
+                return
+            last = f"{r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(1.0)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f}s (last answer: {last}); see {log}")
+
+
+async def drive(url: str, texts: list[str], clients: int, total: int, max_seconds: float, target: str) -> LevelResult:
+    latencies: list[float] = []
+    errors = 0
+    chars = 0
+    issued = 0
+    deadline = time.perf_counter() + max_seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal issued, errors, chars
+            while issued < total and time.perf_counter() < deadline:
+                text = texts[issued % len(texts)]
+                issued += 1
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/extract", json={"text": text})
+                    ok = r.status_code == 200 and "keywords" in r.json()
+                except (httpx.HTTPError, ValueError):
+                    ok = False
+                if ok:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    chars += len(text)
+                else:
+                    errors += 1
+
+        t_start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        seconds = time.perf_counter() - t_start
+    n = len(latencies)
+    return LevelResult(target, clients, n + errors, errors, round(seconds, 2), round(n / seconds, 2),
+                       round(pct(latencies, 50), 1), round(pct(latencies, 95), 1), round(pct(latencies, 99), 1),
+                       round(chars / seconds, 1))
+
+
+def run_levels(url: str, texts: list[str], levels: list[int], args: argparse.Namespace, target: str) -> list[LevelResult]:
+    asyncio.run(drive(url, texts, 4, 8, 60, target))  # warm-up (also trains BentoML's batching optimizer)
+    out = []
+    for c in levels:
+        total = max(args.requests, c * args.min_per_client)
+        res = asyncio.run(drive(url, texts, c, total, args.max_seconds, target))
+        print(f"  {target:8s} clients={c:3d} requests={res.requests:4d} errors={res.errors} "
+              f"{res.throughput_rps:7.2f} req/s  p50={res.p50_ms:.0f} p95={res.p95_ms:.0f} p99={res.p99_ms:.0f} ms",
+              flush=True)
+        out.append(res)
+    return out
+
+
+def default_model_dir() -> Path | None:
+    """The registry champion tagger, else the MiniLM fine-tune folder the training step writes."""
+    try:
+        from common.registry import champion_path
+        from common.settings import get_settings
+
+        return Path(champion_path(get_settings().keyword_model_name))
+    except Exception:
+        p = REPO / ".jobskills" / "models" / "keyword-tagger" / "minilm-finetune"
+        return p if p.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--keyword-model-dir", type=Path, default=None, help="tagger folder (default: champion)")
+    ap.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
+    ap.add_argument("--requests", type=int, default=96, help="answers per level (at least)")
+    ap.add_argument("--min-per-client", type=int, default=3, help="at least this many requests per client")
+    ap.add_argument("--max-seconds", type=float, default=60.0, help="time cap per level")
+    ap.add_argument("--max-chars", type=int, default=600, help="cut postings to this many characters")
+    ap.add_argument("--max-batch-size", type=int, default=32, help="BentoML adaptive batching cap")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    ap.add_argument("--logs", type=Path, default=Path("/tmp/jobskills-bench"), help="server logs folder")
+    args = ap.parse_args(argv)
+
+    model_dir = args.keyword_model_dir or default_model_dir()
+    if model_dir is None or not Path(model_dir).is_dir():
+        print(f"error: no tagger folder ({model_dir}); pass --keyword-model-dir", file=sys.stderr)
+        return 2
+    model_dir = Path(model_dir).resolve()
+    levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
+    texts = load_texts(200, args.max_chars)
+    args.logs.mkdir(parents=True, exist_ok=True)
+    print(f"tagger: {model_dir}\ntexts: {len(texts)} postings, mean {statistics.mean(map(len, texts)):.0f} chars; "
+          f"levels {levels}; >= {args.requests} requests or {args.max_seconds:.0f}s per level", flush=True)
+
+    env = {**os.environ, **OFFLINE}
+    results: list[LevelResult] = []
+
+    # --- BentoML --------------------------------------------------------------------------
+    port = free_port()
+    data_dir = args.logs / "data"
+    benv = {**env, "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR": str(model_dir), "JOBSKILLS_DATA_DIR": str(data_dir),
+            "JOBSKILLS_SERVE_MAX_BATCH_SIZE": str(args.max_batch_size)}
+    log = args.logs / "bentoml.log"
+    proc = start([sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host", "127.0.0.1",
+                  "--port", str(port)], benv, log)
+    try:
+        t0 = time.perf_counter()
+        wait_ready(f"http://127.0.0.1:{port}", texts[0], proc, 300, log)
+        print(f"bentoml ready in {time.perf_counter() - t0:.1f}s", flush=True)
+        results += run_levels(f"http://127.0.0.1:{port}", texts, levels, args, "bentoml")
+    finally:
+        stop(proc)
+
+    # --- per-request pipeline baseline ------------------------------------------------------
+    if not args.skip_baseline:
+        app_file = args.logs / "baseline_app.py"
+        app_file.write_text(BASELINE_APP, encoding="utf-8")
+        port = free_port()
+        log = args.logs / "baseline.log"
+        benv = {**env, "BASELINE_MODEL_DIR": str(model_dir), "PYTHONPATH": str(args.logs)}
+        proc = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--host", "127.0.0.1", "--port", str(port),
+                      "--workers", "1", "--log-level", "warning"], benv, log)
+        try:
+            t0 = time.perf_counter()
+            wait_ready(f"http://127.0.0.1:{port}", texts[0], proc, 300, log)
+            model_src = httpx.get(f"http://127.0.0.1:{port}/healthz").json()["model"]
+            print(f"baseline ready in {time.perf_counter() - t0:.1f}s (model: {model_src})", flush=True)
+            results += run_levels(f"http://127.0.0.1:{port}", texts, levels, args, "baseline")
+        finally:
+            stop(proc)
+
+    # --- table -----------------------------------------------------------------------------
+    print()
+    print(f"{'target':9s} {'clients':>7s} {'requests':>8s} {'errors':>6s} {'req/s':>8s} {'chars/s':>9s} "
+          f"{'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}")
+    for r in results:
+        print(f"{r.target:9s} {r.clients:7d} {r.requests:8d} {r.errors:6d} {r.throughput_rps:8.2f} {r.chars_per_s:9.0f} "
+              f"{r.p50_ms:8.0f} {r.p95_ms:8.0f} {r.p99_ms:8.0f}")
+    by = {(r.target, r.clients): r for r in results}
+    ratios = {}
+    for c in levels:
+        b, p = by.get(("bentoml", c)), by.get(("baseline", c))
+        if b and p and p.throughput_rps > 0:
+            ratios[c] = round(b.throughput_rps / p.throughput_rps, 2)
+            print(f"throughput ratio bentoml/baseline at {c:2d} clients: {ratios[c]:.2f}x")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"model_dir": str(model_dir), "results": [asdict(r) for r in results],
+                                        "ratios": ratios}, indent=2), encoding="utf-8")
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

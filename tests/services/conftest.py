@@ -1,0 +1,117 @@
+"""One real ``bentoml serve`` per test session, with tiny models promoted in a temporary store.
+
+The tiny tagger and group model are trained from the ``tiny_bert_dir`` encoder by the other
+areas' own APIs and registered with ``common.registry`` in a subprocess (so that BENTOML_HOME
+points at the temporary store before BentoML reads it); the server then loads them as
+registry champions, the way production does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+API_KEY = "test-key-123"
+LIMITS = {"JOBSKILLS_MAX_TEXT_CHARS": "3000", "JOBSKILLS_MAX_BATCH_ITEMS": "8",
+          "JOBSKILLS_SERVE_MAX_BODY_BYTES": "65536"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def serving_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("serving")
+
+
+@pytest.fixture(scope="session")
+def serving_env(serving_root) -> dict[str, str]:
+    """Environment of the server (and of the model-building subprocess)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBSKILLS_", "BENTOML_"))}
+    env.update({
+        "BENTOML_HOME": str(serving_root / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "JOBSKILLS_DATA_DIR": str(serving_root / "data"),
+        "JOBSKILLS_SHARED_DATA_DIR": os.environ.get("JOBSKILLS_SHARED_DATA_DIR", str(REPO.parent / "shared" / "data")),
+        "JOBSKILLS_API_KEY": API_KEY,
+        "JOBSKILLS_SERVE_GPUS": "0",
+        **LIMITS,
+    })
+    return env
+
+
+@pytest.fixture(scope="session")
+def tiny_models(serving_env, serving_root, tiny_bert_dir) -> dict:
+    """Train and promote a tiny tagger and a tiny group model; returns their champion paths/tags."""
+    out = serving_root / "models.json"
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "build_tiny_models.py"), str(tiny_bert_dir), str(serving_root / "work"), str(out)],
+        env=serving_env, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"building tiny models failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def server(serving_env, serving_root, tiny_models) -> str:
+    """Base URL of a running ``bentoml serve services.api:ApiService`` on 127.0.0.1."""
+    port = free_port()
+    log = serving_root / "server.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host", "127.0.0.1",
+             "--port", str(port)],
+            env=serving_env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"bentoml serve exited with {proc.returncode}:\n{log.read_text()[-5000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready after 180 s:\n{log.read_text()[-5000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    with httpx.Client(base_url=server, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def data_dir(serving_root) -> Path:
+    return serving_root / "data"

@@ -1,0 +1,140 @@
+"""Serving pieces that need no server: body checks, request schemas, config, the serve command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from services.config import ServingConfig
+from services.guard import BodyGuard, body_problem
+from services.schemas import ClassifyRequest, ExtractRequest, FeedbackRequest, MatchRequest
+
+
+def test_body_problem_names_the_fault():
+    assert body_problem(b'{"text": "ok"}') is None
+    assert "UTF-8" in body_problem(b'{"text": "\xff"}')
+    assert "not valid JSON" in body_problem(b'{"text": ')
+    assert body_problem(b"[" * 100_000 + b"]" * 100_000) is not None  # a parser bomb is refused, not a crash
+
+
+def _run_guard(body: bytes, content_type: str | None = "application/json", max_bytes: int = 1000,
+               path: str = "/extract"):
+    seen = {}
+
+    async def app(scope, receive, send):
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg["body"]
+            if not msg.get("more_body"):
+                break
+        seen["body"] = body
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent = []
+    chunks = [body[:5], body[5:]]
+
+    async def receive():
+        c = chunks.pop(0)
+        return {"type": "http.request", "body": c, "more_body": bool(chunks)}
+
+    async def send(msg):
+        sent.append(msg)
+
+    headers = [(b"content-type", content_type.encode())] if content_type is not None else []
+    scope = {"type": "http", "method": "POST", "path": path, "headers": headers}
+    asyncio.run(BodyGuard(app, paths=["/extract"], max_body_bytes=max_bytes)(scope, receive, send))
+    status = sent[0]["status"]
+    payload = b"".join(m.get("body", b"") for m in sent[1:])
+    return status, payload, seen.get("body")
+
+
+def test_guard_replays_a_good_body_and_stops_bad_ones():
+    status, payload, forwarded = _run_guard(b'{"text": "Python and SQL"}')
+    assert status == 200 and forwarded == b'{"text": "Python and SQL"}'
+    status, _, forwarded = _run_guard(b'{"text": "Python"}', content_type=None)  # no header: JSON assumed
+    assert status == 200 and forwarded == b'{"text": "Python"}'
+    status, payload, forwarded = _run_guard(b'{"text": "\xc3\x28"}')
+    assert status == 400 and b"UTF-8" in payload and forwarded is None
+    status, payload, _ = _run_guard(b"x" * 2000)
+    assert status == 413 and json.loads(payload)["error"].startswith("request body is larger")
+    status, payload, _ = _run_guard(b"a,b", content_type="text/csv")
+    assert status == 415
+    status, _, forwarded = _run_guard(b"not json", path="/other")  # not an API route: untouched
+    assert status == 200 and forwarded == b"not json"
+
+
+def test_request_schemas_enforce_the_settings_limits(settings_env, monkeypatch):
+    from common.settings import get_settings
+
+    monkeypatch.setenv("JOBSKILLS_MAX_TEXT_CHARS", "10")
+    monkeypatch.setenv("JOBSKILLS_MAX_BATCH_ITEMS", "2")
+    get_settings.cache_clear()
+    assert ExtractRequest(text="Python").text == "Python"
+    with pytest.raises(ValidationError, match="limit is 10"):
+        ExtractRequest(text="x" * 11)
+    with pytest.raises(ValidationError, match="text is empty"):
+        ExtractRequest(text="  ")
+    with pytest.raises(ValidationError, match="limit is 2"):
+        ClassifyRequest(skills=["a", "b", "c"])
+    with pytest.raises(ValidationError, match="exactly one"):
+        MatchRequest(resume="a", resume_skills=["b"], job="c")
+    assert MatchRequest(resume_skills=["a"], job="c").job == "c"
+
+
+def test_feedback_record_uses_the_text_for_keyword_strings(settings_env):
+    fb = FeedbackRequest(text="Need Python now", keywords=[{"start": 5, "end": 11, "type": "Knowledge"}])
+    rec = fb.to_record()
+    assert rec["keywords"] == [{"start": 5, "end": 11, "text": "Python", "type": "Knowledge", "score": 1.0}]
+    assert rec["annotator"] == "web"
+    with pytest.raises(ValidationError, match="differs"):
+        FeedbackRequest(text="Need Python now", keywords=[{"start": 5, "end": 11, "type": "Skill", "text": "Java"}])
+    with pytest.raises(ValidationError, match="only whitespace"):
+        FeedbackRequest(text="Need  Python", keywords=[{"start": 4, "end": 6, "type": "Skill"}])
+
+
+def test_serving_config_from_yaml_and_env(tmp_path, monkeypatch):
+    for k in ("JOBSKILLS_SERVE_MAX_BATCH_SIZE", "JOBSKILLS_SERVE_GPUS", "JOBSKILLS_SERVE_WORKERS"):
+        monkeypatch.delenv(k, raising=False)
+    cfg_file = tmp_path / "serve.yaml"
+    cfg_file.write_text("max_batch_size: 8\ngpus: 1\nworkers: 2\n")
+    monkeypatch.setenv("JOBSKILLS_SERVE_CONFIG", str(cfg_file))
+    monkeypatch.setenv("JOBSKILLS_SERVE_WORKERS", "3")  # the environment wins over the file
+    cfg = ServingConfig.load()
+    assert (cfg.max_batch_size, cfg.gpu_count(), cfg.workers) == (8, 1, 3)
+    assert cfg.resources() == {"gpu": 1}
+    monkeypatch.setenv("JOBSKILLS_SERVE_GPUS", "0")
+    assert ServingConfig.load().resources() == {"cpu": "1"}
+    monkeypatch.setenv("JOBSKILLS_SERVE_GPUS", "many")
+    with pytest.raises(ValidationError):
+        ServingConfig.load()
+
+
+def test_serve_command_sets_the_environment(tmp_path, monkeypatch):
+    from cli.serving import serve_command
+
+    for k in ("JOBSKILLS_SERVE_KEYWORD_MODEL_DIR", "JOBSKILLS_SERVE_GPUS"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setattr("os.environ", dict(__import__("os").environ))
+    import os
+
+    cmd = serve_command("127.0.0.1", 3123, tmp_path, None, None, None, "0", None)
+    assert cmd[1:4] == ["-m", "bentoml", "serve"] and "services.api:ApiService" in cmd
+    assert cmd[cmd.index("--port") + 1] == "3123" and cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert os.environ["JOBSKILLS_SERVE_KEYWORD_MODEL_DIR"] == str(tmp_path.resolve())
+    assert os.environ["JOBSKILLS_SERVE_GPUS"] == "0"
+    with pytest.raises(ValueError, match="--gpus"):
+        serve_command("127.0.0.1", 3123, None, None, None, None, "lots", None)
+
+
+def test_serve_cli_refuses_a_missing_model_folder(tmp_path):
+    from cli.main import app
+
+    res = CliRunner().invoke(app, ["serve", "--keyword-model-dir", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert "does not exist" in res.output

@@ -1,0 +1,101 @@
+"""The web page in headless Chromium: paste a posting, see the keywords highlighted, send feedback.
+
+Uses Debian's ``chromium`` driven by Playwright; skipped (with the reason) where either is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from common.request_log import iter_jsonl
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+POSTING = ("We are looking for a software engineer with Python and SQL experience.\n"
+           "Strong communication skills and cloud design knowledge are required.")
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium chromium-driver)")
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        except Exception as exc:  # e.g. a chromium too old for this playwright
+            pytest.skip(f"chromium could not be started by playwright: {exc}")
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data_dir):
+    expected = client.post("/analyze", json={"text": POSTING, "level": 2, "top_k": 3}).json()["keywords"]
+    assert expected, "the tiny tagger found nothing; the highlight check would be vacuous"
+
+    page.goto(f"{server}/ui/")
+    page.wait_for_function("document.getElementById('status').textContent.includes('keywords:')")
+    assert "not available" not in page.text_content("#status")
+    page.fill("#posting", POSTING)
+    page.click("#analyze")
+    page.wait_for_selector("#highlighted mark.kw")
+
+    marks = page.eval_on_selector_all(
+        "#highlighted mark.kw", "els => els.map(e => ({text: e.textContent, type: e.dataset.type, title: e.title}))")
+    # the highlighted box shows the posting unchanged, with the marks in it
+    assert page.text_content("#highlighted") == POSTING
+    # every mark is a keyword the API returned, with its type as colour class and its groups in the tooltip
+    returned = {(k["text"], k["type"]) for k in expected}
+    assert marks and all((m["text"], m["type"]) in returned for m in marks)
+    by_text = {k["text"]: k for k in expected}
+    for m in marks:
+        groups = by_text[m["text"]]["groups"]
+        if groups:
+            assert groups[0]["label"] in m["title"]
+    classes = page.eval_on_selector_all("#highlighted mark.kw", "els => els.map(e => e.className)")
+    assert all(("kw-skill" in c) or ("kw-knowledge" in c) for c in classes)
+    assert page.locator("#keywords tbody tr").count() == len(expected)
+
+    # correct: drop one keyword, add "Python" as Knowledge, send with the API key
+    py = (POSTING.index("Python"), POSTING.index("Python") + len("Python"))
+    drop = next(i for i, k in enumerate(expected) if (k["start"], k["end"]) != py)
+    page.locator("#keywords tbody tr").nth(drop).locator("input[type=checkbox]").uncheck()
+    page.evaluate(
+        """([s, e]) => { const box = document.getElementById('highlighted');
+            const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT); let pos = 0, n, r = document.createRange();
+            let startSet = false;
+            while ((n = walker.nextNode())) { const len = n.textContent.length;
+              if (!startSet && s < pos + len) { r.setStart(n, s - pos); startSet = true; }
+              if (e <= pos + len) { r.setEnd(n, e - pos); break; } pos += len; }
+            const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(r); }""",
+        list(py),
+    )
+    page.click("#add-knowledge")
+    assert not page.is_visible("#error"), page.text_content("#error")
+    page.fill("#api-key", "test-key-123")
+    page.fill("#note", "from the browser test")
+    page.click("#send")
+    page.wait_for_function("document.getElementById('sent').textContent.includes('stored')")
+
+    recs = [r for r in iter_jsonl(data_dir / "feedback", "feedback") if r.get("note") == "from the browser test"]
+    assert len(recs) == 1
+    kws = recs[0]["keywords"]
+    assert {"text": "Python", "type": "Knowledge"} in [{"text": k["text"], "type": k["type"]} for k in kws]
+    dropped = expected[drop]
+    assert (dropped["start"], dropped["end"], dropped["type"]) not in [(k["start"], k["end"], k["type"]) for k in kws]
+
+
+def test_page_shows_api_errors(page, server):
+    page.goto(f"{server}/ui/")
+    page.evaluate("document.getElementById('posting').value = 'x'.repeat(3001)")
+    page.click("#analyze")
+    page.wait_for_selector("#error:not([hidden])")
+    assert "3000" in page.text_content("#error")
