@@ -342,8 +342,8 @@ def sitemap_urls(sitemap_url: str, fetcher: Fetcher, max_depth: int = 3, max_url
             pages, children = [ln.strip() for ln in res.text.splitlines() if ln.strip()], []
         else:
             pages, children = parse_sitemap(res.text)
-        out.extend(pages)
-        todo.extend((c, depth + 1) for c in children)
+        out.extend(urljoin(url, p) for p in pages)
+        todo.extend((urljoin(url, c), depth + 1) for c in children)
     return list(dict.fromkeys(out))[:max_urls]
 
 

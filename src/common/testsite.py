@@ -75,6 +75,7 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     send_length: bool = True
+    fail_first: int = 0  # answer 503 to the first N requests (retry tests)
 
 
 @dataclass
@@ -216,6 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         self.hits[path] += 1
         route = self.routes.get(path) or Route(status=404, body=b"<html><body>Not found</body></html>")
+        if route.fail_first and self.hits[path] <= route.fail_first:
+            route = Route(status=503, body=b"busy", content_type="text/plain")
         if route.delay_s:
             time.sleep(route.delay_s)
         try:
@@ -301,3 +304,51 @@ def leaked_snippets(extracted: str | None) -> list[str]:
     """Boilerplate strings found verbatim in an extraction."""
     text = extracted or ""
     return [s for s in boilerplate_snippets() if len(s) > 12 and s in text]
+
+
+def measure_extraction(site_postings: list[tuple[str, list[str], list[str]]], jsonld_every: int = 2,
+                       seed: int = 0, extract_cfg=None) -> dict:
+    """Serve pages for ``site_postings`` on loopback, fetch and extract each, and score them.
+
+    Returns mean recovery/leakage for the ingest pipeline's text (JSON-LD preferred) and for
+    trafilatura alone, split by pages with and without JSON-LD, plus the share of pages where a
+    whole boilerplate snippet leaked in. This is what ``benchmarks/extraction.py`` prints.
+    """
+    from statistics import mean
+
+    from common.extract import ExtractConfig, extract_posting, main_text
+    from common.scrape import Fetcher, HostRateLimiter, RobotsCache, ScrapeConfig
+
+    cfg = extract_cfg or ExtractConfig()
+    site = build_site(site_postings, jsonld_every=jsonld_every, seed=seed)
+    rows = []
+    scfg = ScrapeConfig(min_interval_s=0.0, timeout_s=10)
+    with serve(site.routes) as (base, _), Fetcher(scfg, limiter=HostRateLimiter(0), robots=RobotsCache()) as f:
+        for path, truth in site.truth.items():
+            res = f.fetch(base + path)
+            ex = extract_posting(res.text or "", base + path, cfg) if res.ok else None
+            traf = main_text(res.text or "", base + path, cfg) if res.ok else None
+            rec, leak = recovery_and_leakage(truth, ex.text if ex else None, allowed=site.titles[path])
+            trec, tleak = recovery_and_leakage(truth, traf, allowed=site.titles[path])
+            rows.append({"path": path, "jsonld": path in site.jsonld_paths, "fetched": res.ok,
+                         "source": ex.text_source if ex else None, "recovery": rec, "leakage": leak,
+                         "traf_recovery": trec, "traf_leakage": tleak,
+                         "leaked_snippet": bool(leaked_snippets(ex.text if ex else None)),
+                         "traf_leaked_snippet": bool(leaked_snippets(traf))})
+
+    def agg(sub: list[dict], pre: str = "") -> dict:
+        if not sub:
+            return {"pages": 0}
+        return {"pages": len(sub), "recovery": round(mean(r[pre + "recovery"] for r in sub), 4),
+                "leakage": round(mean(r[pre + "leakage"] for r in sub), 4),
+                "min_recovery": round(min(r[pre + "recovery"] for r in sub), 4),
+                "pages_with_leaked_snippet": round(mean(r[pre + "leaked_snippet"] for r in sub), 4)}
+
+    with_ld = [r for r in rows if r["jsonld"]]
+    without = [r for r in rows if not r["jsonld"]]
+    return {
+        "pages": len(rows), "fetched": sum(r["fetched"] for r in rows),
+        "pipeline": agg(rows), "pipeline_jsonld_pages": agg(with_ld), "pipeline_html_only_pages": agg(without),
+        "trafilatura_only": agg(rows, "traf_"), "trafilatura_only_html_only_pages": agg(without, "traf_"),
+        "rows": rows,
+    }
