@@ -68,8 +68,13 @@ BASELINE_APP = textwrap.dedent('''
                 model.classifier.bias.copy_(head["head.bias"])
             source = model_dir + " (encoder + tagger head)"
     tok = AutoTokenizer.from_pretrained(model_dir)
+    # same windows as the tagger: max_length pieces, overlapping by stride (long texts are split,
+    # not truncated)
+    import json
+    meta = json.load(open(os.path.join(model_dir, "tagger.json")))
+    tok.model_max_length = int(meta.get("max_length", 128))
     pipe = pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple",
-                    device=device)
+                    device=device, stride=int(meta.get("stride", 32)))
     lock = threading.Lock()  # one forward at a time: threads would only fight over the same cores
 
     def run(text):

@@ -45,6 +45,9 @@ class ServingConfig(BaseSettings):
         description="Adaptive batching latency budget; requests that cannot meet it get 503, so keep it generous on CPU.",
     )
     timeout_s: int = Field(120, ge=1, description="Request timeout of every service.")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch.set_num_threads in each model service; default: torch's own choice."
+    )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
 
     @classmethod
@@ -68,4 +71,4 @@ class ServingConfig(BaseSettings):
     def resources(self) -> dict[str, Any]:
         """The ``resources=`` argument of a model service."""
         n = self.gpu_count()
-        return {"gpu": n} if n > 0 else {"cpu": "1"}
+        return {"gpu": n} if n > 0 else {}

@@ -66,7 +66,10 @@ class GroupService:
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.group_model_tag, CONFIG.group_model_dir)
 
     def __init__(self) -> None:
-        import torch  # noqa: F401  (heavy import kept out of module import)
+        import torch  # heavy import kept out of module import
+
+        if CONFIG.torch_threads:
+            torch.set_num_threads(CONFIG.torch_threads)
 
         self.device = resolve_device()
         self._lock = threading.Lock()

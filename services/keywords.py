@@ -38,7 +38,10 @@ class KeywordService:
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.keyword_model_tag, CONFIG.keyword_model_dir)
 
     def __init__(self) -> None:
-        import torch  # noqa: F401  (heavy import kept out of module import)
+        import torch  # heavy import kept out of module import
+
+        if CONFIG.torch_threads:
+            torch.set_num_threads(CONFIG.torch_threads)
 
         self.device = resolve_device()
         self._lock = threading.Lock()

@@ -109,7 +109,7 @@ def test_serving_config_from_yaml_and_env(tmp_path, monkeypatch):
     assert (cfg.max_batch_size, cfg.gpu_count(), cfg.workers) == (8, 1, 3)
     assert cfg.resources() == {"gpu": 1}
     monkeypatch.setenv("JOBSKILLS_SERVE_GPUS", "0")
-    assert ServingConfig.load().resources() == {"cpu": "1"}
+    assert ServingConfig.load().resources() == {}
     monkeypatch.setenv("JOBSKILLS_SERVE_GPUS", "many")
     with pytest.raises(ValidationError):
         ServingConfig.load()
