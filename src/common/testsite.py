@@ -352,3 +352,34 @@ def measure_extraction(site_postings: list[tuple[str, list[str], list[str]]], js
         "trafilatura_only": agg(rows, "traf_"), "trafilatura_only_html_only_pages": agg(without, "traf_"),
         "rows": rows,
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m common.testsite``: serve the demo job board until Ctrl-C (for trying ingest)."""
+    import argparse
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(description="Serve SkillSpan postings as a cluttered job board on 127.0.0.1.")
+    ap.add_argument("--data", default="../shared/data", help="folder with skillspan/dev.jsonl")
+    ap.add_argument("--limit", type=int, default=20)
+    ap.add_argument("--port", type=int, default=8765)
+    args = ap.parse_args(argv)
+    from common.skillspan import load_skillspan
+
+    site = build_site(skillspan_site_postings(load_skillspan("dev", Path(args.data)), args.limit), slow_s=30)
+    handler = type("SiteHandler", (_Handler,), {"routes": dict(site.routes), "hits": Counter()})
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    handler.routes["/sitemap.xml"] = Route(body=sitemap_xml(base, sorted(site.truth)), content_type="application/xml")
+    print(f"serving {len(site.truth)} postings at {base}/sitemap.xml (also /missing.html, /slow.html, /big.html, "
+          "/file.pdf, /loop-a, /private/job.html); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
