@@ -52,7 +52,8 @@ def _write_tiny_bert(path: Path, vocab_words: list[str]) -> Path:
     pieces = [f"##{c}" for c in chars]
     vocab = list(dict.fromkeys(specials + vocab_words + chars + pieces))
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tok = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    # transformers 5 takes the vocab as ``vocab=`` (``vocab_file=`` is ignored: every token -> [UNK])
+    tok = BertTokenizerFast(vocab=str(path / "vocab.txt"), do_lower_case=True)
     tok.save_pretrained(path)
     cfg = BertConfig(
         vocab_size=len(vocab),

@@ -70,6 +70,9 @@ class TaggerConfig(BaseModel):
     checkpoint_steps: int = Field(100, ge=1, description="Save a resumable checkpoint this often.")
     log_steps: int = Field(10, ge=1)
     device: str | None = None
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads for this run (1 is faster on a busy shared CPU); None: torch's default."
+    )
 
     @model_validator(mode="after")
     def _check_stride(self) -> TaggerConfig:
@@ -478,6 +481,8 @@ def train_tagger(
     from common.settings import resolve_device
 
     device = resolve_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     _seed_everything(cfg.seed)
 
     train_postings = list(train_postings)[: cfg.max_train_postings] if cfg.max_train_postings else list(train_postings)
@@ -587,3 +592,36 @@ def train_tagger(
         save_report(report, out_dir, history=history)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return TrainResult(out_dir, metrics, time.perf_counter() - t0, history, report)
+
+
+def latest_model_dir() -> Path:
+    """``<data_dir>/models/<keyword_model_name>/latest``: where ``train-keywords`` links its last model."""
+    from common.settings import get_settings
+
+    s = get_settings()
+    return s.models_dir / s.keyword_model_name / "latest"
+
+
+def default_model_dir() -> Path:
+    """The tagger to use when none is named: the registry champion when there is one, else
+    ``latest_model_dir()``. Raises ``FileNotFoundError`` with a clear sentence when neither exists."""
+    from common.settings import get_settings
+
+    name = get_settings().keyword_model_name
+    try:
+        from common import registry  # optional: the registry area may not be installed yet
+    except ImportError:
+        registry = None
+    if registry is not None:
+        try:
+            if registry.champion(name) is not None:
+                return Path(registry.champion_path(name))
+        except Exception as exc:  # a broken or empty store must not hide the local fallback
+            logger.debug("no champion for %s from the registry: %s", name, exc)
+    latest = latest_model_dir()
+    if (latest / TAGGER_FILE).exists():
+        return latest
+    raise FileNotFoundError(
+        f"no keyword tagger found: no registry champion for {name!r} and nothing at {latest}; "
+        "train one with `jobskills train-keywords` or pass --model DIR"
+    )

@@ -71,7 +71,8 @@ def _stride(lens: list[int], start: int, end: int, max_pieces: int, stride: int)
     for k, (s, e) in enumerate(spans):
         own_s = start if k == 0 else (spans[k - 1][1] + s) // 2
         own_e = end if k == len(spans) - 1 else (e + spans[k + 1][0]) // 2
-        windows.append(Window(s, e, own_s, own_e))
+        if own_e > own_s:  # with a large stride a window can be all context: skip it
+            windows.append(Window(s, e, own_s, own_e))
     return windows
 
 

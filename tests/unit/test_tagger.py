@@ -1,0 +1,163 @@
+"""The keyword tagger on a tiny random BERT: learning, striding, save/load, CRF, resume."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from common.spans import posting_text
+from common.tagger import KeywordTagger, TaggerConfig, _build_net, train_tagger
+from common.types import Posting, Sentence
+
+KNOWLEDGE = ["python", "java", "sql", "cloud"]
+FILLER = "we are looking for a team with strong experience in the of to and you will our data".split()
+
+
+def synthetic_postings(n: int, seed: int = 0) -> list[Posting]:
+    """Postings where tools are Knowledge and 'project management' / 'communication' are Skills."""
+    rng = random.Random(seed)
+    postings = []
+    for d in range(n):
+        sents = []
+        for _ in range(4):
+            toks, skill, know = [], [], []
+            for _ in range(rng.randint(4, 9)):
+                r = rng.random()
+                if r < 0.2:
+                    toks.append(rng.choice(KNOWLEDGE)); skill.append("O"); know.append("B")
+                elif r < 0.3:
+                    toks += ["project", "management"]; skill += ["B", "I"]; know += ["O", "O"]
+                elif r < 0.35:
+                    toks.append("communication"); skill.append("B"); know.append("O")
+                else:
+                    toks.append(rng.choice(FILLER)); skill.append("O"); know.append("O")
+            sents.append(Sentence(tokens=toks, tags={"Skill": skill, "Knowledge": know}))
+        postings.append(Posting(doc_id=f"s{d}", source="tech" if d % 2 else "house", sentences=sents))
+    return postings
+
+
+def tiny_cfg(tiny_bert_dir, **kw) -> TaggerConfig:
+    base = dict(encoder=str(tiny_bert_dir), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,
+                dropout=0.0, log_steps=1, threads=1, seed=3, epochs=100)
+    base.update(kw)
+    return TaggerConfig(**base)
+
+
+def test_tiny_bert_loss_goes_down_and_tagger_round_trips(tiny_bert_dir, tmp_path):
+    train = synthetic_postings(12)
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30), train, None, tmp_path / "m", progress=False)
+    losses = [h["loss"] for h in res.history if "loss" in h]
+    assert len(losses) == 30
+    assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:5])
+    assert (res.model_dir / "tagger.json").exists()
+
+    text = "we need python and sql\nstrong project management and communication"
+    tagger = KeywordTagger.load(res.model_dir, device="cpu")
+    kws = tagger.extract([text, ""])
+    assert kws[1] == []
+    for k in kws[0]:
+        assert text[k.start : k.end] == k.text and 0.0 <= k.score <= 1.0
+    found = {(k.text, k.type) for k in kws[0]}
+    assert ("python", "Knowledge") in found and ("sql", "Knowledge") in found
+    # a reloaded copy predicts exactly the same keywords
+    tagger.save(tmp_path / "copy")
+    assert KeywordTagger.load(tmp_path / "copy").extract([text]) == [kws[0]]
+
+
+def _keyword_oracle(tagger: KeywordTagger, word: str) -> None:
+    """Make the tagger's net call every word whose first piece is ``word`` a Knowledge keyword."""
+    target = tagger.tokenizer.convert_tokens_to_ids(word)
+
+    def emissions(batch):
+        first = batch["input_ids"].gather(1, batch["word_pos"])
+        em = torch.zeros(first.shape + (2, 3))
+        em[..., 0] = 1.0  # O everywhere ...
+        em[..., 1, 1] = (first == target).float() * 5.0  # ... B-Knowledge on the target word
+        return em
+
+    tagger.net.emissions = emissions
+
+
+def test_striding_covers_a_posting_longer_than_the_window(tiny_bert_dir):
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    net = _build_net(AutoModel.from_pretrained(tiny_bert_dir), "finetune", 0.0).eval()
+    tagger = KeywordTagger(net, tok, {"variant": "finetune", "max_length": 16, "stride": 4})
+    rng = random.Random(1)
+    # one 400-word line (no newline: only striding can cover it) and a multi-line text
+    words = [rng.choice(FILLER + ["xylophone", "javascript"]) for _ in range(400)]
+    for i in (0, 7, 150, 398, 399):
+        words[i] = "python"
+    long_line = " ".join(words)
+    multi = "\n".join(" ".join(words[i : i + 37]) for i in range(0, 400, 37))
+    assert len(tok(long_line)["input_ids"]) > 10 * 16
+    _keyword_oracle(tagger, "python")
+    for text in (long_line, multi):
+        kws = tagger.extract([text])[0]
+        expected = [i for i in range(len(text)) if text.startswith("python", i)
+                    and (i == 0 or text[i - 1].isspace()) and (i + 6 == len(text) or text[i + 6].isspace())]
+        assert [k.start for k in kws] == expected
+        assert all(k.text == "python" and k.type == "Knowledge" for k in kws)
+        assert kws[-1].end == len(text)  # the last word, far beyond the first window, is found
+
+
+def test_crf_variant_trains_and_decodes(tiny_bert_dir, tmp_path):
+    train = synthetic_postings(8, seed=5)
+    res = train_tagger(tiny_cfg(tiny_bert_dir, variant="crf", max_steps=12), train, train[:3], tmp_path / "crf",
+                       progress=False)
+    assert 0.0 <= res.metrics["span_f1"] <= 1.0
+    assert (res.model_dir / "report.json").exists() and (res.model_dir / "report.png").exists()
+    tagger = KeywordTagger.load(res.model_dir)
+    assert tagger.variant == "crf"
+    text = posting_text(train[0])
+    kws = tagger.extract([text])[0]
+    assert all(text[k.start : k.end] == k.text for k in kws)
+
+
+def test_frozen_variant_keeps_encoder_weights(tiny_bert_dir, tmp_path):
+    from transformers import AutoModel
+
+    before = AutoModel.from_pretrained(tiny_bert_dir).state_dict()
+    res = train_tagger(tiny_cfg(tiny_bert_dir, variant="frozen", max_steps=5), synthetic_postings(4), None,
+                       tmp_path / "frozen", progress=False)
+    after = AutoModel.from_pretrained(res.model_dir).state_dict()
+    for name, value in before.items():
+        if name in after:
+            assert torch.equal(value, after[name]), name
+
+
+def test_training_resumes_from_checkpoint(tiny_bert_dir, tmp_path, monkeypatch):
+    import common.tagger as tagger_mod
+
+    cfg = tiny_cfg(tiny_bert_dir, max_steps=8, checkpoint_steps=4)
+    train = synthetic_postings(6)
+    real_save = tagger_mod._save_checkpoint
+
+    def save_then_crash(path, state):
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tagger_mod, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train_tagger(cfg, train, None, tmp_path / "r", progress=False)
+    assert (tmp_path / "r" / "checkpoint" / "state.pt").exists()
+    monkeypatch.setattr(tagger_mod, "_save_checkpoint", real_save)
+    res = train_tagger(cfg, train, None, tmp_path / "r", progress=False)
+    steps = [h["step"] for h in res.history if "loss" in h]
+    assert steps == list(range(1, 9))  # steps 1-4 from the first run, 5-8 after resuming
+    assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+def test_config_from_yaml_and_validation(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("variant: crf\nepochs: 2\nmax_length: 64\n")
+    cfg = TaggerConfig.from_yaml(path, epochs=3, lr=None)
+    assert (cfg.variant, cfg.epochs, cfg.max_length) == ("crf", 3, 64)
+    with pytest.raises(ValueError):
+        TaggerConfig(max_length=16, stride=20)
+    with pytest.raises(ValueError):
+        TaggerConfig(variant="bilstm")
