@@ -469,9 +469,15 @@ def check_drift(
     metrics += [MeanValue(column=n, tests=[]) for n in numeric if cur_desc[n].notna().any() and ref_desc[n].notna().any()]
     if group_test is not None:
         metrics.append(ValueDrift(column=GROUP_COLUMN, method=group_test.method, threshold=group_test.threshold))
-    tested_cols = {n: t for n, t in tested_numeric} | ({GROUP_COLUMN: group_test} if group_test else {})
+    # The share of drifted (non-embedding) features as one number for the dashboard: over every
+    # enabled feature with values on both sides (constant ones included), so that its parameters
+    # - and hence the dashboard's time series - stay the same from one check to the next.
+    tested_cols = {n: cfg.features.get(n, FeatureTest()) for n in numeric
+                   if cfg.features.get(n, FeatureTest()).enabled
+                   and cur_desc[n].notna().any() and ref_desc[n].notna().any()}
+    if GROUP_COLUMN in cur_desc.columns and cfg.groups.enabled:
+        tested_cols[GROUP_COLUMN] = cfg.groups
     if tested_cols:
-        # The share of drifted (non-embedding) features, as one number for the dashboard.
         metrics.append(DriftedColumnsCount(
             columns=list(tested_cols), drift_share=cfg.drift_share,
             per_column_method={n: t.method for n, t in tested_cols.items()},

@@ -20,7 +20,8 @@ PANELS: list[tuple[str, str, str, str, list[tuple[str, dict[str, str], str]], st
     ("Drift", "Postings in the last window", "Rows in the most recent check.", "counter",
      [("RowCount", {}, "postings")], "half"),
     ("Drift", "Share of drifted features (last check)",
-     "Descriptor and prediction features whose test failed; retraining starts at the configured share.",
+     "Descriptor and prediction features whose test failed (embeddings are plotted apart; the "
+     "retrain decision counts them as one more feature).",
      "counter", [("DriftedColumnsCount", {"value_type": "share"}, "share")], "half"),
     ("Drift", "Share of drifted features over time", "Same share, per check.", "line",
      [("DriftedColumnsCount", {"value_type": "share"}, "share drifted")], "half"),
@@ -70,10 +71,25 @@ def get_or_create_project(workspace: Any, name: str) -> Any:
     if found:
         return found[0]
     project = workspace.create_project(name, description=DESCRIPTION)
-    for tab, title, description, kind, values, size in PANELS:
-        project.dashboard.add_panel(_panel(title, description, kind, values, size), tab=tab)
-    project.save()
+    workspace.save_dashboard(project.id, dashboard_model())
     return project
+
+
+def dashboard_model() -> Any:
+    """The dashboard (tabs and panels) as one model.
+
+    Built directly rather than with ``project.dashboard.add_panel``: in Evidently 0.7.23 that
+    call lists a panel twice when its tab already exists, so the UI drew every panel twice.
+    """
+    from evidently.sdk.models import DashboardModel, DashboardTabModel
+
+    tabs: dict[str, Any] = {}
+    panels = []
+    for tab, title, description, kind, values, size in PANELS:
+        panel = _panel(title, description, kind, values, size)
+        panels.append(panel)
+        tabs.setdefault(tab, DashboardTabModel(title=tab, panels=[])).panels.append(panel.id)
+    return DashboardModel(tabs=list(tabs.values()), panels=panels)
 
 
 def add_snapshot(workspace_dir: str | Path, project_name: str, snapshot: Any, name: str | None = None) -> tuple[str, str]:

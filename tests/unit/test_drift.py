@@ -11,6 +11,7 @@ from common.descriptors import MonitoredItem, Vocabulary, cross_fitted_descripto
 from common.drift import DriftConfig, FeatureTest, build_reference, check_drift, dominant_group
 from common.drift_window import item_from_record, load_window, log_items
 from common.request_log import log_request
+from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 
 
 def test_words_drop_numbers_punctuation_and_placeholders():
@@ -90,55 +91,27 @@ def test_dominant_group():
 
 
 # -------------------------------------------------------------------- decisions on synthetic data
-def _bag_embedder(dim: int = 16):
-    """Deterministic bag-of-words embedding (hashing), enough to tell two vocabularies apart."""
-    def embed(texts):
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in words(t):
-                out[i, sum(map(ord, w)) % dim] += 1.0
-            out[i] /= max(np.linalg.norm(out[i]), 1e-9)
-        return out
-    return embed
-
-
-def _items(rng, vocab: list[str], skills: list[str], n: int, groups: list[str] | None = None):
-    items = []
-    for _ in range(n):
-        text = "\n".join(" ".join(rng.choice(vocab, size=12)) for _ in range(rng.integers(3, 8)))
-        kws = tuple((str(s), float(rng.uniform(0.6, 1.0))) for s in rng.choice(skills, size=rng.integers(2, 6)))
-        g = tuple(str(x) for x in rng.choice(groups, size=len(kws))) if groups else None
-        items.append(MonitoredItem(text, kws, groups=g))
-    return items
-
-
-TECH = ("python java sql cloud docker kubernetes api backend frontend react testing agile scrum "
-        "developer engineer software code review git linux data").split()
-CARE = ("patient care nurse hospital shift clinical medication ward elderly support family "
-        "health safety hygiene rota compassion residents").split()
-
-
 @pytest.fixture(scope="module")
 def synthetic():
     rng = np.random.default_rng(0)
-    ref_items = _items(rng, TECH, TECH[:8], 60, groups=["06", "06", "S1"])
+    ref_items = synthetic_items(rng, TECH, TECH[:8], 60, groups=["06", "06", "S1"])
     cfg = DriftConfig(encoder="hashing", num_threads=1, embeddings={"method": "model", "bootstrap": True})
     prof = build_reference(ref_items, [[k for k, _ in it.keywords] for it in ref_items], cfg,
-                           embedder=_bag_embedder(), meta={"encoder": "hashing"})
+                           embedder=bag_embedder(), meta={"encoder": "hashing"})
     return rng, cfg, prof
 
 
 def test_same_distribution_is_not_drift(synthetic):
     rng, cfg, prof = synthetic
-    out = check_drift(_items(rng, TECH, TECH[:8], 40, groups=["06", "06", "S1"]), prof, cfg,
-                      embedder=_bag_embedder())
+    out = check_drift(synthetic_items(rng, TECH, TECH[:8], 40, groups=["06", "06", "S1"]), prof, cfg,
+                      embedder=bag_embedder())
     assert out.result.decided and not out.result.drift_detected, out.result.reasons
     assert {f.feature for f in out.result.features} >= {"oov_rate", "top_group", "text_embedding"}
 
 
 def test_new_domain_is_drift_with_evidence(synthetic):
     rng, cfg, prof = synthetic
-    out = check_drift(_items(rng, CARE, CARE[:8], 40, groups=["S3", "S2"]), prof, cfg, embedder=_bag_embedder())
+    out = check_drift(synthetic_items(rng, CARE, CARE[:8], 40, groups=["S3", "S2"]), prof, cfg, embedder=bag_embedder())
     res = out.result
     assert res.drift_detected and res.share_drifted >= cfg.drift_share
     drifted = set(res.drifted_features)
@@ -151,7 +124,7 @@ def test_new_domain_is_drift_with_evidence(synthetic):
 
 def test_small_window_gives_no_decision(synthetic):
     rng, cfg, prof = synthetic
-    out = check_drift(_items(rng, CARE, CARE[:8], 5), prof, cfg, embedder=_bag_embedder())
+    out = check_drift(synthetic_items(rng, CARE, CARE[:8], 5), prof, cfg, embedder=bag_embedder())
     assert not out.result.decided and not out.result.drift_detected and out.snapshot is None
 
 
@@ -159,7 +132,7 @@ def test_disabled_features_are_not_tested(synthetic):
     rng, cfg, prof = synthetic
     cfg2 = cfg.model_copy(update={"features": {"length_words": FeatureTest(enabled=False)},
                                   "embeddings": cfg.embeddings.model_copy(update={"enabled": False})})
-    out = check_drift(_items(rng, TECH, TECH[:8], 30), prof, cfg2, embedder=_bag_embedder())
+    out = check_drift(synthetic_items(rng, TECH, TECH[:8], 30), prof, cfg2, embedder=bag_embedder())
     skipped = {f.feature: f.skipped for f in out.result.features}
     assert skipped["length_words"] == "disabled" and skipped["text_embedding"] == "disabled"
     assert skipped["top_group"]  # the window carries no groups
