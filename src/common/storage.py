@@ -561,6 +561,35 @@ class Store:
                 )
         return len(ids)
 
+    def span_postings(self, labels_from: str = "merged", split: str | None = None) -> list:
+        """Valid postings with their span labels as ``common.types.Posting`` (ready for training).
+
+        ``labels_from="merged"`` reads ``merged_labels`` (kind ``span``); any other value is an
+        annotator name (e.g. ``gold``) read from valid rows of ``labels``. Sentences are ordered by
+        ``item``; postings without labels are left out.
+        """
+        from common.types import Posting, Sentence
+
+        posts = self.postings(status="valid")
+        if split is not None:
+            posts = posts[posts["split"] == split]
+        if labels_from == "merged":
+            labs = self.merged_labels(kind="span")
+        else:
+            labs = self.read("labels", {"kind": "span", "status": "valid", "annotator": labels_from})
+        by_doc: dict[str, list[tuple[int, dict]]] = {}
+        for doc_id, item, value in zip(labs["doc_id"], labs["item"], labs["value"], strict=True):
+            key = int(item) if str(item).isdigit() else 0
+            by_doc.setdefault(doc_id, []).append((key, value))
+        out = []
+        for pid, source, sp in zip(posts["posting_id"], posts["source"], posts["split"], strict=True):
+            if pid not in by_doc:
+                continue
+            sents = [Sentence(tokens=list(v["tokens"]), tags={k: list(t) for k, t in v["tags"].items()})
+                     for _, v in sorted(by_doc[pid], key=lambda x: x[0])]
+            out.append(Posting(doc_id=pid, source=source or "", sentences=sents, split=sp or ""))
+        return out
+
     def data_version(self) -> str:
         """A short hash of the valid postings and labels: changes exactly when training data does."""
         p = self._db.fetch_df("SELECT content_hash FROM postings WHERE status = 'valid' ORDER BY content_hash")

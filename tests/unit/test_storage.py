@@ -116,3 +116,22 @@ def test_parquet_export_matches_tables(store, tmp_path):
     assert len(pd.read_parquet(paths["postings"])) == 2
     assert len(pd.read_parquet(paths["quarantine"])) == 0
     assert not list((tmp_path / "pq").glob(".*tmp*"))
+
+
+def test_span_postings_round_trip(store, shared_data):
+    """SkillSpan postings stored as postings + gold span labels come back identical."""
+    from common.ingest import read_jsonl
+    from common.skillspan import load_skillspan
+
+    batch = read_jsonl(shared_data / "skillspan" / "dev.jsonl")
+    store.add_postings(batch.postings)
+    store.add_labels(batch.labels)
+    store.set_status("postings", [p.posting_id for p in batch.postings], "valid")
+    store.set_status("labels", [lab.label_id for lab in batch.labels], "valid")
+    back = {p.doc_id: p for p in store.span_postings(labels_from="gold")}
+    orig = load_skillspan("dev", shared_data)
+    assert len(back) == len(orig)
+    for p in orig[:10]:
+        assert [s.tokens for s in back[p.doc_id].sentences] == [s.tokens for s in p.sentences]
+        assert [s.tags for s in back[p.doc_id].sentences] == [s.tags for s in p.sentences]
+    assert store.span_postings(labels_from="merged") == []
