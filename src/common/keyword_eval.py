@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from common.spans import (
-    bio_to_spans,
     gold_keywords,
     normalise_keyword,
     posting_token_offsets,
@@ -74,28 +73,27 @@ def _typed(seq: Sequence[str], ktype: str) -> list[str]:
 
 
 def _span_scores(true: dict[str, list[list[str]]], pred: dict[str, list[list[str]]]) -> dict[str, Any]:
-    """seqeval strict IOB2 P/R/F1 per layer and micro over both layers."""
-    from seqeval.metrics import classification_report
-    from seqeval.scheme import IOB2
+    """seqeval strict IOB2 P/R/F1 per layer and micro over both layers.
+
+    Uses seqeval's own strict entity extraction (``seqeval.scheme.Entities``, what
+    ``classification_report(mode="strict")`` counts) once per side instead of once per
+    average, which is several times faster on the full dev set.
+    """
+    from seqeval.scheme import IOB2, Entities
 
     y_true, y_pred = [], []
     for t in KEYWORD_TYPES:
         y_true += [_typed(s, t) for s in true[t]]
         y_pred += [_typed(s, t) for s in pred[t]]
+    ent_true, ent_pred = Entities(y_true, IOB2), Entities(y_pred, IOB2)
     out: dict[str, Any] = {}
-    n_pred = {t: sum(len(bio_to_spans(s)) for s in pred[t]) for t in KEYWORD_TYPES}
-    n_gold = {t: sum(len(bio_to_spans(s)) for s in true[t]) for t in KEYWORD_TYPES}
-    if any(n_pred.values()) or any(n_gold.values()):
-        rep = classification_report(y_true, y_pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
-    else:
-        rep = {}
+    tp_all = gold_all = pred_all = 0
     for t in KEYWORD_TYPES:
-        r = rep.get(t, {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
-        out[t] = {"precision": float(r["precision"]), "recall": float(r["recall"]), "f1": float(r["f1-score"]),
-                  "gold": n_gold[t], "predicted": n_pred[t]}
-    m = rep.get("micro avg", {"precision": 0.0, "recall": 0.0, "f1-score": 0.0})
-    out["overall"] = {"precision": float(m["precision"]), "recall": float(m["recall"]), "f1": float(m["f1-score"]),
-                      "gold": sum(n_gold.values()), "predicted": sum(n_pred.values())}
+        g, p = ent_true.filter(t), ent_pred.filter(t)
+        tp = len(g & p)
+        out[t] = {**_prf(tp, len(p), len(g)), "gold": len(g), "predicted": len(p)}
+        tp_all, gold_all, pred_all = tp_all + tp, gold_all + len(g), pred_all + len(p)
+    out["overall"] = {**_prf(tp_all, pred_all, gold_all), "gold": gold_all, "predicted": pred_all}
     return out
 
 

@@ -94,3 +94,27 @@ def test_save_report_writes_json_and_png(postings, tmp_path):
     data = json.loads(json_path.read_text())
     assert data["span"]["overall"]["f1"] == 1.0 and data["history"] == history
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_agrees_with_seqeval_classification_report(postings):
+    """The fast path (seqeval Entities once per side) equals seqeval's own strict report."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    text = posting_text(postings[0])
+    preds = [[_kw(text, "skills and Python", "Skill"), _kw(text, "Python", "Knowledge"),
+              _kw(text, "cloud", "Knowledge"), _kw(text, "Manage cloud infrastructure projects", "Skill")],
+             [_kw("Java developer", "Java developer", "Knowledge")]]
+    rep = evaluate_keywords(postings, preds)
+    y_true, y_pred = [], []
+    for t in ("Skill", "Knowledge"):
+        for p, kws in zip(postings, preds):
+            seqs = predicted_sequences(p, kws)[t]
+            for s, ps in zip(p.sentences, seqs):
+                y_true.append([x if x == "O" else f"{x}-{t}" for x in s.tags[t]])
+                y_pred.append([x if x == "O" else f"{x}-{t}" for x in ps])
+    ref = classification_report(y_true, y_pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    for t in ("Skill", "Knowledge"):
+        assert rep["span"][t]["f1"] == pytest.approx(ref[t]["f1-score"])
+    assert rep["span"]["overall"]["precision"] == pytest.approx(ref["micro avg"]["precision"])
+    assert rep["span"]["overall"]["f1"] == pytest.approx(ref["micro avg"]["f1-score"])
