@@ -1,0 +1,72 @@
+"""The monitor flow end to end: request logs -> check -> workspace -> (maybe) retrain.
+
+Windows are SkillSpan dev postings written to the request logs in the services' format, with
+gold keywords as the "served" predictions (a perfect tagger, see test_drift_skillspan.py); the
+reference is SkillSpan train tech with gold predictions; embeddings from a tiny random BERT.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.drift_window import log_items, skillspan_items
+
+
+@pytest.fixture(scope="module")
+def dev_windows(shared_data):
+    from common.skillspan import load_skillspan
+
+    dev = load_skillspan("dev", shared_data)
+    return {s: skillspan_items([p for p in dev if p.source == s]) for s in ("tech", "house")}
+
+
+@pytest.fixture()
+def monitor_env(settings_env, tiny_bert_dir, shared_data, tmp_path):
+    """Settings in a temp folder and a tech-only reference built with the tiny encoder."""
+    from common.drift import DriftConfig, TextEmbedder
+    from common.monitoring import build_skillspan_reference
+
+    overrides = {"encoder": str(tiny_bert_dir), "num_threads": 1, "max_lines_per_text": 16, "save_html": False}
+    cfg = DriftConfig(**overrides)
+    ref_dir = tmp_path / "reference"
+    build_skillspan_reference(cfg, ref_dir, shared_data, sources=["tech"], embedder=TextEmbedder.from_config(cfg))
+    return settings_env, overrides, ref_dir
+
+
+def _run_monitor(monitor_env, **kw):
+    from flows.monitor import monitor
+
+    settings, overrides, ref_dir = monitor_env
+    return monitor(config_overrides=overrides, reference_path=str(ref_dir), use_champion=False, **kw)
+
+
+def test_tech_window_no_drift_no_retrain(monitor_env, dev_windows):
+    settings = monitor_env[0]
+    log_items(settings.logs_dir, dev_windows["tech"], endpoint="extract", model_tag="keyword-tagger:test")
+    record = _run_monitor(monitor_env, window_hours=1)
+    assert record["result"]["decided"] and not record["result"]["drift_detected"], record["summary"]
+    assert record["result"]["n_current"] == len(dev_windows["tech"])
+    assert record["retrain"] is None
+    # Evidence on disk and in the workspace.
+    saved = json.loads((Path(record["report_dir"]) / "decision.json").read_text())
+    assert saved["result"] == record["result"]
+    from common.drift_workspace import list_snapshots
+
+    assert list_snapshots(settings.evidently_workspace, "jobskills drift") == [record["workspace"]["snapshot_id"]]
+
+
+def test_drift_without_trigger_records_skip(monitor_env, dev_windows):
+    settings = monitor_env[0]
+    log_items(settings.logs_dir, dev_windows["house"], endpoint="analyze")
+    record = _run_monitor(monitor_env, window_hours=1, trigger=False)
+    assert record["result"]["drift_detected"]
+    assert record["retrain"] == {"skipped": "trigger disabled"}
+    assert any(r.startswith("unknown_skill_share") for r in record["result"]["reasons"])
+
+
+def test_empty_logs_give_no_decision(monitor_env):
+    record = _run_monitor(monitor_env, window_hours=1)
+    assert record["result"]["decided"] is False and record["retrain"] is None
