@@ -1,0 +1,195 @@
+"""SkillBERT's (skill, group) pair features, computed without label leakage.
+
+The seed paper (SkillBERT, seed 004) scores every (skill, competency group) pair with XGBoost
+over features that relate the skill to the group: a small network's probability, similarity to
+the group's name, the top-k similarity to the group's known skills, cluster labels, the
+skill's TF-IDF weight within the group and the group's size. This module computes them from
+
+* ``Q``  - query skill embeddings (n_q, d), L2-normalised;
+* ``K``  - known (training) skill embeddings (n_k, d) with their label matrix ``Y`` (n_k, G);
+* ``self_index`` - for each query, its own row in ``K`` or -1 (a new skill).
+
+Leakage rule: a query's own labels never enter its features. Everything that looks at labels
+(top-k similarity, nearest-neighbour TF-IDF, cluster-group shares, lexical group documents)
+removes the query's own row when ``self_index >= 0``; the network probability for training
+skills comes from out-of-fold models (``common.groups``). A dev or new skill has
+``self_index = -1`` and sees exactly the training labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+EPS = 1e-9
+
+
+def _self_mask_rows(sims: np.ndarray, self_index: np.ndarray) -> np.ndarray:
+    """Set each query's similarity to itself to -inf (in place) and return ``sims``."""
+    rows = np.nonzero(self_index >= 0)[0]
+    if rows.size:
+        sims[rows, self_index[rows]] = -np.inf
+    return sims
+
+
+def topk_group_similarity(
+    Q: np.ndarray, K: np.ndarray, Y: np.ndarray, self_index: np.ndarray, ks: Sequence[int] = (1, 2, 3),
+    chunk: int = 1024,
+) -> np.ndarray:
+    """(n_q, G, len(ks)): mean of the top-k cosine similarities to each group's known skills.
+
+    The query itself is left out. A group with fewer than k other members averages what it
+    has; a group with none gets -1 (the lowest cosine).
+    """
+    n_q, G = Q.shape[0], Y.shape[1]
+    kmax = max(ks)
+    out = np.full((n_q, G, len(ks)), -1.0, dtype=np.float32)
+    members = [np.nonzero(Y[:, g])[0] for g in range(G)]
+    for start in range(0, n_q, chunk):
+        sl = slice(start, min(n_q, start + chunk))
+        sims = Q[sl] @ K.T
+        _self_mask_rows(sims, self_index[sl] if self_index is not None else np.full(sims.shape[0], -1))
+        for g, idx in enumerate(members):
+            if idx.size == 0:
+                continue
+            s = sims[:, idx]
+            take = min(kmax, idx.size)
+            top = -np.sort(-s, axis=1)[:, :take] if idx.size <= 64 else -np.sort(
+                -np.partition(s, idx.size - take, axis=1)[:, idx.size - take :], axis=1
+            )
+            valid = np.isfinite(top)
+            top = np.where(valid, top, 0.0)
+            csum, ccount = np.cumsum(top, axis=1), np.cumsum(valid, axis=1)
+            for j, k in enumerate(ks):
+                kk = min(k, take) - 1
+                cnt = ccount[:, kk]
+                out[sl, g, j] = np.where(cnt > 0, csum[:, kk] / np.maximum(cnt, 1), -1.0)
+    return out
+
+
+def nearest_known(Q: np.ndarray, K: np.ndarray, self_index: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosines (n_q, k) of each query's k nearest known skills, itself excluded."""
+    n_q = Q.shape[0]
+    k = min(k, K.shape[0] - 1 if (self_index >= 0).any() else K.shape[0])
+    idx_out = np.zeros((n_q, k), dtype=np.int64)
+    sim_out = np.zeros((n_q, k), dtype=np.float32)
+    for start in range(0, n_q, chunk):
+        sl = slice(start, min(n_q, start + chunk))
+        sims = _self_mask_rows(Q[sl] @ K.T, self_index[sl])
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        psims = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-psims, axis=1)
+        idx_out[sl] = np.take_along_axis(part, order, axis=1)
+        sim_out[sl] = np.take_along_axis(psims, order, axis=1)
+    return idx_out, sim_out
+
+
+def skill_tfidf_in_groups(Y: np.ndarray) -> np.ndarray:
+    """(n_k, G) TF-IDF weight of each known skill (a term) in each group (a document).
+
+    A group's "document" is the list of its skills, so a skill's term frequency there is 1
+    and its inverse document frequency is high when it sits in few groups; rows are
+    l2-normalised per group as in ``TfidfTransformer``. Zero where the skill is not a member.
+    """
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    w = TfidfTransformer(norm="l2", smooth_idf=True).fit_transform(sp.csr_matrix(Y.T.astype(np.float64)))
+    return np.asarray(w.T.todense(), dtype=np.float32)
+
+
+def neighbour_tfidf(nn_idx: np.ndarray, Y: np.ndarray, self_index: np.ndarray, k: int = 3) -> np.ndarray:
+    """(n_q, G): a skill's TF-IDF weight per group, averaged over its k nearest known skills.
+
+    The paper's rule for new skills; training skills use it too (with themselves left out of
+    the neighbours), so train and dev features come from the same distribution. The weights
+    are those of ``skill_tfidf_in_groups`` except that a training query's own row is also
+    removed from each group's normalising length, so its labels leave no trace.
+    """
+    G = Y.shape[1]
+    df = Y.sum(axis=1).astype(np.float64)  # groups per skill (document frequency of the "term")
+    idf = np.log((1 + G) / (1 + df)) + 1.0
+    R = Y.astype(np.float64) * idf[:, None]  # (n_k, G) raw weights; tf = 1 for a member
+    norms2 = (R**2).sum(axis=0)  # (G,)
+    num = R[nn_idx[:, :k]].mean(axis=1)  # (n_q, G)
+    den2 = np.repeat(norms2[None, :], len(nn_idx), axis=0)
+    own = np.nonzero(self_index >= 0)[0]
+    if own.size:
+        den2[own] -= R[self_index[own]] ** 2
+    return (num / np.sqrt(np.maximum(den2, EPS))).astype(np.float32)
+
+
+def cluster_group_share(
+    q_clusters: np.ndarray, k_clusters: np.ndarray, Y: np.ndarray, self_index: np.ndarray, n_clusters: int
+) -> np.ndarray:
+    """(n_q, G): share of the query's cluster's known members that belong to each group.
+
+    The query's own row is removed from its cluster's counts (leave-one-out).
+    """
+    G = Y.shape[1]
+    counts = np.zeros((n_clusters, G), dtype=np.float64)
+    np.add.at(counts, k_clusters, Y.astype(np.float64))
+    sizes = np.bincount(k_clusters, minlength=n_clusters).astype(np.float64)
+    c = counts[q_clusters].copy()
+    n = sizes[q_clusters].copy()
+    own = self_index >= 0
+    if own.any():
+        rows = np.nonzero(own)[0]
+        # the query sits in its own k-means/spectral cluster only if the known label says so
+        same = k_clusters[self_index[rows]] == q_clusters[rows]
+        rows = rows[same]
+        c[rows] -= Y[self_index[rows]]
+        n[rows] -= 1
+    return (c / np.maximum(n, 1)[:, None]).astype(np.float32)
+
+
+class LexicalGroups:
+    """Word-level TF-IDF of each group's document (its known skills' texts), cosine per pair.
+
+    Complements embeddings with exact vocabulary ("welding", "ICT"). For a training skill in
+    a group, its own words are subtracted from that group's document before the cosine.
+    """
+
+    def __init__(self, max_features: int = 30000) -> None:
+        self.max_features = max_features
+
+    def fit(self, texts: Sequence[str], Y: np.ndarray) -> LexicalGroups:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.vectorizer = CountVectorizer(
+            stop_words="english", max_features=self.max_features, min_df=1, dtype=np.float64
+        )
+        self.C = self.vectorizer.fit_transform(texts).tocsr()  # (n_k, V)
+        self.Yt = sp.csr_matrix(Y.T.astype(np.float64))  # (G, n_k)
+        self.D = (self.Yt @ self.C).toarray()  # (G, V) group word counts
+        # idf over the skills (not the groups) so that it carries no label information
+        df = np.asarray((self.C > 0).sum(axis=0)).ravel()
+        self.idf = np.log((1 + self.C.shape[0]) / (1 + df)) + 1.0
+        self.Dn = self._norm_rows(self.D * self.idf)
+        return self
+
+    @staticmethod
+    def _norm_rows(M: np.ndarray) -> np.ndarray:
+        return M / np.maximum(np.linalg.norm(M, axis=1, keepdims=True), EPS)
+
+    def _query_vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
+        X = self.vectorizer.transform(texts).multiply(self.idf).tocsr()
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+        return sp.diags(1.0 / np.maximum(norms, EPS)) @ X
+
+    def transform(self, texts: Sequence[str], self_index: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """(n_q, G) cosine between each text and each group's document, own words removed."""
+        X = self._query_vectors(texts)
+        out = np.asarray(X @ self.Dn.T, dtype=np.float32)
+        for qi in np.nonzero(self_index >= 0)[0]:
+            row = self_index[qi]
+            groups = np.nonzero(Y[row])[0]
+            if groups.size == 0:
+                continue
+            own = self.C[row].toarray().ravel()
+            x = X[qi].toarray().ravel()
+            for g in groups:
+                doc = (self.D[g] - own) * self.idf
+                out[qi, g] = float(x @ doc / max(np.linalg.norm(doc), EPS))
+        return out
