@@ -52,7 +52,7 @@ class TopicConfig(BaseModel):
     n_components: int = 5
     n_neighbors: int = 15
     clusterer: Literal["hdbscan", "kmeans"] = "hdbscan"
-    min_cluster_size: int = 15
+    min_cluster_size: int = 10
     n_clusters: int = Field(20, description="k for k-means (and the fallback when HDBSCAN finds < 2 clusters).")
     n_words: int = Field(10, description="Top words kept per topic for labels and metrics.")
     store_words: int = 30
