@@ -266,12 +266,15 @@ def register_and_gate(
     metadata: Mapping[str, Any] | None = None,
     gate: GateConfig | None = None,
     smoke_check: Callable[[Path], None] | None = None,
+    champion_metrics: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Save ``model_dir`` as a new champion of ``name`` only if it passes the gates.
 
     ``metadata`` should hold ``data_version``, ``code_version`` and ``params`` (see
     ``common.lineage``); metrics and the gate outcome are added. A refused candidate is not
     stored at all, so the store only ever holds models that were champion at some point.
+    ``champion_metrics``: the champion re-evaluated on the candidate's dev data (the fair
+    comparison when the dev set has changed); without it the champion's stored metrics count.
     """
     gate = gate or GateConfig()
     if margin is not None:
@@ -282,7 +285,7 @@ def register_and_gate(
     cur_value = None
     if current is not None:
         try:
-            cur_value = metric_value(current.metrics, primary_metric)
+            cur_value = metric_value(champion_metrics if champion_metrics is not None else current.metrics, primary_metric)
         except KeyError:
             cur_value = current.primary
     decision = Decision(False, "", name, value, current.tag if current else None, cur_value, checks=checks)

@@ -191,7 +191,7 @@ def build_sample(out_dir: Path = SAMPLE_DIR, seed: int = 13) -> dict[str, int]:
         for code, label, level, parent in GROUPS:
             w.writerow([code, label, level, parent, f"urn:esco-group:{code}"])
     parent = {c: p for c, _, _, p in GROUPS}
-    for split, part in (("train", SKILLS[0::4] + SKILLS[1::4] + SKILLS[2::4]), ("dev", SKILLS[3::4])):
+    for split, part in (("train", [s for i, s in enumerate(SKILLS) if i % 4 != 3]), ("dev", SKILLS[3::4])):
         with (esco / f"skills_{split}.csv").open("w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(["uri", "label", "text", "pillar", "groups_l1", "groups_l2"])
@@ -220,7 +220,8 @@ def build_sample(out_dir: Path = SAMPLE_DIR, seed: int = 13) -> dict[str, int]:
         labels.append({"kind": "span", "doc_id": rec["doc_id"], "item": str(rec["sent"]), "annotator": rec["annotator"],
                        "source": "crowd", "value": {"tokens": sent.tokens,
                                                     "tags": {"Skill": rec["tags_skill"], "Knowledge": rec["tags_knowledge"]}}})
-    gold_groups = {label: l2.split(";") for label, _, l2 in SKILLS}
+    dev_skills = {label for label, _, _ in SKILLS[3::4]}  # never label dev skills: no leakage
+    gold_groups = {label: l2.split(";") for label, _, l2 in SKILLS if label not in dev_skills}
     uri = {label: "urn:jobskills:sample:skill:" + re.sub(r"\W+", "-", label) for label, _, _ in SKILLS}
     for r in simulate_group_crowd(gold_groups, cfg).itertuples(index=False):
         labels.append({"kind": "group", "doc_id": uri[r.task], "item": r.task, "annotator": r.worker, "source": "crowd",

@@ -1,0 +1,73 @@
+"""The promote flow: a candidate that passes the gates becomes the served champion.
+
+``common.registry.register_and_gate`` does the work (sanity checks, a load-and-predict smoke
+check, beat the champion re-scored on the same dev data by the configured margin); a promoted
+model is saved in the BentoML model store with its metrics, data version, code version and
+training parameters. A refusal is a normal outcome (the flow succeeds and says why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from common.registry import GateConfig
+
+
+def smoke_keywords(model_dir: Path) -> None:
+    """The tagger loads and returns well-formed keywords for a short text."""
+    from common.tagger import KeywordTagger
+
+    out = KeywordTagger.load(model_dir).extract(["We need Python and SQL skills and good communication."])
+    if len(out) != 1 or not isinstance(out[0], list):
+        raise ValueError("the tagger returned no result list for one text")
+
+
+def smoke_groups(model_dir: Path) -> None:
+    """The group model loads and scores a skill."""
+    from common.groups import GroupModel
+
+    out = GroupModel.load(model_dir).predict(["python programming"], level=2, top_k=3)
+    if len(out) != 1 or not out[0]:
+        raise ValueError("the group model returned no groups for one skill")
+
+
+@task(name="gate-and-register", cache_policy=None)
+def gate_and_register(kind: str, evaluation: dict[str, Any], trained: dict[str, Any], gate: GateConfig) -> dict[str, Any]:
+    from common import registry
+    from common.lineage import code_version
+    from common.settings import get_settings
+
+    s = get_settings()
+    name = s.keyword_model_name if kind == "keywords" else s.group_model_name
+    cand = evaluation["candidate"]
+    metadata = {
+        "data_version": trained.get("data_version"),
+        "code_version": code_version(),
+        "params": trained.get("params"),
+        "train_seconds": trained.get("seconds"),
+        "kind": kind,
+        "evaluation": {"champion": (evaluation.get("champion") or {}).get("tag"), "delta": evaluation.get("delta")},
+    }
+    decision = registry.register_and_gate(
+        name, Path(cand["model_dir"]), cand["metrics"], evaluation["primary_metric"], gate=gate, metadata=metadata,
+        smoke_check=smoke_keywords if kind == "keywords" else smoke_groups,
+        champion_metrics=(evaluation.get("champion") or {}).get("metrics"),
+    )
+    return decision.as_dict()
+
+
+@flow(name="promote", log_prints=True)
+def promote_flow(evaluation: dict[str, Any], trained: dict[str, Any], keyword_gate: GateConfig | None = None,
+                 group_gate: GateConfig | None = None) -> dict[str, Any]:
+    """Gate every evaluated candidate; returns the decision per model kind."""
+    logger = get_run_logger()
+    out: dict[str, Any] = {}
+    for kind, gate in (("keywords", keyword_gate), ("groups", group_gate)):
+        if kind in evaluation and kind in trained:
+            out[kind] = gate_and_register(kind, evaluation[kind], {**trained[kind], "data_version": trained.get("data_version")},
+                                          gate or GateConfig())
+            logger.info("%s: %s - %s", kind, "PROMOTED" if out[kind]["promoted"] else "kept champion", out[kind]["reason"])
+    return out

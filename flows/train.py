@@ -1,0 +1,150 @@
+"""The train flow: fine-tune the keyword tagger and fit the skill-group classifier on merged labels.
+
+Each model is one Prefect task whose cache key is (training-data version, config): re-running
+the flow on unchanged data and config reuses the finished model folder instead of training
+again (the key is only offered while that folder is complete, so a deleted model retrains).
+Models land in ``<models_dir>/<model name>/<data version>-<config hash>/`` -- candidates, not
+yet served; the promote flow decides whether one enters the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from common.groups import GroupConfig
+from common.tagger import TaggerConfig
+
+
+def _cfg_hash(cfg: Any) -> str:
+    return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def candidate_dir(model_name: str, data_version: str, cfg: Any) -> Path:
+    from common.settings import get_settings
+
+    return get_settings().models_dir / model_name / f"{data_version.replace(':', '-')}-{_cfg_hash(cfg)}"
+
+
+def _complete(path: Path, marker: str) -> bool:
+    return (path / marker).exists() and (path / "train_result.json").exists()
+
+
+def _kw_key(context: Any, params: dict[str, Any]) -> str | None:
+    from common.settings import get_settings
+
+    d = candidate_dir(get_settings().keyword_model_name, params["data_version"], params["cfg"])
+    return f"train-keywords-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}" if _complete(d, "tagger.json") else None
+
+
+def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
+    from common.settings import get_settings
+
+    d = candidate_dir(get_settings().group_model_name, params["data_version"], params["cfg"])
+    key = f"{d.name}-{params.get('crowd_groups')}"
+    return f"train-groups-{key}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}" if _complete(d, "group_model.json") else None
+
+
+@task(name="load-training-data", cache_policy=None)
+def load_training_data() -> dict[str, Any]:
+    """Merged labels and postings from the store, with the store's data version."""
+    from common.storage import Store
+
+    with Store.open() as store:
+        return {"merged": store.merged_labels(), "postings": store.postings(),
+                "data_version": store.data_version()}
+
+
+@task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
+def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Fine-tune the tagger on merged train postings, evaluated on dev (gold) postings."""
+    from common.label_merge import training_sets
+    from common.settings import get_settings
+    from common.tagger import train_tagger
+
+    train, dev = training_sets(data["merged"], data["postings"])
+    if not train:
+        raise ValueError("no merged span labels to train on; run ingest, validate and merge-labels first")
+    out = candidate_dir(get_settings().keyword_model_name, data_version, cfg)
+    res = train_tagger(cfg, train, dev, out, progress=False)
+    result = {"model_dir": str(res.model_dir), "metrics": res.metrics, "seconds": res.seconds,
+              "train_postings": len(train), "dev_postings": len(dev), "data_version": data_version,
+              "params": cfg.model_dump(mode="json")}
+    (out / "train_result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return result
+
+
+def group_training_frames(data: dict[str, Any], crowd_groups: str = "union"):
+    """ESCO train/dev/groups frames, with merged crowd group labels added to train."""
+    import pandas as pd
+
+    from common import esco
+    from common.label_merge import merged_group_frame
+
+    train_df = esco.load_skills("train")
+    dev_df = esco.load_skills("dev")
+    groups_df = esco.load_groups()
+    if crowd_groups == "union":
+        crowd = merged_group_frame(data["merged"])
+        dev_labels = set(dev_df["label"])
+        crowd = crowd[~crowd["label"].isin(dev_labels)]  # a dev skill never trains
+        parent = dict(zip(groups_df["code"], groups_df["parent_code"]))
+        by_label = {lab: i for i, lab in enumerate(train_df["label"])}
+        extra = []
+        for r in crowd.itertuples(index=False):
+            codes = [c for c in r.groups_l2 if c in parent]
+            if not codes:
+                continue
+            if r.label in by_label:
+                i = by_label[r.label]
+                train_df.at[i, "groups_l2"] = list(dict.fromkeys(list(train_df.at[i, "groups_l2"]) + codes))
+                train_df.at[i, "groups_l1"] = list(dict.fromkeys(list(train_df.at[i, "groups_l1"]) + [parent[c] for c in codes]))
+            else:
+                extra.append({"uri": r.uri, "label": r.label, "text": r.label, "pillar": "",
+                              "groups_l1": list(dict.fromkeys(parent[c] for c in codes)), "groups_l2": codes})
+        if extra:
+            train_df = pd.concat([train_df, pd.DataFrame(extra)], ignore_index=True)
+    return train_df, dev_df, groups_df
+
+
+@task(name="train-groups", cache_key_fn=_grp_key, persist_result=True)
+def train_groups_task(cfg: GroupConfig, data_version: str, data: dict[str, Any], crowd_groups: str = "union") -> dict[str, Any]:
+    """Fit the group classifier on ESCO training skills (+ merged crowd labels), evaluated on ESCO dev."""
+    from common.groups import train_groups
+    from common.settings import get_settings
+
+    train_df, dev_df, groups_df = group_training_frames(data, crowd_groups)
+    out = candidate_dir(get_settings().group_model_name, data_version, cfg)
+    res = train_groups(cfg, train_df=train_df, dev_df=dev_df, groups_df=groups_df, out_dir=out, progress=False)
+    result = {"model_dir": str(res.model_dir), "metrics": res.metrics, "seconds": res.seconds,
+              "train_skills": len(train_df), "dev_skills": len(dev_df), "data_version": data_version,
+              "params": cfg.model_dump(mode="json")}
+    (out / "train_result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    return result
+
+
+@flow(name="train", log_prints=True)
+def train_flow(
+    models: list[str] | None = None,
+    keywords: TaggerConfig | None = None,
+    groups: GroupConfig | None = None,
+    crowd_groups: str = "union",
+) -> dict[str, Any]:
+    """Train the requested models (``keywords``, ``groups``) on the current merged data."""
+    logger = get_run_logger()
+    models = list(models or ["keywords", "groups"])
+    data = load_training_data()
+    version = data["data_version"]
+    out: dict[str, Any] = {"data_version": version}
+    if "keywords" in models:
+        out["keywords"] = train_keywords(keywords or TaggerConfig(), version, data)
+        logger.info("keyword tagger: %s", {k: round(v, 4) for k, v in out["keywords"]["metrics"].items()
+                                            if k in ("span_f1", "span_precision", "span_recall")})
+    if "groups" in models:
+        out["groups"] = train_groups_task(groups or GroupConfig(), version, data, crowd_groups)
+        logger.info("group model: l2 %s", out["groups"]["metrics"].get("l2", {}).get("micro_f1"))
+    return out
