@@ -78,3 +78,9 @@ TINY_WORDS = (
 def tiny_bert_dir(tmp_path_factory) -> Path:
     """Path of a tiny random BERT (2 layers, hidden 32) usable wherever an encoder path is."""
     return _write_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), TINY_WORDS)
+
+
+@pytest.fixture(scope="session")
+def make_tiny_bert(tmp_path_factory):
+    """Factory: ``make_tiny_bert(words)`` -> a tiny random BERT whose vocabulary holds ``words``."""
+    return lambda words: _write_tiny_bert(tmp_path_factory.mktemp("tiny-bert-vocab"), list(words))

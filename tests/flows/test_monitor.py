@@ -70,3 +70,11 @@ def test_drift_without_trigger_records_skip(monitor_env, dev_windows):
 def test_empty_logs_give_no_decision(monitor_env):
     record = _run_monitor(monitor_env, window_hours=1)
     assert record["result"]["decided"] is False and record["retrain"] is None
+
+
+def test_scheduled_deployment_definition():
+    from flows.monitor import deployment
+
+    dep = deployment(cron="*/30 * * * *", window_hours=2)
+    assert dep.name == "drift-monitor" and dep.parameters == {"window_hours": 2}
+    assert [s.schedule.cron for s in dep.schedules] == ["*/30 * * * *"]
