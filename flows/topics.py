@@ -9,34 +9,18 @@ topic model (``common.topics``), saves it with its topic map plot under
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 
 from common.records import RunRecord, utcnow
+from common.topic_corpus import read_text_file
 
 
 def _flow_run_id() -> str:
     from prefect.runtime import flow_run
 
     return str(flow_run.id or f"local-{int(time.time())}")
-
-
-def read_text_file(path: str | Path) -> tuple[list[str], list[str]]:
-    """Texts from a file: JSONL with a ``text`` field (and optional ``posting_id``/``id``), or one text per
-    blank-line-separated block of a plain text file."""
-    import json
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such file: {p}")
-    raw = p.read_text(encoding="utf-8")
-    if p.suffix == ".jsonl":
-        rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        return [r["text"] for r in rows], [str(r.get("posting_id") or r.get("id") or i) for i, r in enumerate(rows)]
-    blocks = [b.strip() for b in raw.split("\n\n") if b.strip()]
-    return blocks, [str(i) for i in range(len(blocks))]
 
 
 @task(name="load-postings", cache_policy=None)

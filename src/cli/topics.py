@@ -33,7 +33,7 @@ def _load_texts(source: str, statuses: list[str]) -> tuple[list[str], list[str]]
         from common.topic_corpus import benchmark_collection
 
         return benchmark_collection()
-    from flows.topics import read_text_file
+    from common.topic_corpus import read_text_file
 
     return read_text_file(source)
 

@@ -50,3 +50,19 @@ def benchmark_collection(shared_data_dir: Path | None = None, max_docs: int | No
     if max_docs:
         t1, i1, t2, i2 = t1[:max_docs], i1[:max_docs], t2[:max_docs], i2[:max_docs]
     return t1 + t2, i1 + i2
+
+
+def read_text_file(path: str | Path) -> tuple[list[str], list[str]]:
+    """Texts from a file: JSONL with a ``text`` field (and optional ``posting_id``/``id``), or one text per
+    blank-line-separated block of a plain text file."""
+    import json
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such file: {p}")
+    raw = p.read_text(encoding="utf-8")
+    if p.suffix == ".jsonl":
+        rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        return [r["text"] for r in rows], [str(r.get("posting_id") or r.get("id") or i) for i, r in enumerate(rows)]
+    blocks = [b.strip() for b in raw.split("\n\n") if b.strip()]
+    return blocks, [str(i) for i in range(len(blocks))]
