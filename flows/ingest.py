@@ -18,6 +18,7 @@ from prefect.tasks import exponential_backoff
 from common.ingest import Batch, IngestConfig, fetch_to_batch, host_slots, page_to_posting, read_folder, summarise
 from common.records import RawPage, RunRecord, utcnow
 from common.scrape import FetchResult, Fetcher, ScrapeConfig, TransientFetchError, read_url_list, sitemap_urls
+from flows.runners import SettingsTaskRunner
 
 
 def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -82,7 +83,7 @@ def _flow_run_id() -> str:
     return str(flow_run.id or f"local-{int(time.time())}")
 
 
-@flow(name="ingest", log_prints=True)
+@flow(name="ingest", log_prints=True, task_runner=SettingsTaskRunner())  # Dask: JOBSKILLS_TASK_RUNNER
 def ingest_flow(
     urls: list[str] | None = None,
     url_file: str | None = None,

@@ -2,7 +2,7 @@
 
 A ``distributed.LocalCluster`` (in-process workers, so it starts in about a second) plays the
 remote cluster: ``JOBSKILLS_TASK_RUNNER=dask`` + ``JOBSKILLS_DASK_ADDRESS`` make
-``flows.runners.SettingsTaskRunner`` connect to it. The scheduler's task stream proves the fetch
+the ingest flow's ``flows.runners.SettingsTaskRunner`` connect to it. The scheduler's task stream proves the fetch
 and parse tasks ran on Dask workers, and the store must hold exactly what a sequential run of
 the same inputs stores.
 """
@@ -63,7 +63,8 @@ def test_ingest_flow_runs_on_dask_cluster(site, cluster, settings_env, monkeypat
     monkeypatch.setenv("JOBSKILLS_TASK_RUNNER", "dask")
     monkeypatch.setenv("JOBSKILLS_DASK_ADDRESS", c.scheduler_address)
     get_settings.cache_clear()
-    out = ingest_flow.with_options(task_runner=SettingsTaskRunner())(urls=urls, config=_cfg())
+    assert isinstance(ingest_flow.task_runner, SettingsTaskRunner)  # so deployments honour the settings too
+    out = ingest_flow(urls=urls, config=_cfg())
 
     stream = client.get_task_stream()
     assert len(stream) >= 2 * len(urls), f"expected fetch+parse tasks on Dask, scheduler saw {len(stream)}"
@@ -76,7 +77,7 @@ def test_ingest_flow_runs_on_dask_cluster(site, cluster, settings_env, monkeypat
     monkeypatch.setenv("JOBSKILLS_TASK_RUNNER", "sequential")
     get_settings.cache_clear()
     before = len(client.get_task_stream())
-    seq = ingest_flow.with_options(task_runner=SettingsTaskRunner())(urls=urls, config=_cfg())
+    seq = ingest_flow(urls=urls, config=_cfg())
     assert len(client.get_task_stream()) == before  # nothing went to the cluster this time
     assert seq["postings_new"] == out["postings_new"] and seq["reasons"] == out["reasons"]
     assert _stored(get_settings()) == (dask_titles, dask_pages)
