@@ -70,6 +70,7 @@ def evidence_markdown(result: DriftResult) -> str:
         lines.append(f"| {e.feature} | {e.method} | {f(e.score)} | {f(e.threshold) or 'bootstrap'} | "
                      f"{'yes' if e.drifted else 'no'} | {f(e.reference_value)} | {f(e.current_value)} | "
                      f"{e.skipped or ''} |")
+    lines += [f"\nnote: {n}" for n in result.notes]
     return "\n".join(lines)
 
 
@@ -139,6 +140,8 @@ def monitor(
     log.info(result.summary())
     for r in result.reasons:
         log.info("  %s", r)
+    for n in result.notes:
+        log.warning(n)
     create_markdown_artifact(markdown=evidence_markdown(result), key="drift-check",
                              description="Drift evidence of the latest check")
     record = read_decision(Path(out_dir))

@@ -331,6 +331,7 @@ class DriftResult(BaseModel):
     n_reference: int
     features: list[FeatureEvidence]
     reasons: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="Caveats that are not drift (e.g. model changed).")
     checked_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     reference: dict[str, Any] = Field(default_factory=dict)
 
@@ -523,9 +524,14 @@ def check_drift(
     share = n_drift / len(tested) if tested else 0.0
     detected = bool(tested) and share >= cfg.drift_share
     reasons = [_reason(e) for e in tested if e.drifted]
+    notes = []
+    served, ref_tag = _common_model_tag(window), reference.meta.get("model_tag")
+    if served and ref_tag and served != ref_tag:
+        notes.append(f"window served by {served} but the reference holds predictions of {ref_tag}: "
+                     "prediction drift may reflect the model change; rebuild the reference")
     res = DriftResult(
         drift_detected=detected, share_drifted=share, drift_share=cfg.drift_share, n_current=len(window),
-        n_reference=n_ref, features=evidence, reasons=reasons, reference=reference.meta,
+        n_reference=n_ref, features=evidence, reasons=reasons, notes=notes, reference=reference.meta,
     )
     _label_snapshot(snapshot, res)
     return DriftOutcome(res, snapshot)

@@ -39,7 +39,7 @@ def test_drift_starts_retrain_and_worse_candidate_is_refused(settings_env, monke
     from common.monitoring import build_skillspan_reference
     from common.sample_data import SAMPLE_DIR
     from common.skillspan import load_skillspan
-    from common.tagger import TaggerConfig, flat_metrics, train_tagger
+    from common.tagger import TaggerConfig, train_tagger
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
     settings = settings_env
@@ -49,8 +49,7 @@ def test_drift_starts_retrain_and_worse_candidate_is_refused(settings_env, monke
     train, dev = load_skillspan("train", SAMPLE_DIR), load_skillspan("dev", SAMPLE_DIR)
     good = train_tagger(TaggerConfig(**_tagger_cfg(sample_bert, epochs=20, lr=3e-3, head_lr=3e-3)), train, dev,
                         tmp_path / "good", progress=False)
-    first = registry.register_and_gate(name, good.model_dir, flat_metrics(good.metrics) if "span" in good.metrics
-                                       else good.metrics, "span_f1", metadata={"source": "test"})
+    first = registry.register_and_gate(name, good.model_dir, good.metrics, "span_f1", metadata={"source": "test"})
     assert first.promoted, first.reason
     champion_tag = registry.champion(name).tag
     assert good.metrics["span_f1"] > 0.1  # a champion worth keeping

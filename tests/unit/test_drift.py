@@ -119,7 +119,16 @@ def test_new_domain_is_drift_with_evidence(synthetic):
     oov = next(f for f in res.features if f.feature == "oov_rate")
     assert oov.current_value > oov.reference_value and oov.score < oov.threshold
     assert any(r.startswith("oov_rate") for r in res.reasons)
-    assert out.snapshot is not None
+    assert out.snapshot is not None and out.result.notes == []
+
+
+def test_model_change_is_noted_not_hidden(synthetic):
+    rng, cfg, prof = synthetic
+    prof2 = type(prof)(prof.descriptors, prof.embeddings, prof.vocab, prof.groups, {**prof.meta, "model_tag": "m:1"})
+    window = [MonitoredItem(it.text, it.keywords, it.groups, model_tag="m:2")
+              for it in synthetic_items(rng, TECH, TECH[:8], 25, groups=["06", "S1"])]
+    res = check_drift(window, prof2, cfg, embedder=bag_embedder()).result
+    assert len(res.notes) == 1 and "m:2" in res.notes[0] and "m:1" in res.notes[0]
 
 
 def test_small_window_gives_no_decision(synthetic):
