@@ -78,3 +78,24 @@ def test_scheduled_deployment_definition():
     dep = deployment(cron="*/30 * * * *", window_hours=2)
     assert dep.name == "drift-monitor" and dep.parameters == {"window_hours": 2}
     assert [s.schedule.cron for s in dep.schedules] == ["*/30 * * * *"]
+
+
+def test_retrain_through_a_deployment_records_the_flow_run():
+    """With a deployment configured, the monitor only schedules a run (a worker executes it)."""
+    from prefect import get_client
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from flows.monitor import trigger_retrain
+    from flows.retrain import retrain
+
+    retrain.to_deployment(name="drift-test", parameters={"reason": "schedule"}).apply()
+    out = trigger_retrain("drift detected: oov_rate", "retrain/drift-test", {"models": ["keywords"]})
+    assert out["mode"] == "deployment" and out["deployment"] == "retrain/drift-test"
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(out["flow_run_id"])
+
+    run = run_coro_as_sync(read())
+    assert run.parameters["reason"] == "drift detected: oov_rate" and run.parameters["models"] == ["keywords"]
+    assert "drift" in run.tags and run.state.is_scheduled()
