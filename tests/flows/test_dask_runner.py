@@ -2,9 +2,9 @@
 
 A ``distributed.LocalCluster`` (in-process workers, so it starts in about a second) plays the
 remote cluster: ``JOBSKILLS_TASK_RUNNER=dask`` + ``JOBSKILLS_DASK_ADDRESS`` make
-the ingest flow's ``flows.runners.SettingsTaskRunner`` connect to it. The scheduler's task stream proves the fetch
-and parse tasks ran on Dask workers, and the store must hold exactly what a sequential run of
-the same inputs stores.
+the ingest flow's ``flows.runners.SettingsTaskRunner`` connect to it. The scheduler's task
+stream proves the fetch and parse tasks ran on Dask workers, and the store must hold exactly
+what a sequential run of the same inputs stores.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def site():
 @pytest.fixture()
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False, protocol="tcp://",
-                                  host="127.0.0.1", dashboard_address=None) as c, distributed.Client(c) as client:
+                                  host="127.0.0.1", dashboard_address=None) as c, \
+            distributed.Client(c) as client:
         client.get_task_stream()  # installs the scheduler's task-stream plugin before the run
         yield c, client
 

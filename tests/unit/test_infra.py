@@ -125,8 +125,9 @@ def test_compose_services_images_ports_and_volumes():
     assert {"postgres", "prefect-server", "prefect-worker", "api", "evidently"} <= set(svcs)
     flows_image = "jobskills-flows:latest"
     builds = [s for s in svcs.values() if "build" in s]
-    assert builds and all((COMPOSE.parent / s["build"]["context"] / s["build"]["dockerfile"]).resolve() == DOCKERFILE
-                          for s in builds)
+    assert builds
+    for s in builds:
+        assert (COMPOSE.parent / s["build"]["context"] / s["build"]["dockerfile"]).resolve() == DOCKERFILE
     for name in ("prefect-server", "prefect-worker", "evidently"):
         assert svcs[name]["image"] == flows_image, name
     assert "jobskills-api" in svcs["api"]["image"]
@@ -163,7 +164,8 @@ def test_compose_services_images_ports_and_volumes():
     for name in ("prefect-worker", "prefect-deploy"):
         env = svcs[name]["environment"]
         assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
-    assert "postgresql+asyncpg://" in svcs["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    server_env = svcs["prefect-server"]["environment"]
+    assert "postgresql+asyncpg://" in server_env["PREFECT_API_DATABASE_CONNECTION_URL"]
     assert svcs["prefect-worker"]["environment"]["JOBSKILLS_STORAGE_URL"].startswith("postgresql://")
     worker = svcs["prefect-worker"]["command"]
     assert worker[worker.index("--pool") + 1] == POOL and worker[worker.index("--type") + 1] == "process"
@@ -214,8 +216,8 @@ def test_flows_dockerfile_copies_real_paths_and_runs_the_pool():
     _check_env_names(dict(re.findall(r"(\w+)=(\S+)", env)), "flows.Dockerfile")
     # the k8s extra it installs exists in pyproject
     pyproject = (REPO / "pyproject.toml").read_text()
-    assert 'pip install ".[k8s]"' in DOCKERFILE.read_text() and re.search(r"^k8s = \[.*prefect-kubernetes", pyproject,
-                                                                          re.M)
+    assert 'pip install ".[k8s]"' in DOCKERFILE.read_text()
+    assert re.search(r"^k8s = \[.*prefect-kubernetes", pyproject, re.M)
 
 
 def test_bento_script_is_valid_bash_and_targets_cuda():
@@ -242,7 +244,7 @@ def test_kustomization_lists_every_manifest_and_file():
     assert {i["name"] for i in k["images"]} == {"jobskills-flows", "jobskills-api"}
     for o in _k8s_objects():
         if o["kind"] != "Namespace":
-            assert o["metadata"].get("namespace", k["namespace"]) == k["namespace"], (o["_file"], o["metadata"])
+            assert o["metadata"].get("namespace", k["namespace"]) == k["namespace"], o["_file"]
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -277,7 +279,7 @@ def _strict_model_check(data: Any, model: str, path: str) -> None:
 
 
 def test_manifests_match_the_kubernetes_api_schema():
-    pytest.importorskip("kubernetes_asyncio", reason="kubernetes_asyncio (from prefect-kubernetes) not installed")
+    pytest.importorskip("kubernetes_asyncio", reason="kubernetes_asyncio (prefect-kubernetes) not installed")
     for o in _k8s_objects():
         body = {k: v for k, v in o.items() if k != "_file"}
         group_version = o["apiVersion"].split("/")[-1].capitalize()
@@ -305,7 +307,8 @@ def test_k8s_references_resolve():
     images = {i["name"] for i in _kustomization()["images"]} | {"postgres"}
     for svc in _by_kind("Service").values():
         sel = svc["spec"]["selector"]
-        targets = [d for d in deployments.values() if sel.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        targets = [d for d in deployments.values()
+                   if sel.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
         assert len(targets) == 1, f"service {svc['metadata']['name']} selects {len(targets)} workloads"
         ports = {p["name"] for c in _pod_spec(targets[0])["containers"] for p in c.get("ports", [])}
         for p in svc["spec"]["ports"]:
@@ -342,7 +345,7 @@ def test_k8s_references_resolve():
 
 def _bento_args(c: dict) -> dict[str, Any]:
     args = c.get("args", [])
-    assert args[0] == "start-http-server", "the Bento image entrypoint runs one service with start-http-server"
+    assert args[0] == "start-http-server", "the Bento image's entrypoint serves one service with this"
     out: dict[str, Any] = {"depends": {}}
     for i, a in enumerate(args):
         if a == "--service-name":
@@ -413,7 +416,7 @@ def test_prefect_server_and_worker_manifests():
     assert w["command"][w["command"].index("--pool") + 1] == POOL
     assert w["command"][w["command"].index("--type") + 1] == "kubernetes"
     assert w["livenessProbe"]["httpGet"]["path"] == "/health"  # prefect.workers.server's route
-    from prefect.workers.server import build_healthcheck_server  # noqa: F401  (the route exists in this version)
+    from prefect.workers.server import build_healthcheck_server  # noqa: F401  (serves /health)
 
     role = _by_kind("Role")["prefect-worker"]
     job_rule = next(r for r in role["rules"] if "jobs" in r["resources"])
@@ -432,7 +435,7 @@ def _template() -> dict:
 
 
 def test_work_pool_template_extends_prefect_kubernetes_default():
-    pk = pytest.importorskip("prefect_kubernetes.worker", reason="prefect-kubernetes not installed (pip install '.[k8s]')")
+    pk = pytest.importorskip("prefect_kubernetes.worker", reason="prefect-kubernetes not installed (.[k8s])")
     default = pk.KubernetesWorker.get_default_base_job_template()
     ours = _template()
     assert set(default["variables"]["properties"]) <= set(ours["variables"]["properties"])
@@ -446,7 +449,8 @@ def test_work_pool_template_renders_gpu_jobs():
     props = t["variables"]["properties"]
     defaults = {k: v["default"] for k, v in props.items() if "default" in v}
     gpu_vars = _prefect_yaml()["definitions"]["work_pools"]["gpu"]["job_variables"]
-    job = apply_values(t["job_configuration"], defaults | gpu_vars | {"image": "jobskills-flows:cuda"})["job_manifest"]
+    values = defaults | gpu_vars | {"image": "jobskills-flows:cuda"}
+    job = apply_values(t["job_configuration"], values)["job_manifest"]
     pod = job["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
@@ -456,7 +460,8 @@ def test_work_pool_template_renders_gpu_jobs():
     assert {m["mountPath"] for m in c["volumeMounts"]} == {"/data", "/bentoml"}
     cpu = apply_values(t["job_configuration"], defaults)["job_manifest"]["spec"]["template"]["spec"]
     assert cpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 0 and cpu["nodeSelector"] == {}
-    assert defaults["image"].split(":")[0] == "jobskills-flows" and defaults["namespace"] == _kustomization()["namespace"]
+    assert defaults["image"].split(":")[0] == "jobskills-flows"
+    assert defaults["namespace"] == _kustomization()["namespace"]
 
 
 # ---- prefect.yaml ------------------------------------------------------------------------------------
@@ -473,6 +478,10 @@ def _flow_functions_in_repo() -> set[str]:
                     if isinstance(fn, ast.Name) and fn.id == "flow":
                         out.add(f"flows/{path.name}:{node.name}")
     return out
+
+
+def _deployment_names() -> set[str]:
+    return {f"{_load_entrypoint(d['entrypoint']).name}/{d['name']}" for d in _prefect_yaml()["deployments"]}
 
 
 def _load_entrypoint(entrypoint: str):
@@ -523,7 +532,7 @@ def test_prefect_yaml_deploys_every_flow_with_valid_parameters_schedules_and_poo
 def test_prefect_yaml_deployment_names_match_local_serving():
     """``python -m flows.deployments`` (no server) and prefect.yaml (server) name deployments alike."""
     dep_mod = pytest.importorskip("flows.deployments")
-    spec_names = {f"{_load_entrypoint(d['entrypoint']).name}/{d['name']}" for d in _prefect_yaml()["deployments"]}
+    spec_names = _deployment_names()
     src = Path(dep_mod.__file__).read_text()
     local = set(re.findall(r"\* ``([\w-]+/[\w-]+)``", src))
     assert local and local <= spec_names, local - spec_names
@@ -547,12 +556,12 @@ def test_scale_doc_commands_refer_to_real_files_and_commands():
     cmds = _doc_commands()
     assert len(cmds) >= 8
     compose_services = set(_compose()["services"])
-    deployments = {f"{_load_entrypoint(d['entrypoint']).name}/{d['name']}" for d in _prefect_yaml()["deployments"]}
+    deployments = _deployment_names()
     for cmd in cmds:
         words = shlex.split(cmd.replace("$(", "").replace(")", ""))
         for w in words:
             w = w.split("=", 1)[-1]
-            if re.fullmatch(r"(infra|configs|flows|services|docs)/[\w./-]+|[\w-]+\.(ya?ml|json|sh|Dockerfile)", w):
+            if re.fullmatch(r"(infra|configs|flows|services|docs)/[\w./-]+|[\w-]+\.(ya?ml|json|sh)", w):
                 assert (REPO / w).exists(), f"{cmd!r}: {w} does not exist"
         if words[:2] == ["docker", "compose"] and words[-1] not in {"-d", "up"}:
             assert words[-1] in compose_services, f"{cmd!r}: no compose service {words[-1]}"
