@@ -41,7 +41,15 @@ def main(argv: list[str] | None = None) -> dict:
     from common.settings import get_settings
     from common.topic_corpus import benchmark_collection
     from common.topic_metrics import npmi_coherence, stability, topic_diversity
-    from common.topics import Encoder, TopicConfig, TopicModel, clean_text, paragraphs_of, plot_topic_map
+    from common.topics import (
+        Encoder,
+        TopicConfig,
+        TopicModel,
+        clean_text,
+        paragraphs_of,
+        plot_topic_map,
+        reduce_embeddings,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "configs" / "topics.yaml"))
@@ -90,25 +98,30 @@ def main(argv: list[str] | None = None) -> dict:
                                          s.cache_dir / "topics")
         log(f"embedded {len(paras)} paragraphs in {embed_s:.1f}s")
         para_doc = np.asarray(para_doc)
-        variants = [("BERT topics (UMAP+HDBSCAN) + c-TF-IDF", "bert", tcfg)]
-        variants.append(("BERT topics (UMAP+k-means, k=LDA default) + c-TF-IDF", "bert-kmeans",
-                         tcfg.model_copy(update={"clusterer": "kmeans", "n_clusters": lcfg.default.n_topics})))
-        for name, key, cfg in variants:
-            if key in args.skip:
-                continue
-            runs, secs = [], []
-            for r in range(args.runs):
-                perm = np.random.default_rng(1000 + r).permutation(len(paras))
+        variants = [("BERT topics (UMAP+HDBSCAN) + c-TF-IDF", "bert", tcfg),
+                    ("BERT topics (UMAP+k-means, k=LDA default) + c-TF-IDF", "bert-kmeans",
+                     tcfg.model_copy(update={"clusterer": "kmeans", "n_clusters": lcfg.default.n_topics}))]
+        variants = [v for v in variants if v[1] not in args.skip]
+        runs: dict[str, list] = {key: [] for _, key, _ in variants}
+        secs: dict[str, list] = {key: [] for _, key, _ in variants}
+        for r in range(args.runs):
+            # one shuffled order and one UMAP per run, shared by both clusterers
+            perm = np.random.default_rng(1000 + r).permutation(len(paras))
+            t0 = time.perf_counter()
+            reduced = reduce_embeddings(emb[perm], tcfg, seed=tcfg.seed + r)
+            reduce_s = time.perf_counter() - t0
+            for _, key, cfg in variants:
                 t0 = time.perf_counter()
                 m = TopicModel.fit_embeddings([paras[i] for i in perm], para_doc[perm], emb[perm], cfg,
-                                              seed=cfg.seed + r)
-                secs.append(embed_s + time.perf_counter() - t0)
-                runs.append(m.top_words(10))
+                                              seed=cfg.seed + r, reduced=reduced)
+                secs[key].append(embed_s + reduce_s + time.perf_counter() - t0)
+                runs[key].append(m.top_words(10))
                 log(f"  {key} run {r}: {len(m.topics)} topics, noise {m.info['noise_share']:.2f}, "
-                    f"{time.perf_counter() - t0:.1f}s")
+                    f"reduce {reduce_s:.1f}s + cluster/c-TF-IDF {time.perf_counter() - t0:.1f}s")
                 if r == 0:
                     plot_topic_map(m, out_dir / f"topics_map_{key}.png")
-            summarise(name, runs, secs, {"embed_seconds": embed_s, "n_paragraphs": len(paras)})
+        for name, key, _ in variants:
+            summarise(name, runs[key], secs[key], {"embed_seconds": embed_s, "n_paragraphs": len(paras)})
 
     # ---- default LDA -----------------------------------------------------------------------
     default_params = lcfg.default
@@ -126,16 +139,17 @@ def main(argv: list[str] | None = None) -> dict:
         def on_eval(rec: dict) -> None:
             n_eval[0] += 1
             log(f"  LDADE eval {n_eval[0]}: k={rec['n_topics']} alpha={rec['alpha']:.3f} eta={rec['eta']:.3f} "
-                f"median stability={rec['median_stability']:.3f}")
+                f"median stability={rec['median_stability']:.3f} diversity={rec['diversity']:.3f} "
+                f"objective={rec['objective']:.3f}")
 
         tuned = tune_ldade(dt, vocab, lcfg, on_eval=on_eval)
         tune_s = time.perf_counter() - t0
-        log(f"LDADE best {tuned.params.model_dump()} median stability {tuned.score:.3f} in {tune_s:.0f}s")
+        log(f"LDADE best {tuned.params.model_dump()} objective {tuned.score:.3f} ({lcfg.objective}) in {tune_s:.0f}s")
         t0 = time.perf_counter()
         runs, _ = shuffled_runs(dt, vocab, tuned.params, args.runs, seed=2000, top_n=10, max_iter=lcfg.max_iter)
         summarise("LDADE-tuned LDA", runs, [(time.perf_counter() - t0) / args.runs],
                   {"params": tuned.params.model_dump(), "tune_seconds": tune_s, "tune_evaluations": len(tuned.evaluations),
-                   "tune_median_stability": tuned.score})
+                   "tune_objective": tuned.score, "objective": lcfg.objective})
 
     result = {"collection": {"documents": len(texts), "skillspan_postings": n_posts,
                              "esco_occupations": len(texts) - n_posts, "vocabulary": len(vocab)},

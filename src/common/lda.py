@@ -16,13 +16,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
-from common.topic_metrics import stability
+from common.topic_metrics import stability, topic_diversity
 
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"
 
@@ -52,6 +52,11 @@ class LDAConfig(BaseModel):
     popsize: int = Field(3, description="scipy popsize multiplier: population = popsize * 3 parameters.")
     generations: int = 3
     tune_max_docs: int | None = Field(1500, description="Documents sampled for tuning (None = all).")
+    objective: Literal["stability", "stability_x_diversity"] = Field(
+        "stability_x_diversity",
+        description="LDADE's median stability, times topic diversity by default: pure stability rewards "
+        "collapsed topics (many copies of the same frequent words are trivially 'stable').",
+    )
     seed: int = 13
 
     @classmethod
@@ -112,7 +117,7 @@ def shuffled_runs(
 
 @dataclass
 class TuneResult:
-    """LDADE outcome: best parameters, their median stability, and every evaluation made."""
+    """LDADE outcome: best parameters, their objective value, and every evaluation made."""
 
     params: LDAParams
     score: float
@@ -121,7 +126,7 @@ class TuneResult:
     default_score: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"params": self.params.model_dump(), "median_stability": round(self.score, 4),
+        return {"params": self.params.model_dump(), "objective": round(self.score, 4),
                 "default_median_stability": None if self.default_score is None else round(self.default_score, 4),
                 "evaluations": len(self.evaluations), "seconds": round(self.seconds, 1)}
 
@@ -135,7 +140,8 @@ def tune_ldade(
     """Search (k, alpha, beta) with differential evolution for the most stable LDA (LDADE).
 
     Objective (maximised): median pairwise stability of the top words over ``tune_runs`` fits on
-    shuffled document orders. ``k`` is searched as an integer (scipy's ``integrality``).
+    shuffled document orders (LDADE), by default times the runs' topic diversity so that collapsed
+    topics do not win. ``k`` is searched as an integer (scipy's ``integrality``).
     """
     from scipy.optimize import differential_evolution
 
@@ -152,8 +158,10 @@ def tune_ldade(
         # compared on their parameters, not on luckier shuffles.
         runs, _ = shuffled_runs(dt, vocab, params, cfg.tune_runs, seed=cfg.seed, top_n=cfg.top_n,
                                 max_iter=cfg.max_iter)
-        s = stability(runs, reduce="median")
-        rec = {**params.model_dump(), "median_stability": s}
+        stab = stability(runs, reduce="median")
+        div = float(np.mean([topic_diversity(r, cfg.top_n) for r in runs]))
+        s = stab * div if cfg.objective == "stability_x_diversity" else stab
+        rec = {**params.model_dump(), "median_stability": stab, "diversity": div, "objective": s}
         evals.append(rec)
         if on_eval:
             on_eval(rec)

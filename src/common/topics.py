@@ -287,15 +287,20 @@ class TopicModel:
         doc_ids: Sequence[str] | None = None,
         encoder_path: str = "",
         seed: int | None = None,
+        reduced: np.ndarray | None = None,
     ) -> TopicModel:
-        """Fit from paragraph embeddings already computed (lets the benchmark reuse them across runs)."""
+        """Fit from paragraph embeddings already computed (lets the benchmark reuse them across runs).
+
+        ``reduced`` (the same rows reduced by ``reduce_embeddings``) skips the reduction step, so
+        two clusterers can be compared on one reduction."""
         from sklearn.feature_extraction.text import CountVectorizer
 
         from common.ctfidf import class_counts, ctfidf, top_words
 
         t0 = time.perf_counter()
         para_doc = np.asarray(para_doc)
-        reduced = reduce_embeddings(emb, cfg, seed)
+        if reduced is None:
+            reduced = reduce_embeddings(emb, cfg, seed)
         labels, method = cluster_embeddings(reduced, cfg, seed)
         classes = sorted(set(labels.tolist()) - {-1})
         min_df = cfg.min_df if len(paragraphs) >= 10 * cfg.min_df else 1

@@ -41,7 +41,9 @@ def test_ldade_searches_within_bounds_and_keeps_the_best(bow):
     assert CFG.k_bounds[0] <= res.params.n_topics <= CFG.k_bounds[1]
     assert CFG.alpha_bounds[0] <= res.params.alpha <= CFG.alpha_bounds[1]
     assert len(res.evaluations) == len(seen) >= 6  # population of 2 x 3, then one generation
-    assert res.score == pytest.approx(max(e["median_stability"] for e in res.evaluations))
+    assert res.score == pytest.approx(max(e["objective"] for e in res.evaluations))
+    for e in res.evaluations:
+        assert e["objective"] == pytest.approx(e["median_stability"] * e["diversity"])
     # the library default (k=10 clipped into the bounds -> 6, priors 1/k) is the first candidate tried
     first = res.evaluations[0]
     assert first["n_topics"] == 6 and first["alpha"] == pytest.approx(1 / 6) and first["eta"] == pytest.approx(1 / 6)
