@@ -21,11 +21,16 @@ from pathlib import Path
 
 
 def run(data: Path, split: str, per_docs: list[int], seed: int) -> dict:
-    import pandas as pd
 
     from common.crowd import (
-        annotator_quality, gold_span_frame, group_accuracy, merge_groups, merge_spans, span_majority_vote,
-        span_prf, token_majority_vote,
+        annotator_quality,
+        gold_span_frame,
+        group_accuracy,
+        merge_groups,
+        merge_spans,
+        span_majority_vote,
+        span_prf,
+        token_majority_vote,
     )
     from common.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
     from common.esco import load_skills
@@ -46,52 +51,78 @@ def run(data: Path, split: str, per_docs: list[int], seed: int) -> dict:
         q = annotator_quality(crowd, gold)
         best = q.sort_values("f1").iloc[-1]
         best_docs = crowd.assignments.loc[crowd.assignments["annotator"] == best["annotator"], "doc_id"]
-        out["spans"].append({
-            "per_doc": per,
-            "majority_vote": span_prf(span_majority_vote(crowd), gold),
-            "token_majority_vote": span_prf(token_majority_vote(crowd), gold),
-            "merged": span_prf(merged.spans, gold),
-            "merged_on_best_annotator_docs": span_prf(merged.spans, gold, best_docs),
-            "merged_with_gold_questions_on_rest": span_prf(with_gold.spans, gold, rest),
-            "merged_without_gold_on_rest": span_prf(merged.spans, gold, rest),
-            "best_annotator": {"annotator": best["annotator"], "f1": best["f1"], "precision": best["precision"],
-                               "recall": best["recall"]},
-            "annotators": q.round(4).to_dict(orient="records"),
-            "estimated": merged.annotators.round(4).to_dict(orient="records"),
-            "agreement": merged.agreement,
-            "merge_seconds": round(secs, 2),
-        })
+        out["spans"].append(
+            {
+                "per_doc": per,
+                "majority_vote": span_prf(span_majority_vote(crowd), gold),
+                "token_majority_vote": span_prf(token_majority_vote(crowd), gold),
+                "merged": span_prf(merged.spans, gold),
+                "merged_on_best_annotator_docs": span_prf(merged.spans, gold, best_docs),
+                "merged_with_gold_questions_on_rest": span_prf(with_gold.spans, gold, rest),
+                "merged_without_gold_on_rest": span_prf(merged.spans, gold, rest),
+                "best_annotator": {
+                    "annotator": best["annotator"],
+                    "f1": best["f1"],
+                    "precision": best["precision"],
+                    "recall": best["recall"],
+                },
+                "annotators": q.round(4).to_dict(orient="records"),
+                "estimated": merged.annotators.round(4).to_dict(orient="records"),
+                "agreement": merged.agreement,
+                "merge_seconds": round(secs, 2),
+            }
+        )
     skills = load_skills(split, data / "esco")
     gold_g = {r.label: list(r.groups_l2) for r in skills.itertuples() if len(r.groups_l2)}
     gs = {k: set(v) for k, v in gold_g.items()}
     for per in per_docs:
         labels = simulate_group_crowd(gold_g, CrowdSimConfig(per_doc=per, seed=seed))
-        per_ann = labels.assign(ok=[lab in gs[t] for t, lab in zip(labels.task, labels.label)]).groupby("worker").ok.mean()
-        row = {"per_doc": per, "skills": len(gold_g), "best_annotator": {"annotator": per_ann.idxmax(), "accuracy": per_ann.max()}}
+        per_ann = (
+            labels.assign(ok=[lab in gs[t] for t, lab in zip(labels.task, labels.label)])
+            .groupby("worker")
+            .ok.mean()
+        )
+        row = {
+            "per_doc": per,
+            "skills": len(gold_g),
+            "best_annotator": {"annotator": per_ann.idxmax(), "accuracy": per_ann.max()},
+        }
         for method in ("majority", "one_coin", "dawid_skene"):
             t0 = time.perf_counter()
             res = merge_groups(labels, method)
-            row[method] = {"accuracy": group_accuracy(res.labels, gs), "seconds": round(time.perf_counter() - t0, 2)}
+            row[method] = {
+                "accuracy": group_accuracy(res.labels, gs),
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
         row["agreement"] = res.agreement
         out["groups"].append(row)
     return out
 
 
 def table(res: dict) -> str:
-    lines = [f"Spans ({res['split']}: {res['postings']} postings, {res['gold_spans']} gold spans), strict span F1",
-             "| annotators/posting | exact-span MV | token MV | best annotator (own docs) | merged | merged on best's docs | gold-q merged (rest) | no-gold merged (rest) | pairwise F1 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Spans ({res['split']}: {res['postings']} postings, {res['gold_spans']} gold spans), strict span F1",
+        "| annotators/posting | exact-span MV | token MV | best annotator (own docs) | merged | merged on best's docs | gold-q merged (rest) | no-gold merged (rest) | pairwise F1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in res["spans"]:
         lines.append(
             f"| {r['per_doc']} | {r['majority_vote']['f1']:.3f} | {r['token_majority_vote']['f1']:.3f} | "
             f"{r['best_annotator']['f1']:.3f} ({r['best_annotator']['annotator']}) | {r['merged']['f1']:.3f} | "
             f"{r['merged_on_best_annotator_docs']['f1']:.3f} | {r['merged_with_gold_questions_on_rest']['f1']:.3f} | "
-            f"{r['merged_without_gold_on_rest']['f1']:.3f} | {r['agreement']['pairwise_strict_f1']:.3f} |")
-    lines += ["", "Groups (ESCO level 2), accuracy = merged label is a gold group",
-              "| annotators/skill | MV | one-coin DS | crowd-kit full DS | best annotator | alpha |", "|---|---|---|---|---|---|"]
+            f"{r['merged_without_gold_on_rest']['f1']:.3f} | {r['agreement']['pairwise_strict_f1']:.3f} |"
+        )
+    lines += [
+        "",
+        "Groups (ESCO level 2), accuracy = merged label is a gold group",
+        "| annotators/skill | MV | one-coin DS | crowd-kit full DS | best annotator | alpha |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in res["groups"]:
-        lines.append(f"| {r['per_doc']} | {r['majority']['accuracy']:.3f} | {r['one_coin']['accuracy']:.3f} | "
-                     f"{r['dawid_skene']['accuracy']:.3f} | {r['best_annotator']['accuracy']:.3f} | {r['agreement']['alpha']:.3f} |")
+        lines.append(
+            f"| {r['per_doc']} | {r['majority']['accuracy']:.3f} | {r['one_coin']['accuracy']:.3f} | "
+            f"{r['dawid_skene']['accuracy']:.3f} | {r['best_annotator']['accuracy']:.3f} | {r['agreement']['alpha']:.3f} |"
+        )
     return "\n".join(lines)
 
 

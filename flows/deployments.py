@@ -19,20 +19,28 @@ import os
 from typing import Any
 
 
-def build_deployments(config_path: str = "configs/pipeline.yaml", retrain_cron: str = "0 3 * * 1",
-                      merge_cron: str = "0 2 * * *", monitor_cron: str | None = "0 * * * *") -> list[Any]:
+def build_deployments(
+    config_path: str = "configs/pipeline.yaml",
+    retrain_cron: str = "0 3 * * 1",
+    merge_cron: str = "0 2 * * *",
+    monitor_cron: str | None = "0 * * * *",
+) -> list[Any]:
     """The deployment objects (``flow.to_deployment``) with their cron schedules."""
     from common.settings import get_settings
-
     from flows.merge_labels import merge_labels_flow
     from flows.retrain import retrain
 
     inbox = os.environ.get("JOBSKILLS_INBOX") or str(get_settings().data_dir / "inbox")
     deps = [
         retrain.to_deployment(
-            name="weekly", cron=retrain_cron, tags=["pipeline"],
-            parameters={"folder": inbox if os.path.isdir(inbox) else None, "config_path": config_path,
-                        "reason": "schedule"},
+            name="weekly",
+            cron=retrain_cron,
+            tags=["pipeline"],
+            parameters={
+                "folder": inbox if os.path.isdir(inbox) else None,
+                "config_path": config_path,
+                "reason": "schedule",
+            },
             description="Ingest the inbox, validate, merge labels, train, evaluate and promote.",
         ),
         merge_labels_flow.to_deployment(name="nightly", cron=merge_cron, tags=["pipeline"]),
@@ -43,8 +51,14 @@ def build_deployments(config_path: str = "configs/pipeline.yaml", retrain_cron: 
         except ImportError:  # monitoring not installed: serve the pipeline alone
             monitor = None
         if monitor is not None:
-            deps.append(monitor.to_deployment(name="hourly", cron=monitor_cron, tags=["monitoring"],
-                                              parameters={"retrain_deployment": "retrain/weekly"}))
+            deps.append(
+                monitor.to_deployment(
+                    name="hourly",
+                    cron=monitor_cron,
+                    tags=["monitoring"],
+                    parameters={"retrain_deployment": "retrain/weekly"},
+                )
+            )
     return deps
 
 

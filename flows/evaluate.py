@@ -36,7 +36,10 @@ def evaluate_keyword_champion(dev_postings: list) -> dict[str, Any] | None:
     info = registry.champion(get_settings().keyword_model_name)
     if info is None or not dev_postings:
         return None
-    return {"tag": info.tag, "metrics": flat_metrics(evaluate_tagger(KeywordTagger.load(info.path), dev_postings))}
+    return {
+        "tag": info.tag,
+        "metrics": flat_metrics(evaluate_tagger(KeywordTagger.load(info.path), dev_postings)),
+    }
 
 
 @task(name="evaluate-group-champion", cache_policy=None)
@@ -66,7 +69,6 @@ def evaluate_flow(trained: dict[str, Any]) -> dict[str, Any]:
     from common.label_merge import training_sets
     from common.settings import get_settings
     from common.storage import Store
-
     from flows.train import group_training_frames
 
     logger = get_run_logger()
@@ -78,24 +80,39 @@ def evaluate_flow(trained: dict[str, Any]) -> dict[str, Any]:
         _, dev = training_sets(data["merged"], data["postings"])
         cand = trained["keywords"]["metrics"]
         champ = evaluate_keyword_champion(dev)
-        report["keywords"] = {"candidate": {"model_dir": trained["keywords"]["model_dir"], "metrics": cand},
-                              "champion": champ, "primary_metric": PRIMARY["keywords"],
-                              "delta": _delta(cand, champ, PRIMARY["keywords"]), "dev_postings": len(dev)}
+        report["keywords"] = {
+            "candidate": {"model_dir": trained["keywords"]["model_dir"], "metrics": cand},
+            "champion": champ,
+            "primary_metric": PRIMARY["keywords"],
+            "delta": _delta(cand, champ, PRIMARY["keywords"]),
+            "dev_postings": len(dev),
+        }
     if "groups" in trained:
         _, dev_df, _ = group_training_frames(data, "ignore")
         cand = trained["groups"]["metrics"]
         champ = evaluate_group_champion(dev_df)
-        report["groups"] = {"candidate": {"model_dir": trained["groups"]["model_dir"], "metrics": cand},
-                            "champion": champ, "primary_metric": PRIMARY["groups"],
-                            "delta": _delta(cand, champ, PRIMARY["groups"]), "dev_skills": len(dev_df)}
+        report["groups"] = {
+            "candidate": {"model_dir": trained["groups"]["model_dir"], "metrics": cand},
+            "champion": champ,
+            "primary_metric": PRIMARY["groups"],
+            "delta": _delta(cand, champ, PRIMARY["groups"]),
+            "dev_skills": len(dev_df),
+        }
     out_dir = get_settings().reports_dir / "evaluate" / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     for kind in ("keywords", "groups"):
         if kind in report:
             d = Path(report[kind]["candidate"]["model_dir"])
-            (d / "evaluation.json").write_text(json.dumps(report[kind], indent=2, default=str), encoding="utf-8")
-            logger.info("%s: candidate %s, champion %s, delta %s", kind, report[kind]["primary_metric"],
-                        (report[kind]["champion"] or {}).get("tag"), report[kind]["delta"])
+            (d / "evaluation.json").write_text(
+                json.dumps(report[kind], indent=2, default=str), encoding="utf-8"
+            )
+            logger.info(
+                "%s: candidate %s, champion %s, delta %s",
+                kind,
+                report[kind]["primary_metric"],
+                (report[kind]["champion"] or {}).get("tag"),
+                report[kind]["delta"],
+            )
     report["report_path"] = str(out_dir / "evaluation.json")
     return report

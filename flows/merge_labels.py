@@ -54,9 +54,15 @@ def store_merged(outcome, run_id: str) -> dict[str, Any]:
     paths = outcome.save_reports(get_settings().reports_dir / "merge" / run_id)
     with Store.open() as store:
         n = store.add_merged_labels(outcome.span_records + outcome.group_records)
-        store.record_run(RunRecord(run_id=run_id, flow="merge-labels", status="completed",
-                                   metrics={k: v for k, v in outcome.report.items() if k != "config"},
-                                   finished_at=utcnow()))
+        store.record_run(
+            RunRecord(
+                run_id=run_id,
+                flow="merge-labels",
+                status="completed",
+                metrics={k: v for k, v in outcome.report.items() if k != "config"},
+                finished_at=utcnow(),
+            )
+        )
         version = store.data_version()
     return {"stored": n, "reports": {k: str(v) for k, v in paths.items()}, "data_version": version}
 
@@ -72,7 +78,11 @@ def merge_labels_flow(config: MergeConfig | None = None, include_feedback: bool 
     outcome = merge(labels, feedback, cfg, run_id)
     stored = store_merged(outcome, run_id)
     rep = outcome.report
-    logger.info("merged %d span sentences and %d skills (%s); agreement %s",
-                rep.get("span_records", 0), rep.get("group_records", 0), rep.get("spans", {}).get("spammers"),
-                rep.get("spans", {}).get("agreement"))
+    logger.info(
+        "merged %d span sentences and %d skills (%s); agreement %s",
+        rep.get("span_records", 0),
+        rep.get("group_records", 0),
+        rep.get("spans", {}).get("spammers"),
+        rep.get("spans", {}).get("agreement"),
+    )
     return {"run_id": run_id, **{k: v for k, v in rep.items() if k != "config"}, **stored}

@@ -35,7 +35,9 @@ def smoke_groups(model_dir: Path) -> None:
 
 
 @task(name="gate-and-register", cache_policy=None)
-def gate_and_register(kind: str, evaluation: dict[str, Any], trained: dict[str, Any], gate: GateConfig) -> dict[str, Any]:
+def gate_and_register(
+    kind: str, evaluation: dict[str, Any], trained: dict[str, Any], gate: GateConfig
+) -> dict[str, Any]:
     from common import registry
     from common.lineage import code_version
     from common.settings import get_settings
@@ -49,10 +51,18 @@ def gate_and_register(kind: str, evaluation: dict[str, Any], trained: dict[str, 
         "params": trained.get("params"),
         "train_seconds": trained.get("seconds"),
         "kind": kind,
-        "evaluation": {"champion": (evaluation.get("champion") or {}).get("tag"), "delta": evaluation.get("delta")},
+        "evaluation": {
+            "champion": (evaluation.get("champion") or {}).get("tag"),
+            "delta": evaluation.get("delta"),
+        },
     }
     decision = registry.register_and_gate(
-        name, Path(cand["model_dir"]), cand["metrics"], evaluation["primary_metric"], gate=gate, metadata=metadata,
+        name,
+        Path(cand["model_dir"]),
+        cand["metrics"],
+        evaluation["primary_metric"],
+        gate=gate,
+        metadata=metadata,
         smoke_check=smoke_keywords if kind == "keywords" else smoke_groups,
         champion_metrics=(evaluation.get("champion") or {}).get("metrics"),
     )
@@ -60,14 +70,27 @@ def gate_and_register(kind: str, evaluation: dict[str, Any], trained: dict[str, 
 
 
 @flow(name="promote", log_prints=True)
-def promote_flow(evaluation: dict[str, Any], trained: dict[str, Any], keyword_gate: GateConfig | None = None,
-                 group_gate: GateConfig | None = None) -> dict[str, Any]:
+def promote_flow(
+    evaluation: dict[str, Any],
+    trained: dict[str, Any],
+    keyword_gate: GateConfig | None = None,
+    group_gate: GateConfig | None = None,
+) -> dict[str, Any]:
     """Gate every evaluated candidate; returns the decision per model kind."""
     logger = get_run_logger()
     out: dict[str, Any] = {}
     for kind, gate in (("keywords", keyword_gate), ("groups", group_gate)):
         if kind in evaluation and kind in trained:
-            out[kind] = gate_and_register(kind, evaluation[kind], {**trained[kind], "data_version": trained.get("data_version")},
-                                          gate or GateConfig())
-            logger.info("%s: %s - %s", kind, "PROMOTED" if out[kind]["promoted"] else "kept champion", out[kind]["reason"])
+            out[kind] = gate_and_register(
+                kind,
+                evaluation[kind],
+                {**trained[kind], "data_version": trained.get("data_version")},
+                gate or GateConfig(),
+            )
+            logger.info(
+                "%s: %s - %s",
+                kind,
+                "PROMOTED" if out[kind]["promoted"] else "kept champion",
+                out[kind]["reason"],
+            )
     return out

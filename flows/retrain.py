@@ -16,8 +16,9 @@ from prefect import flow, get_run_logger
 from common.pipeline_config import PipelineConfig
 
 
-def _load_config(config: PipelineConfig | dict[str, Any] | None, config_path: str | None,
-                 encoder: str | None) -> PipelineConfig:
+def _load_config(
+    config: PipelineConfig | dict[str, Any] | None, config_path: str | None, encoder: str | None
+) -> PipelineConfig:
     if isinstance(config, PipelineConfig):
         cfg = config
     elif isinstance(config, dict):
@@ -63,14 +64,22 @@ def retrain(
         out["ingest"] = ingest_flow(urls=urls, folder=folder, sitemap=sitemap)
     out["validate"] = validate_flow()
     out["merge"] = merge_labels_flow(config=cfg.merge, include_feedback=include_feedback)
-    trained = train_flow(models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups)
+    trained = train_flow(
+        models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups
+    )
     out["train"] = trained
     evaluation = evaluate_flow(trained)
     out["evaluate"] = evaluation
-    out["promote"] = promote_flow(evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate)
+    out["promote"] = promote_flow(
+        evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate
+    )
     for kind, dec in out["promote"].items():
-        logger.info("%s: %s (%s)", kind, "promoted " + str(dec["tag"]) if dec["promoted"] else "not promoted",
-                    dec["reason"])
+        logger.info(
+            "%s: %s (%s)",
+            kind,
+            "promoted " + str(dec["tag"]) if dec["promoted"] else "not promoted",
+            dec["reason"],
+        )
     return out
 
 

@@ -38,7 +38,11 @@ def _kw_key(context: Any, params: dict[str, Any]) -> str | None:
     from common.settings import get_settings
 
     d = candidate_dir(get_settings().keyword_model_name, params["data_version"], params["cfg"])
-    return f"train-keywords-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}" if _complete(d, "tagger.json") else None
+    return (
+        f"train-keywords-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
+        if _complete(d, "tagger.json")
+        else None
+    )
 
 
 def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
@@ -46,7 +50,11 @@ def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
 
     d = candidate_dir(get_settings().group_model_name, params["data_version"], params["cfg"])
     key = f"{d.name}-{params.get('crowd_groups')}"
-    return f"train-groups-{key}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}" if _complete(d, "group_model.json") else None
+    return (
+        f"train-groups-{key}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
+        if _complete(d, "group_model.json")
+        else None
+    )
 
 
 @task(name="load-training-data", cache_policy=None)
@@ -55,8 +63,11 @@ def load_training_data() -> dict[str, Any]:
     from common.storage import Store
 
     with Store.open() as store:
-        return {"merged": store.merged_labels(), "postings": store.postings(),
-                "data_version": store.data_version()}
+        return {
+            "merged": store.merged_labels(),
+            "postings": store.postings(),
+            "data_version": store.data_version(),
+        }
 
 
 @task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
@@ -71,9 +82,15 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
         raise ValueError("no merged span labels to train on; run ingest, validate and merge-labels first")
     out = candidate_dir(get_settings().keyword_model_name, data_version, cfg)
     res = train_tagger(cfg, train, dev, out, progress=False)
-    result = {"model_dir": str(res.model_dir), "metrics": res.metrics, "seconds": res.seconds,
-              "train_postings": len(train), "dev_postings": len(dev), "data_version": data_version,
-              "params": cfg.model_dump(mode="json")}
+    result = {
+        "model_dir": str(res.model_dir),
+        "metrics": res.metrics,
+        "seconds": res.seconds,
+        "train_postings": len(train),
+        "dev_postings": len(dev),
+        "data_version": data_version,
+        "params": cfg.model_dump(mode="json"),
+    }
     (out / "train_result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     return result
 
@@ -102,27 +119,47 @@ def group_training_frames(data: dict[str, Any], crowd_groups: str = "union"):
             if r.label in by_label:
                 i = by_label[r.label]
                 train_df.at[i, "groups_l2"] = list(dict.fromkeys(list(train_df.at[i, "groups_l2"]) + codes))
-                train_df.at[i, "groups_l1"] = list(dict.fromkeys(list(train_df.at[i, "groups_l1"]) + [parent[c] for c in codes]))
+                train_df.at[i, "groups_l1"] = list(
+                    dict.fromkeys(list(train_df.at[i, "groups_l1"]) + [parent[c] for c in codes])
+                )
             else:
-                extra.append({"uri": r.uri, "label": r.label, "text": r.label, "pillar": "",
-                              "groups_l1": list(dict.fromkeys(parent[c] for c in codes)), "groups_l2": codes})
+                extra.append(
+                    {
+                        "uri": r.uri,
+                        "label": r.label,
+                        "text": r.label,
+                        "pillar": "",
+                        "groups_l1": list(dict.fromkeys(parent[c] for c in codes)),
+                        "groups_l2": codes,
+                    }
+                )
         if extra:
             train_df = pd.concat([train_df, pd.DataFrame(extra)], ignore_index=True)
     return train_df, dev_df, groups_df
 
 
 @task(name="train-groups", cache_key_fn=_grp_key, persist_result=True)
-def train_groups_task(cfg: GroupConfig, data_version: str, data: dict[str, Any], crowd_groups: str = "union") -> dict[str, Any]:
+def train_groups_task(
+    cfg: GroupConfig, data_version: str, data: dict[str, Any], crowd_groups: str = "union"
+) -> dict[str, Any]:
     """Fit the group classifier on ESCO training skills (+ merged crowd labels), evaluated on ESCO dev."""
     from common.groups import train_groups
     from common.settings import get_settings
 
     train_df, dev_df, groups_df = group_training_frames(data, crowd_groups)
     out = candidate_dir(get_settings().group_model_name, data_version, cfg)
-    res = train_groups(cfg, train_df=train_df, dev_df=dev_df, groups_df=groups_df, out_dir=out, progress=False)
-    result = {"model_dir": str(res.model_dir), "metrics": res.metrics, "seconds": res.seconds,
-              "train_skills": len(train_df), "dev_skills": len(dev_df), "data_version": data_version,
-              "params": cfg.model_dump(mode="json")}
+    res = train_groups(
+        cfg, train_df=train_df, dev_df=dev_df, groups_df=groups_df, out_dir=out, progress=False
+    )
+    result = {
+        "model_dir": str(res.model_dir),
+        "metrics": res.metrics,
+        "seconds": res.seconds,
+        "train_skills": len(train_df),
+        "dev_skills": len(dev_df),
+        "data_version": data_version,
+        "params": cfg.model_dump(mode="json"),
+    }
     (out / "train_result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
     return result
 
@@ -142,8 +179,14 @@ def train_flow(
     out: dict[str, Any] = {"data_version": version}
     if "keywords" in models:
         out["keywords"] = train_keywords(keywords or TaggerConfig(), version, data)
-        logger.info("keyword tagger: %s", {k: round(v, 4) for k, v in out["keywords"]["metrics"].items()
-                                            if k in ("span_f1", "span_precision", "span_recall")})
+        logger.info(
+            "keyword tagger: %s",
+            {
+                k: round(v, 4)
+                for k, v in out["keywords"]["metrics"].items()
+                if k in ("span_f1", "span_precision", "span_recall")
+            },
+        )
     if "groups" in models:
         out["groups"] = train_groups_task(groups or GroupConfig(), version, data, crowd_groups)
         logger.info("group model: l2 %s", out["groups"]["metrics"].get("l2", {}).get("micro_f1"))

@@ -16,7 +16,9 @@ import typer
 
 from cli._util import console, fail, user_errors
 
-registry_app = typer.Typer(help="The model registry: list models, promote one, roll back.", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="The model registry: list models, promote one, roll back.", no_args_is_help=True
+)
 
 
 def _prefect_defaults() -> None:
@@ -37,23 +39,46 @@ def _print_models(name: Optional[str]) -> None:
     for col in ("champion", "primary", "data", "code", "created"):
         table.add_column(col)
     for m in rows:
-        table.add_row(m.tag, "*" if m.champion else "",
-                      f"{m.metadata.get('primary_metric', '')}={m.primary:.4f}" if m.primary is not None else "",
-                      str(m.metadata.get("data_version", "")), str(m.metadata.get("code_version", "")), m.created[:19])
+        table.add_row(
+            m.tag,
+            "*" if m.champion else "",
+            f"{m.metadata.get('primary_metric', '')}={m.primary:.4f}" if m.primary is not None else "",
+            str(m.metadata.get("data_version", "")),
+            str(m.metadata.get("code_version", "")),
+            m.created[:19],
+        )
     Console().print(table)
     if not rows:
         console.print("no models yet: run `jobskills quickstart` or `jobskills retrain`")
 
 
 @registry_app.command("list")
-def registry_list(name: Optional[str] = typer.Argument(None, help="Model name (keyword-tagger, skill-groups); all when omitted."),
-                  as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def registry_list(
+    name: Optional[str] = typer.Argument(
+        None, help="Model name (keyword-tagger, skill-groups); all when omitted."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
     """List stored models, newest first; the champion is starred."""
     from common import registry
 
     if as_json:
-        typer.echo(json.dumps([{"tag": m.tag, "champion": m.champion, "path": str(m.path), "metrics": m.metrics,
-                                "metadata": m.metadata} for m in registry.list_models(name)], indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "tag": m.tag,
+                        "champion": m.champion,
+                        "path": str(m.path),
+                        "metrics": m.metrics,
+                        "metadata": m.metadata,
+                    }
+                    for m in registry.list_models(name)
+                ],
+                indent=2,
+                default=str,
+            )
+        )
         return
     _print_models(name)
 
@@ -69,7 +94,9 @@ def registry_promote(tag: str = typer.Argument(..., help="name:version of a stor
 
 
 @registry_app.command("rollback")
-def registry_rollback(name: str = typer.Argument(..., help="Model name, e.g. keyword-tagger or skill-groups")) -> None:
+def registry_rollback(
+    name: str = typer.Argument(..., help="Model name, e.g. keyword-tagger or skill-groups"),
+) -> None:
     """Restore the previous champion of a model."""
     from common import registry
 
@@ -106,16 +133,30 @@ def _summary(out: dict, elapsed: float) -> None:
         typer.echo(f"  runs      {api.replace('/api', '')}  (Prefect UI)")
     else:
         home = os.environ.get("PREFECT_HOME", "~/.prefect")
-        typer.echo(f"  runs      `prefect server start` then http://127.0.0.1:4200/runs  (local database in {home})")
+        typer.echo(
+            f"  runs      `prefect server start` then http://127.0.0.1:4200/runs  (local database in {home})"
+        )
     typer.echo("  serve     jobskills serve   (uses the champions above)")
 
 
 def quickstart(
-    data: Optional[Path] = typer.Option(None, "--data", help="Real data folder (skillspan/, esco/), e.g. ../shared/data; default: the built-in sample."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Pipeline YAML; default: configs/quickstart.yaml (tiny budget)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="Hugging Face model folder for both models; default: MiniLM."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where the platform writes (default: JOBSKILLS_DATA_DIR or .jobskills)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps of the keyword tagger (overrides the config)."),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="Real data folder (skillspan/, esco/), e.g. ../shared/data; default: the built-in sample.",
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Pipeline YAML; default: configs/quickstart.yaml (tiny budget)."
+    ),
+    encoder: Optional[str] = typer.Option(
+        None, "--encoder", help="Hugging Face model folder for both models; default: MiniLM."
+    ),
+    data_dir: Optional[Path] = typer.Option(
+        None, "--data-dir", help="Where the platform writes (default: JOBSKILLS_DATA_DIR or .jobskills)."
+    ),
+    steps: Optional[int] = typer.Option(
+        None, "--steps", help="Training steps of the keyword tagger (overrides the config)."
+    ),
 ) -> None:
     """Run the whole pipeline (ingest, validate, merge, train, evaluate, promote) with a tiny budget."""
     from common.pipeline_config import PipelineConfig, quickstart_config_path
@@ -125,7 +166,10 @@ def quickstart(
     _prefect_defaults()
     if data is not None:
         if not (data / "skillspan" / "train.jsonl").exists():
-            raise fail(f"{data} has no skillspan/train.jsonl; pass the folder that holds skillspan/ and esco/", code=2)
+            raise fail(
+                f"{data} has no skillspan/train.jsonl; pass the folder that holds skillspan/ and esco/",
+                code=2,
+            )
         shared, inbox = data.resolve(), data.resolve() / "skillspan"
     else:
         shared, inbox = SAMPLE_DIR, SAMPLE_DIR / "inbox"
@@ -138,7 +182,9 @@ def quickstart(
         cfg = PipelineConfig.from_yaml(cfg_path).with_encoder(encoder)
         if steps:
             cfg = cfg.model_copy(update={"keywords": cfg.keywords.model_copy(update={"max_steps": steps})})
-    console.print(f"quickstart: data {shared}, config {cfg_path}, writing to {get_settings().data_dir.resolve()}")
+    console.print(
+        f"quickstart: data {shared}, config {cfg_path}, writing to {get_settings().data_dir.resolve()}"
+    )
     from flows.retrain import retrain
 
     t0 = time.perf_counter()
@@ -148,12 +194,20 @@ def quickstart(
 
 
 def retrain_cmd(
-    folder: Optional[Path] = typer.Option(None, "--folder", help="Folder of HTML/TXT/JSONL postings and labels to ingest first."),
+    folder: Optional[Path] = typer.Option(
+        None, "--folder", help="Folder of HTML/TXT/JSONL postings and labels to ingest first."
+    ),
     url: Optional[list[str]] = typer.Option(None, "--url", help="Posting URL to scrape first (repeatable)."),
     sitemap: Optional[str] = typer.Option(None, "--sitemap", help="Sitemap URL to scrape first."),
-    config: Path = typer.Option(Path("configs/pipeline.yaml"), "--config", help="Pipeline YAML (stages' configs and gates)."),
-    encoder: Optional[str] = typer.Option(None, "--encoder", help="Hugging Face model folder for both models."),
-    models: Optional[list[str]] = typer.Option(None, "--model", help="keywords and/or groups (repeatable); default: both."),
+    config: Path = typer.Option(
+        Path("configs/pipeline.yaml"), "--config", help="Pipeline YAML (stages' configs and gates)."
+    ),
+    encoder: Optional[str] = typer.Option(
+        None, "--encoder", help="Hugging Face model folder for both models."
+    ),
+    models: Optional[list[str]] = typer.Option(
+        None, "--model", help="keywords and/or groups (repeatable); default: both."
+    ),
 ) -> None:
     """Ingest (optional), validate, merge labels, train, evaluate and promote."""
     from flows.retrain import retrain
@@ -168,8 +222,15 @@ def retrain_cmd(
         raise fail(f"unknown model kind(s) {bad}; use keywords or groups", code=2)
     t0 = time.perf_counter()
     with user_errors():
-        out = retrain(folder=str(folder) if folder else None, urls=url or None, sitemap=sitemap,
-                      config_path=str(config), encoder=encoder, models=models or None, reason="cli")
+        out = retrain(
+            folder=str(folder) if folder else None,
+            urls=url or None,
+            sitemap=sitemap,
+            config_path=str(config),
+            encoder=encoder,
+            models=models or None,
+            reason="cli",
+        )
     _summary(out, time.perf_counter() - t0)
 
 
@@ -187,23 +248,51 @@ def merge_labels_cmd(
         try:
             cfg = MergeConfig(span_method=span_method, group_method=group_method)
         except Exception as exc:  # pydantic ValidationError -> one sentence
-            raise ValueError(f"bad merge option: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}") from None
+            raise ValueError(
+                f"bad merge option: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}"
+            ) from None
         out = merge_labels_flow(config=cfg, include_feedback=not no_feedback)
-    typer.echo(json.dumps({k: out.get(k) for k in ("spans", "groups", "feedback", "span_records", "group_records",
-                                                   "data_version", "reports") if k in out}, indent=2, default=str))
+    typer.echo(
+        json.dumps(
+            {
+                k: out.get(k)
+                for k in (
+                    "spans",
+                    "groups",
+                    "feedback",
+                    "span_records",
+                    "group_records",
+                    "data_version",
+                    "reports",
+                )
+                if k in out
+            },
+            indent=2,
+            default=str,
+        )
+    )
 
 
 def serve_flows(
-    config: str = typer.Option("configs/pipeline.yaml", "--config", help="Pipeline YAML used by scheduled retrains."),
+    config: str = typer.Option(
+        "configs/pipeline.yaml", "--config", help="Pipeline YAML used by scheduled retrains."
+    ),
     retrain_cron: str = typer.Option("0 3 * * 1", "--retrain-cron"),
     merge_cron: str = typer.Option("0 2 * * *", "--merge-cron"),
-    monitor_cron: str = typer.Option("0 * * * *", "--monitor-cron", help="Empty string: no monitor deployment."),
+    monitor_cron: str = typer.Option(
+        "0 * * * *", "--monitor-cron", help="Empty string: no monitor deployment."
+    ),
 ) -> None:
     """Serve the scheduled deployments (retrain weekly, merge nightly, monitor hourly) until stopped."""
     from flows.deployments import serve
 
     _prefect_defaults()
-    serve(config_path=config, retrain_cron=retrain_cron, merge_cron=merge_cron, monitor_cron=monitor_cron or None)
+    serve(
+        config_path=config,
+        retrain_cron=retrain_cron,
+        merge_cron=merge_cron,
+        monitor_cron=monitor_cron or None,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -56,12 +56,15 @@ class MergeConfig(BaseModel):
     rounds: int = Field(4, ge=1, description="Outer rounds: boundary choice <-> Dawid-Skene presence.")
     ds_iters: int = Field(100, ge=1, description="EM iterations of crowd-kit's Dawid-Skene per round.")
     threshold: float = Field(
-        0.4, gt=0, lt=1,
+        0.4,
+        gt=0,
+        lt=1,
         description="Posterior above which a span region is kept (F1 is maximised near F1*/2, not at 0.5).",
     )
     prior_strength: float = Field(2.0, ge=0, description="Beta prior (pseudo-counts) on boundary accuracy.")
     min_youden: float = Field(
-        0.05, description="Annotators whose Dawid-Skene sensitivity + specificity - 1 is at most this are spammers."
+        0.05,
+        description="Annotators whose Dawid-Skene sensitivity + specificity - 1 is at most this are spammers.",
     )
     feedback_weight: float = Field(
         1.0, ge=0, le=1, description="Confidence given to spans from documents labelled by one person only."
@@ -167,7 +170,9 @@ def _keys(df: pd.DataFrame) -> set[tuple]:
     return set(zip(df["doc_id"], df["sent"], df["type"], df["start"], df["end"]))
 
 
-def span_prf(pred: pd.DataFrame, gold: pd.DataFrame, doc_ids: Iterable[str] | None = None) -> dict[str, float]:
+def span_prf(
+    pred: pd.DataFrame, gold: pd.DataFrame, doc_ids: Iterable[str] | None = None
+) -> dict[str, float]:
     """Strict span precision/recall/F1 (exact boundaries and type), micro over all spans."""
     if doc_ids is not None:
         keep = set(doc_ids)
@@ -247,7 +252,9 @@ def _drop_overlaps(merged: pd.DataFrame) -> pd.DataFrame:
     return merged.loc[sorted(keep)].reset_index(drop=True)
 
 
-def _initial_boundary_acc(crowd: SpanCrowd, units, gold: pd.DataFrame | None, prior: float) -> dict[str, float]:
+def _initial_boundary_acc(
+    crowd: SpanCrowd, units, gold: pd.DataFrame | None, prior: float
+) -> dict[str, float]:
     """Seed boundary accuracy: exact agreement with gold questions when given, else with peers."""
     hit: dict[str, float] = defaultdict(float)
     tot: dict[str, float] = defaultdict(float)
@@ -270,8 +277,13 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def binary_dawid_skene(table: pd.DataFrame, n_iter: int = 100, tol: float = 1e-6,
-                       truth: Mapping[Any, int] | None = None, smoothing: float = 0.5) -> tuple[pd.Series, pd.DataFrame]:
+def binary_dawid_skene(
+    table: pd.DataFrame,
+    n_iter: int = 100,
+    tol: float = 1e-6,
+    truth: Mapping[Any, int] | None = None,
+    smoothing: float = 0.5,
+) -> tuple[pd.Series, pd.DataFrame]:
     """Two-class Dawid-Skene (a sensitivity and a specificity per annotator), vectorised.
 
     The same model as crowd-kit's ``DawidSkene`` restricted to yes/no items, written with numpy
@@ -303,7 +315,8 @@ def binary_dawid_skene(table: pd.DataFrame, n_iter: int = 100, tol: float = 1e-6
         pt = p[t_idx]
         sens = (np.bincount(w_idx, pt * y, n_w) + smoothing) / (np.bincount(w_idx, pt, n_w) + 2 * smoothing)
         spec = (np.bincount(w_idx, (1 - pt) * (1 - y), n_w) + smoothing) / (
-            np.bincount(w_idx, 1 - pt, n_w) + 2 * smoothing)
+            np.bincount(w_idx, 1 - pt, n_w) + 2 * smoothing
+        )
         l1 = np.where(y == 1, np.log(sens[w_idx]), np.log(1 - sens[w_idx]))
         l0 = np.where(y == 1, np.log(1 - spec[w_idx]), np.log(spec[w_idx]))
         logit = np.log(pi / (1 - pi)) + np.bincount(t_idx, l1 - l0, n_t)
@@ -326,7 +339,9 @@ def _sens_spec(errors: pd.DataFrame, annotators: Sequence[str]) -> tuple[dict[st
     return sens, spec
 
 
-def _choose_boundaries(cands: dict[tuple[int, int], set[str]], weight: dict[str, float]) -> list[tuple[int, int]]:
+def _choose_boundaries(
+    cands: dict[tuple[int, int], set[str]], weight: dict[str, float]
+) -> list[tuple[int, int]]:
     """Non-overlapping region boundaries for one sentence and type.
 
     Regions are seeded greedily by the weighted support of exact spans; then the start and the
@@ -334,6 +349,7 @@ def _choose_boundaries(cands: dict[tuple[int, int], set[str]], weight: dict[str,
     shift a span usually move one edge only, so two annotators who each got one edge right
     outvote a third who got both edges wrong, even when nobody marked the exact span.
     """
+
     def w(anns: set[str]) -> float:
         return sum(weight.get(a, 0.01) for a in anns)
 
@@ -360,7 +376,9 @@ def _choose_boundaries(cands: dict[tuple[int, int], set[str]], weight: dict[str,
     return out
 
 
-def merge_spans(crowd: SpanCrowd, config: MergeConfig | None = None, gold: pd.DataFrame | None = None) -> SpanMerge:
+def merge_spans(
+    crowd: SpanCrowd, config: MergeConfig | None = None, gold: pd.DataFrame | None = None
+) -> SpanMerge:
     """Merge span labels by reliability-weighted boundary voting and Dawid-Skene presence.
 
     ``gold`` (a span frame) marks some documents as gold questions: their regions' presence is
@@ -368,7 +386,11 @@ def merge_spans(crowd: SpanCrowd, config: MergeConfig | None = None, gold: pd.Da
     """
     cfg = config or MergeConfig()
     if cfg.span_method == "majority":
-        return SpanMerge(span_majority_vote(crowd), annotator_quality(crowd, span_majority_vote(crowd)), span_agreement(crowd))
+        return SpanMerge(
+            span_majority_vote(crowd),
+            annotator_quality(crowd, span_majority_vote(crowd)),
+            span_agreement(crowd),
+        )
     if cfg.span_method == "token_majority":
         merged = token_majority_vote(crowd)
         return SpanMerge(merged, annotator_quality(crowd, merged), span_agreement(crowd))
@@ -416,8 +438,14 @@ def merge_spans(crowd: SpanCrowd, config: MergeConfig | None = None, gold: pd.Da
                 sens, spec = _sens_spec(errors, crowd.annotators)
                 if first:
                     first_sens_spec = (sens, spec)
-                    spammers = {a for a in crowd.annotators if a in sens and sens[a] + spec[a] - 1 <= cfg.min_youden}
-        accepted = [(u, s, e, post.get(i, 0.0)) for i, (u, s, e) in enumerate(reps) if post.get(i, 0.0) > cfg.threshold]
+                    spammers = {
+                        a for a in crowd.annotators if a in sens and sens[a] + spec[a] - 1 <= cfg.min_youden
+                    }
+        accepted = [
+            (u, s, e, post.get(i, 0.0))
+            for i, (u, s, e) in enumerate(reps)
+            if post.get(i, 0.0) > cfg.threshold
+        ]
 
         # M-step for boundaries: how often an annotator's overlapping span has the kept boundary
         hit: dict[str, float] = defaultdict(float)
@@ -436,7 +464,9 @@ def merge_spans(crowd: SpanCrowd, config: MergeConfig | None = None, gold: pd.Da
                         for a in anns:
                             tot[a] += 2
                             hit[a] += 2 * ok
-        acc = {a: (hit[a] + cfg.prior_strength * 0.5) / (tot[a] + cfg.prior_strength) for a in crowd.annotators}
+        acc = {
+            a: (hit[a] + cfg.prior_strength * 0.5) / (tot[a] + cfg.prior_strength) for a in crowd.annotators
+        }
 
     merged = pd.DataFrame(
         [(u[0], u[1], u[2], s, e, round(p, 4)) for u, s, e, p in accepted], columns=MERGED_COLUMNS
@@ -461,8 +491,14 @@ def annotator_quality(crowd: SpanCrowd, reference: pd.DataFrame) -> pd.DataFrame
         mine = crowd.spans[crowd.spans["annotator"] == a]
         m = span_prf(mine, reference, docs)
         rows.append(
-            {"annotator": a, "n_docs": len(docs), "n_spans": len(mine), "precision": m["precision"],
-             "recall": m["recall"], "f1": m["f1"]}
+            {
+                "annotator": a,
+                "n_docs": len(docs),
+                "n_spans": len(mine),
+                "precision": m["precision"],
+                "recall": m["recall"],
+                "f1": m["f1"],
+            }
         )
     return pd.DataFrame(rows)
 
@@ -514,7 +550,9 @@ def _overlap_f1(a: pd.DataFrame, b: pd.DataFrame) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def merged_postings(postings: Sequence[Posting], merged: pd.DataFrame, split: str | None = None) -> list[Posting]:
+def merged_postings(
+    postings: Sequence[Posting], merged: pd.DataFrame, split: str | None = None
+) -> list[Posting]:
     """Copies of ``postings`` whose BIO tags come from the merged spans (for training)."""
     by_unit = {k: g for k, g in merged.groupby(["doc_id", "sent", "type"])} if not merged.empty else {}
     out = []
@@ -532,6 +570,7 @@ def merged_postings(postings: Sequence[Posting], merged: pd.DataFrame, split: st
 
 
 # --- user feedback ---------------------------------------------------------------------------
+
 
 def feedback_doc_id(text: str) -> str:
     """Stable id of a feedback text, so that several people correcting one text are merged."""
@@ -584,6 +623,7 @@ def feedback_to_crowd(records: Iterable[dict[str, Any]]) -> tuple[list[Posting],
 
 # --- skill groups ----------------------------------------------------------------------------
 
+
 @dataclass
 class GroupMerge:
     """Merged group label per skill with its posterior, per-annotator accuracy, agreement."""
@@ -593,8 +633,9 @@ class GroupMerge:
     agreement: dict[str, float] = field(default_factory=dict)
 
 
-def one_coin_dawid_skene(labels: pd.DataFrame, n_iter: int = 100, tol: float = 1e-7,
-                         gold: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.Series]:
+def one_coin_dawid_skene(
+    labels: pd.DataFrame, n_iter: int = 100, tol: float = 1e-7, gold: Mapping[str, str] | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
     """One-coin Dawid-Skene: one accuracy per annotator, errors spread evenly over other classes.
 
     The same model as crowd-kit's ``OneCoinDawidSkene`` (Zhang et al., JMLR 2016), vectorised
@@ -650,8 +691,9 @@ def one_coin_dawid_skene(labels: pd.DataFrame, n_iter: int = 100, tol: float = 1
     )
 
 
-def merge_groups(labels: pd.DataFrame, method: str = "one_coin", gold: Mapping[str, str] | None = None,
-                 n_iter: int = 100) -> GroupMerge:
+def merge_groups(
+    labels: pd.DataFrame, method: str = "one_coin", gold: Mapping[str, str] | None = None, n_iter: int = 100
+) -> GroupMerge:
     """Merge categorical group labels (``task, worker, label``).
 
     ``method``: ``one_coin`` (default, see ``one_coin_dawid_skene``), ``dawid_skene``
@@ -675,8 +717,9 @@ def merge_groups(labels: pd.DataFrame, method: str = "one_coin", gold: Mapping[s
     else:
         raise ValueError(f"unknown group merge method {method!r}; use one_coin, dawid_skene or majority")
     best = probas.idxmax(axis=1)
-    merged = pd.DataFrame({"task": probas.index.astype(str), "label": best.values,
-                           "confidence": probas.max(axis=1).values})
+    merged = pd.DataFrame(
+        {"task": probas.index.astype(str), "label": best.values, "confidence": probas.max(axis=1).values}
+    )
     ref = dict(zip(merged["task"], merged["label"]))
     ann = (
         labels.assign(ok=[ref.get(t) == lab for t, lab in zip(labels["task"], labels["label"])])
@@ -702,11 +745,13 @@ def group_agreement(labels: pd.DataFrame) -> dict[str, float]:
         for a, b in itertools.combinations(list(g["label"]), 2):
             agree += a == b
             total += 1
-    return {"alpha": alpha_krippendorff(multi), "pairwise_agreement": agree / total if total else float("nan")}
+    return {
+        "alpha": alpha_krippendorff(multi),
+        "pairwise_agreement": agree / total if total else float("nan"),
+    }
 
 
 def group_accuracy(merged: pd.DataFrame, gold: dict[str, set[str]]) -> float:
     """Share of skills whose merged label is one of the skill's gold groups (ESCO is multi-label)."""
     rows = [(t, lab) for t, lab in zip(merged["task"], merged["label"]) if t in gold]
     return sum(lab in gold[t] for t, lab in rows) / len(rows) if rows else 0.0
-

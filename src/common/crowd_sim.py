@@ -3,10 +3,10 @@
 Real crowd labels for SkillSpan do not exist here, so annotators are simulated from the gold
 spans with the errors people make when they mark keywords: they miss spans (recall below 1),
 put a boundary one or two tokens off (``shift``), confuse Skill and Knowledge, add a few
-spurious spans, and a few spammers mark random short spans without reading. For skill groups
-an annotator picks the skill's first gold group (sometimes another of its gold groups) or, when wrong, most often a sibling group
-under the same level-1 parent (the plausible confusion), else any group; spammers pick at
-random. Everything is driven by one seeded generator so a benchmark is reproducible.
+spurious spans, and a few spammers mark random short spans without reading. For skill
+groups an annotator picks the skill's first gold group (sometimes another of its gold
+groups) or, when wrong, most often a sibling group under the same level-1 parent (the
+plausible confusion), else any group; spammers pick at random. Everything is driven by one seeded generator so a benchmark is reproducible.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ class AnnotatorProfile(BaseModel):
 
     name: str
     recall: float = Field(0.8, ge=0, le=1, description="Chance of marking a gold span at all.")
-    shift: float = Field(0.2, ge=0, le=1, description="Chance a marked span has a boundary moved by 1-2 tokens.")
+    shift: float = Field(
+        0.2, ge=0, le=1, description="Chance a marked span has a boundary moved by 1-2 tokens."
+    )
     type_swap: float = Field(0.05, ge=0, le=1, description="Chance Skill and Knowledge are swapped.")
     false_pos: float = Field(0.05, ge=0, description="Spurious spans per sentence (mean).")
     spammer: bool = Field(False, description="Ignores the text: random spans at the gold density.")
@@ -37,11 +39,21 @@ class AnnotatorProfile(BaseModel):
 def default_profiles() -> list[AnnotatorProfile]:
     """Seven annotators: two careful, three average, two spammers."""
     return [
-        AnnotatorProfile(name="ann_careful1", recall=0.85, shift=0.12, type_swap=0.03, false_pos=0.03, group_accuracy=0.8),
-        AnnotatorProfile(name="ann_careful2", recall=0.8, shift=0.15, type_swap=0.04, false_pos=0.04, group_accuracy=0.75),
-        AnnotatorProfile(name="ann_avg1", recall=0.7, shift=0.25, type_swap=0.08, false_pos=0.06, group_accuracy=0.65),
-        AnnotatorProfile(name="ann_avg2", recall=0.65, shift=0.3, type_swap=0.1, false_pos=0.08, group_accuracy=0.6),
-        AnnotatorProfile(name="ann_avg3", recall=0.6, shift=0.3, type_swap=0.1, false_pos=0.1, group_accuracy=0.55),
+        AnnotatorProfile(
+            name="ann_careful1", recall=0.85, shift=0.12, type_swap=0.03, false_pos=0.03, group_accuracy=0.8
+        ),
+        AnnotatorProfile(
+            name="ann_careful2", recall=0.8, shift=0.15, type_swap=0.04, false_pos=0.04, group_accuracy=0.75
+        ),
+        AnnotatorProfile(
+            name="ann_avg1", recall=0.7, shift=0.25, type_swap=0.08, false_pos=0.06, group_accuracy=0.65
+        ),
+        AnnotatorProfile(
+            name="ann_avg2", recall=0.65, shift=0.3, type_swap=0.1, false_pos=0.08, group_accuracy=0.6
+        ),
+        AnnotatorProfile(
+            name="ann_avg3", recall=0.6, shift=0.3, type_swap=0.1, false_pos=0.1, group_accuracy=0.55
+        ),
         AnnotatorProfile(name="ann_spam1", spammer=True, group_accuracy=0.0),
         AnnotatorProfile(name="ann_spam2", spammer=True, group_accuracy=0.0),
     ]
@@ -127,8 +139,9 @@ def group_parent(code: str) -> str:
     return code.split(".")[0] if "." in code else code[:2]
 
 
-def simulate_group_crowd(gold: dict[str, Sequence[str]], config: CrowdSimConfig | None = None,
-                         sibling_share: float = 0.7) -> pd.DataFrame:
+def simulate_group_crowd(
+    gold: dict[str, Sequence[str]], config: CrowdSimConfig | None = None, sibling_share: float = 0.7
+) -> pd.DataFrame:
     """Categorical labels ``task, worker, label`` for skills with known (multi-label) gold groups."""
     cfg = config or CrowdSimConfig()
     rng = random.Random(cfg.seed + 1)

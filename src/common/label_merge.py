@@ -76,22 +76,33 @@ def span_labels_to_crowd(labels: pd.DataFrame) -> tuple[dict[str, Posting], Span
         tags = value.get("tags") or {}
         sent = int(row["item"])
         sentences[row["doc_id"]].setdefault(sent, tokens)
-        rec = {"doc_id": row["doc_id"], "sent": sent, "annotator": row["annotator"],
-               **{f"tags_{k.lower()}": list(tags.get(k) or ["O"] * len(tokens)) for k in KEYWORD_TYPES}}
+        rec = {
+            "doc_id": row["doc_id"],
+            "sent": sent,
+            "annotator": row["annotator"],
+            **{f"tags_{k.lower()}": list(tags.get(k) or ["O"] * len(tokens)) for k in KEYWORD_TYPES},
+        }
         (gold_recs if _is_gold(row) else crowd_recs).append(rec)
     postings = {}
     for doc, sents in sentences.items():
         n = max(sents) + 1
         postings[doc] = Posting(
-            doc_id=doc, source="", split="",
-            sentences=[Sentence(tokens=sents.get(i, []), tags={k: ["O"] * len(sents.get(i, [])) for k in KEYWORD_TYPES})
-                       for i in range(n)],
+            doc_id=doc,
+            source="",
+            split="",
+            sentences=[
+                Sentence(
+                    tokens=sents.get(i, []), tags={k: ["O"] * len(sents.get(i, [])) for k in KEYWORD_TYPES}
+                )
+                for i in range(n)
+            ],
         )
     return postings, SpanCrowd.from_records(crowd_recs), SpanCrowd.from_records(gold_recs)
 
 
-def _span_records(postings: list[Posting], merged: pd.DataFrame, method: str, n_ann: dict[str, int],
-                  run_id: str | None) -> list[dict[str, Any]]:
+def _span_records(
+    postings: list[Posting], merged: pd.DataFrame, method: str, n_ann: dict[str, int], run_id: str | None
+) -> list[dict[str, Any]]:
     conf = defaultdict(list)
     for r in merged.itertuples(index=False):
         conf[(r.doc_id, int(r.sent))].append(float(r.confidence))
@@ -99,15 +110,27 @@ def _span_records(postings: list[Posting], merged: pd.DataFrame, method: str, n_
     for p in merged_postings(postings, merged):
         for i, s in enumerate(p.sentences):
             c = conf.get((p.doc_id, i))
-            out.append({"kind": "span", "doc_id": p.doc_id, "item": str(i),
-                        "value": {"tokens": s.tokens, "tags": s.tags},
-                        "confidence": min(c) if c else 1.0, "method": method,
-                        "n_annotators": n_ann.get(p.doc_id, 1), "run_id": run_id})
+            out.append(
+                {
+                    "kind": "span",
+                    "doc_id": p.doc_id,
+                    "item": str(i),
+                    "value": {"tokens": s.tokens, "tags": s.tags},
+                    "confidence": min(c) if c else 1.0,
+                    "method": method,
+                    "n_annotators": n_ann.get(p.doc_id, 1),
+                    "run_id": run_id,
+                }
+            )
     return out
 
 
-def merge_store_labels(labels: pd.DataFrame, cfg: MergeConfig | None = None,
-                       feedback: list[dict[str, Any]] | None = None, run_id: str | None = None) -> MergeOutcome:
+def merge_store_labels(
+    labels: pd.DataFrame,
+    cfg: MergeConfig | None = None,
+    feedback: list[dict[str, Any]] | None = None,
+    run_id: str | None = None,
+) -> MergeOutcome:
     """Merge stored labels (``Store.labels(status="valid")``) plus feedback records."""
     cfg = cfg or MergeConfig()
     out = MergeOutcome()
@@ -115,14 +138,22 @@ def merge_store_labels(labels: pd.DataFrame, cfg: MergeConfig | None = None,
     spans = labels[labels["kind"] == "span"] if len(labels) else labels
     groups = labels[labels["kind"] == "group"] if len(labels) else labels
 
-    postings, crowd, gold = span_labels_to_crowd(spans) if len(spans) else ({}, SpanCrowd.from_records([]), SpanCrowd.from_records([]))
+    postings, crowd, gold = (
+        span_labels_to_crowd(spans)
+        if len(spans)
+        else ({}, SpanCrowd.from_records([]), SpanCrowd.from_records([]))
+    )
     fb_groups = pd.DataFrame(columns=["task", "worker", "label"])
     if feedback:
         fb_posts, fb_crowd, fb_groups = feedback_to_crowd(feedback)
         for p in fb_posts:
             postings.setdefault(p.doc_id, p)
         crowd = crowd.concat(fb_crowd)
-        report["feedback"] = {"records": len(feedback), "documents": len(fb_posts), "group_labels": len(fb_groups)}
+        report["feedback"] = {
+            "records": len(feedback),
+            "documents": len(fb_posts),
+            "group_labels": len(fb_groups),
+        }
 
     gold_docs = set(gold.assignments["doc_id"])
     crowd_docs = set(crowd.assignments["doc_id"]) - gold_docs
@@ -138,12 +169,15 @@ def merge_store_labels(labels: pd.DataFrame, cfg: MergeConfig | None = None,
         out.span_records += _span_records(cp, merged, f"spans:{cfg.span_method}", n_ann, run_id)
         out.span_annotators = res.annotators
         report["spans"] = {
-            "crowd_documents": len(crowd_docs), "gold_documents": len(gold_docs),
+            "crowd_documents": len(crowd_docs),
+            "gold_documents": len(gold_docs),
             "gold_question_documents": int(gold_q["doc_id"].nunique()) if len(gold_q) else 0,
-            "annotators": len(crowd.annotators), "merged_spans": int(len(merged)),
+            "annotators": len(crowd.annotators),
+            "merged_spans": int(len(merged)),
             "agreement": res.agreement,
-            "spammers": sorted(res.annotators.loc[res.annotators.get("spammer", False) == True, "annotator"])  # noqa: E712
-            if "spammer" in res.annotators else [],
+            "spammers": sorted(res.annotators.loc[res.annotators["spammer"].astype(bool), "annotator"])
+            if "spammer" in res.annotators
+            else [],
         }
     else:
         report["spans"] = {"crowd_documents": 0, "gold_documents": len(gold_docs)}
@@ -167,20 +201,33 @@ def merge_store_labels(labels: pd.DataFrame, cfg: MergeConfig | None = None,
         gm = merge_groups(gl, cfg.group_method, gold=gold_groups or None)
         n_g = gl.groupby("task")["worker"].nunique().to_dict()
         for r in gm.labels.itertuples(index=False):
-            out.group_records.append({
-                "kind": "group", "doc_id": skill_of.get(r.task, r.task), "item": r.task,
-                "value": {"skill": r.task, "groups": [r.label], "level": 2}, "confidence": float(r.confidence),
-                "method": f"groups:{cfg.group_method}", "n_annotators": int(n_g.get(r.task, 1)), "run_id": run_id})
+            out.group_records.append(
+                {
+                    "kind": "group",
+                    "doc_id": skill_of.get(r.task, r.task),
+                    "item": r.task,
+                    "value": {"skill": r.task, "groups": [r.label], "level": 2},
+                    "confidence": float(r.confidence),
+                    "method": f"groups:{cfg.group_method}",
+                    "n_annotators": int(n_g.get(r.task, 1)),
+                    "run_id": run_id,
+                }
+            )
         out.group_annotators = gm.annotators
-        report["groups"] = {"skills": int(gl["task"].nunique()), "annotators": int(gl["worker"].nunique()),
-                            "agreement": gm.agreement}
+        report["groups"] = {
+            "skills": int(gl["task"].nunique()),
+            "annotators": int(gl["worker"].nunique()),
+            "agreement": gm.agreement,
+        }
     report["span_records"] = len(out.span_records)
     report["group_records"] = len(out.group_records)
     out.report = report
     return out
 
 
-def training_sets(merged: pd.DataFrame, postings: pd.DataFrame | None = None) -> tuple[list[Posting], list[Posting]]:
+def training_sets(
+    merged: pd.DataFrame, postings: pd.DataFrame | None = None
+) -> tuple[list[Posting], list[Posting]]:
     """Train and dev postings rebuilt from merged span labels.
 
     A document is dev when the postings table says ``split == "dev"``; everything else
@@ -195,14 +242,19 @@ def training_sets(merged: pd.DataFrame, postings: pd.DataFrame | None = None) ->
     docs: dict[str, dict[int, Sentence]] = defaultdict(dict)
     for row in spans.to_dict(orient="records") if len(spans) else []:
         v = row["value"] or {}
-        docs[row["doc_id"]][int(row["item"])] = Sentence(tokens=list(v.get("tokens") or []),
-                                                         tags={k: list(t) for k, t in (v.get("tags") or {}).items()})
+        docs[row["doc_id"]][int(row["item"])] = Sentence(
+            tokens=list(v.get("tokens") or []), tags={k: list(t) for k, t in (v.get("tags") or {}).items()}
+        )
     train, dev = [], []
     for doc in sorted(docs):
         sents = [docs[doc][i] for i in sorted(docs[doc])]
         split = split_of.get(doc) or "train"
-        p = Posting(doc_id=doc, source=source_of.get(doc) or ("feedback" if doc.startswith("fb-") else ""),
-                    sentences=sents, split="dev" if split == "dev" else "train")
+        p = Posting(
+            doc_id=doc,
+            source=source_of.get(doc) or ("feedback" if doc.startswith("fb-") else ""),
+            sentences=sents,
+            split="dev" if split == "dev" else "train",
+        )
         (dev if p.split == "dev" else train).append(p)
     return train, dev
 
@@ -213,5 +265,11 @@ def merged_group_frame(merged: pd.DataFrame) -> pd.DataFrame:
     g = merged[merged["kind"] == "group"] if len(merged) else merged
     for row in g.to_dict(orient="records") if len(g) else []:
         v = row["value"] or {}
-        rows.append({"uri": row["doc_id"], "label": v.get("skill") or row["item"], "groups_l2": list(v.get("groups") or [])})
+        rows.append(
+            {
+                "uri": row["doc_id"],
+                "label": v.get("skill") or row["item"],
+                "groups_l2": list(v.get("groups") or []),
+            }
+        )
     return pd.DataFrame(rows, columns=["uri", "label", "groups_l2"])

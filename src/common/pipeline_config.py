@@ -48,8 +48,12 @@ class PipelineConfig(BaseModel):
         """The same config with both models on another encoder folder (tests use a tiny BERT)."""
         if not encoder:
             return self
-        return self.model_copy(update={"keywords": self.keywords.model_copy(update={"encoder": encoder}),
-                                       "groups": self.groups.model_copy(update={"encoder": encoder})})
+        return self.model_copy(
+            update={
+                "keywords": self.keywords.model_copy(update={"encoder": encoder}),
+                "groups": self.groups.model_copy(update={"encoder": encoder}),
+            }
+        )
 
 
 def quickstart_config_path() -> Path:

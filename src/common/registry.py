@@ -41,9 +41,14 @@ class RegistryError(ValueError):
 class GateConfig(BaseModel):
     """Promotion gates (YAML-loadable as the ``promote`` stage config)."""
 
-    margin: float = Field(0.0, ge=0, description="Candidate must beat the champion's primary metric by more than this.")
+    margin: float = Field(
+        0.0, ge=0, description="Candidate must beat the champion's primary metric by more than this."
+    )
     min_score: float = Field(0.0, ge=0, description="Floor on the primary metric even without a champion.")
-    metric_range: tuple[float, float] = Field((0.0, 1.0), description="Every numeric metric named *f1*/*precision*/*recall*/*accuracy* must lie here.")
+    metric_range: tuple[float, float] = Field(
+        (0.0, 1.0),
+        description="Every numeric metric named *f1*/*precision*/*recall*/*accuracy* must lie here.",
+    )
 
 
 @dataclass
@@ -80,13 +85,19 @@ class Decision:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "promoted": self.promoted, "reason": self.reason, "name": self.name, "candidate": self.candidate,
-            "champion_before": self.champion_before, "champion_value": self.champion_value, "tag": self.tag,
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "name": self.name,
+            "candidate": self.candidate,
+            "champion_before": self.champion_before,
+            "champion_value": self.champion_value,
+            "tag": self.tag,
             "checks": self.checks,
         }
 
 
 # --- locations and champion state --------------------------------------------------------------
+
 
 def bentoml_home() -> Path:
     """``$BENTOML_HOME`` or BentoML's default ``~/bentoml``."""
@@ -144,6 +155,7 @@ def _info(model, champion_tag: str | None = None) -> ModelInfo:
 
 # --- queries -----------------------------------------------------------------------------------
 
+
 def list_models(name: str | None = None) -> list[ModelInfo]:
     """Models in the store (all names, or one), newest first, with the champion flagged."""
     state = _read_state()
@@ -181,12 +193,14 @@ def champion_path(name: str) -> Path:
     info = champion(name)
     if info is None:
         raise FileNotFoundError(
-            f"no champion for model {name!r} in {bentoml_home()}; run `jobskills quickstart` or `jobskills retrain`"
+            f"no champion for model {name!r} in {bentoml_home()}; "
+            "run `jobskills quickstart` or `jobskills retrain`"
         )
     return info.path
 
 
 # --- gates ------------------------------------------------------------------------------------
+
 
 def metric_value(metrics: Mapping[str, Any], path: str) -> float:
     """Look up a dotted path (``span.overall.f1``) in nested metrics."""
@@ -207,8 +221,13 @@ def _numbers(metrics: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str
             yield key, v
 
 
-def sanity_checks(model_dir: Path, metrics: Mapping[str, Any], primary_metric: str, gate: GateConfig,
-                  smoke_check: Callable[[Path], None] | None = None) -> tuple[dict[str, bool], list[str]]:
+def sanity_checks(
+    model_dir: Path,
+    metrics: Mapping[str, Any],
+    primary_metric: str,
+    gate: GateConfig,
+    smoke_check: Callable[[Path], None] | None = None,
+) -> tuple[dict[str, bool], list[str]]:
     """The checks every candidate must pass whatever the champion; returns (checks, problems)."""
     checks: dict[str, bool] = {}
     problems: list[str] = []
@@ -219,7 +238,11 @@ def sanity_checks(model_dir: Path, metrics: Mapping[str, Any], primary_metric: s
     bad = [k for k, v in _numbers(metrics) if not math.isfinite(float(v))]
     lo, hi = gate.metric_range
     scored = ("f1", "precision", "recall", "accuracy")
-    out = [k for k, v in _numbers(metrics) if k.rsplit(".", 1)[-1] in scored and math.isfinite(v) and not lo <= v <= hi]
+    out = [
+        k
+        for k, v in _numbers(metrics)
+        if k.rsplit(".", 1)[-1] in scored and math.isfinite(v) and not lo <= v <= hi
+    ]
     checks["metrics_finite"] = not bad
     checks["metrics_in_range"] = not out
     if bad:
@@ -247,6 +270,7 @@ def sanity_checks(model_dir: Path, metrics: Mapping[str, Any], primary_metric: s
 
 def _jsonable(obj: Any) -> Any:
     """JSON round trip without ``None`` (BentoML metadata takes basic types only)."""
+
     def clean(x: Any) -> Any:
         if isinstance(x, dict):
             return {str(k): clean(v) for k, v in x.items() if v is not None}
@@ -285,7 +309,9 @@ def register_and_gate(
     cur_value = None
     if current is not None:
         try:
-            cur_value = metric_value(champion_metrics if champion_metrics is not None else current.metrics, primary_metric)
+            cur_value = metric_value(
+                champion_metrics if champion_metrics is not None else current.metrics, primary_metric
+            )
         except KeyError:
             cur_value = current.primary
     decision = Decision(False, "", name, value, current.tag if current else None, cur_value, checks=checks)
@@ -300,21 +326,24 @@ def register_and_gate(
         )
         return decision
 
-    meta = _jsonable({
-        **dict(metadata or {}),
-        "metrics": _jsonable(dict(metrics)),
-        "primary_metric": primary_metric,
-        "primary_value": value,
-        "previous_champion": current.tag if current else None,
-        "gate": {"margin": gate.margin, "min_score": gate.min_score, "checks": checks},
-        "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    meta = _jsonable(
+        {
+            **dict(metadata or {}),
+            "metrics": _jsonable(dict(metrics)),
+            "primary_metric": primary_metric,
+            "primary_value": value,
+            "previous_champion": current.tag if current else None,
+            "gate": {"margin": gate.margin, "min_score": gate.min_score, "checks": checks},
+            "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     tag = _save(name, Path(model_dir), meta)
     _set_champion(name, tag)
     decision.promoted = True
     decision.tag = tag
     decision.reason = (
-        f"first champion ({primary_metric}={value:.4f})" if current is None
+        f"first champion ({primary_metric}={value:.4f})"
+        if current is None
         else f"{primary_metric}={value:.4f} beats {current.tag} ({cur_value:.4f}) by >= {gate.margin}"
     )
     return decision

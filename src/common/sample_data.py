@@ -24,17 +24,29 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample"
 
 # (label, description, level-2 groups) -- written for the sample, grouped the ESCO way
 SKILLS: list[tuple[str, str, str]] = [
-    ("design REST APIs", "define the endpoints and data formats that programs use to talk to a service", "061;S5.6"),
+    (
+        "design REST APIs",
+        "define the endpoints and data formats that programs use to talk to a service",
+        "061;S5.6",
+    ),
     ("write automated tests", "write code that checks other code works as intended", "061"),
     ("review code", "read colleagues' code changes and suggest improvements", "061;S2.1"),
     ("build data pipelines", "create software that moves and transforms data between systems", "061;S5.5"),
     ("analyse data", "inspect and model data to find useful information", "S5.5;054"),
     ("create dashboards", "build visual overviews of figures for decision makers", "S5.5"),
-    ("train machine learning models", "fit statistical models to data so they can make predictions", "061;054"),
+    (
+        "train machine learning models",
+        "fit statistical models to data so they can make predictions",
+        "061;054",
+    ),
     ("deploy software", "install and release software into a production environment", "061"),
     ("troubleshoot hardware", "find and fix faults in computers and devices", "S5.6;061"),
     ("automate deployments", "script the release of software so it runs without manual steps", "061"),
-    ("investigate security incidents", "examine alerts and logs to find out what happened in an attack", "S2.1;061"),
+    (
+        "investigate security incidents",
+        "examine alerts and logs to find out what happened in an attack",
+        "S2.1;061",
+    ),
     ("document procedures", "write down how tasks are done so others can follow them", "S1.2;T2.1"),
     ("use spreadsheet software", "use spreadsheets to calculate, sort and present numbers", "S5.6"),
     ("build user interfaces", "create screens and controls that people use to operate software", "061"),
@@ -59,7 +71,11 @@ SKILLS: list[tuple[str, str, str]] = [
     ("provide patient care", "look after the health needs of patients", "091"),
     ("administer medication", "give patients medicines as prescribed", "091"),
     ("monitor vital signs", "measure pulse, temperature and blood pressure", "091;S2.1"),
-    ("help residents with daily activities", "assist elderly people with washing, dressing and eating", "091"),
+    (
+        "help residents with daily activities",
+        "assist elderly people with washing, dressing and eating",
+        "091",
+    ),
     ("apply first aid", "give immediate help to injured or ill people", "091;102"),
     ("prepare financial statements", "compile the balance sheet and income statement of a company", "041"),
     ("reconcile accounts", "compare records to check that figures agree", "041;S5.5"),
@@ -160,7 +176,13 @@ def parse_postings(text: str) -> dict[str, list[dict]]:
             continue
         tokens, skill, know = parse_marked_sentence(line)
         rows[current[0]].append(
-            {"idx": current[2], "tokens": tokens, "tags_skill": skill, "tags_knowledge": know, "source": current[1]}
+            {
+                "idx": current[2],
+                "tokens": tokens,
+                "tags_skill": skill,
+                "tags_knowledge": know,
+                "source": current[1],
+            }
         )
     return rows
 
@@ -208,8 +230,16 @@ def build_sample(out_dir: Path = SAMPLE_DIR, seed: int = 13) -> dict[str, int]:
     train = group_postings(rows["train"], split="train")
     _write_jsonl(
         inbox / "train_postings.jsonl",
-        [{"posting_id": p.doc_id, "text": posting_text(p), "source": p.source, "split": "train",
-          "title": " ".join(p.sentences[0].tokens)} for p in train],
+        [
+            {
+                "posting_id": p.doc_id,
+                "text": posting_text(p),
+                "source": p.source,
+                "split": "train",
+                "title": " ".join(p.sentences[0].tokens),
+            }
+            for p in train
+        ],
     )
     cfg = CrowdSimConfig(per_doc=5, seed=seed)
     crowd = simulate_span_crowd(train, cfg)
@@ -217,18 +247,40 @@ def build_sample(out_dir: Path = SAMPLE_DIR, seed: int = 13) -> dict[str, int]:
     for rec in crowd.to_records(train):
         post = next(p for p in train if p.doc_id == rec["doc_id"])
         sent = post.sentences[rec["sent"]]
-        labels.append({"kind": "span", "doc_id": rec["doc_id"], "item": str(rec["sent"]), "annotator": rec["annotator"],
-                       "source": "crowd", "value": {"tokens": sent.tokens,
-                                                    "tags": {"Skill": rec["tags_skill"], "Knowledge": rec["tags_knowledge"]}}})
+        labels.append(
+            {
+                "kind": "span",
+                "doc_id": rec["doc_id"],
+                "item": str(rec["sent"]),
+                "annotator": rec["annotator"],
+                "source": "crowd",
+                "value": {
+                    "tokens": sent.tokens,
+                    "tags": {"Skill": rec["tags_skill"], "Knowledge": rec["tags_knowledge"]},
+                },
+            }
+        )
     dev_skills = {label for label, _, _ in SKILLS[3::4]}  # never label dev skills: no leakage
     gold_groups = {label: l2.split(";") for label, _, l2 in SKILLS if label not in dev_skills}
     uri = {label: "urn:jobskills:sample:skill:" + re.sub(r"\W+", "-", label) for label, _, _ in SKILLS}
     for r in simulate_group_crowd(gold_groups, cfg).itertuples(index=False):
-        labels.append({"kind": "group", "doc_id": uri[r.task], "item": r.task, "annotator": r.worker, "source": "crowd",
-                       "value": {"skill": r.task, "groups": [r.label], "level": 2}})
+        labels.append(
+            {
+                "kind": "group",
+                "doc_id": uri[r.task],
+                "item": r.task,
+                "annotator": r.worker,
+                "source": "crowd",
+                "value": {"skill": r.task, "groups": [r.label], "level": 2},
+            }
+        )
     _write_jsonl(inbox / "crowd_labels.jsonl", labels)
-    return {"train_postings": len(train), "dev_postings": len(group_postings(rows["dev"], split="dev")),
-            "skills": len(SKILLS), "crowd_labels": len(labels)}
+    return {
+        "train_postings": len(train),
+        "dev_postings": len(group_postings(rows["dev"], split="dev")),
+        "skills": len(SKILLS),
+        "crowd_labels": len(labels),
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

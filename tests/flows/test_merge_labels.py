@@ -22,24 +22,67 @@ def test_merge_flow_stores_merged_labels_gold_and_feedback(settings_env):
     labels = []
     for rec in crowd.to_records(crowd_posts):
         toks = next(p for p in crowd_posts if p.doc_id == rec["doc_id"]).sentences[rec["sent"]].tokens
-        labels.append(LabelRecord(kind="span", doc_id=rec["doc_id"], item=str(rec["sent"]), annotator=rec["annotator"],
-                                  status="valid", value={"tokens": toks, "tags": {"Skill": rec["tags_skill"],
-                                                                                   "Knowledge": rec["tags_knowledge"]}}))
+        labels.append(
+            LabelRecord(
+                kind="span",
+                doc_id=rec["doc_id"],
+                item=str(rec["sent"]),
+                annotator=rec["annotator"],
+                status="valid",
+                value={
+                    "tokens": toks,
+                    "tags": {"Skill": rec["tags_skill"], "Knowledge": rec["tags_knowledge"]},
+                },
+            )
+        )
     for p in gold_posts:
         for i, s in enumerate(p.sentences):
-            labels.append(LabelRecord(kind="span", doc_id=p.doc_id, item=str(i), annotator="gold", source="gold",
-                                      status="valid", value={"tokens": s.tokens, "tags": s.tags}))
-    for skill, ann, code in [("negotiate contracts", "a", "S1.1"), ("negotiate contracts", "b", "S1.1"),
-                             ("negotiate contracts", "c", "S4.2")]:
-        labels.append(LabelRecord(kind="group", doc_id=skill, item=skill, annotator=ann, status="valid",
-                                  value={"skill": skill, "groups": [code], "level": 2}))
+            labels.append(
+                LabelRecord(
+                    kind="span",
+                    doc_id=p.doc_id,
+                    item=str(i),
+                    annotator="gold",
+                    source="gold",
+                    status="valid",
+                    value={"tokens": s.tokens, "tags": s.tags},
+                )
+            )
+    for skill, ann, code in [
+        ("negotiate contracts", "a", "S1.1"),
+        ("negotiate contracts", "b", "S1.1"),
+        ("negotiate contracts", "c", "S4.2"),
+    ]:
+        labels.append(
+            LabelRecord(
+                kind="group",
+                doc_id=skill,
+                item=skill,
+                annotator=ann,
+                status="valid",
+                value={"skill": skill, "groups": [code], "level": 2},
+            )
+        )
     with Store.open(settings_env) as store:
-        store.add_postings([PostingRecord(posting_id=p.doc_id, text=posting_text(p), split="train", status="valid")
-                            for p in posts[:10]])
+        store.add_postings(
+            [
+                PostingRecord(posting_id=p.doc_id, text=posting_text(p), split="train", status="valid")
+                for p in posts[:10]
+            ]
+        )
         store.add_labels(labels)
     text = "Strong Python skills required"
-    log_feedback(settings_env.feedback_dir, [{"text": text, "keywords": [{"start": 7, "end": 13, "type": "Knowledge"}],
-                                               "groups": {"python": ["061"]}, "annotator": "recruiter1"}])
+    log_feedback(
+        settings_env.feedback_dir,
+        [
+            {
+                "text": text,
+                "keywords": [{"start": 7, "end": 13, "type": "Knowledge"}],
+                "groups": {"python": ["061"]},
+                "annotator": "recruiter1",
+            }
+        ],
+    )
 
     out = merge_labels_flow()
     assert out["spans"]["crowd_documents"] == 9  # 8 crowd postings + 1 feedback text

@@ -26,7 +26,9 @@ def _jobskills(args: list[str], env: dict[str, str]) -> subprocess.CompletedProc
 
     full = {**os.environ, **env, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     code = "from cli.main import app; app()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=full, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=full, timeout=600
+    )
 
 
 def _quickstart(tmp_path, tiny_bert_dir):
@@ -39,7 +41,11 @@ def _quickstart(tmp_path, tiny_bert_dir):
     grp = registry.champion("skill-groups")
     assert kw is not None and grp is not None
     assert str(kw.path) in proc.stdout and "jobskills registry list" in proc.stdout
-    assert kw.metadata["data_version"] and kw.metadata["code_version"] and kw.metadata["params"]["max_steps"] == 2
+    assert (
+        kw.metadata["data_version"]
+        and kw.metadata["code_version"]
+        and kw.metadata["params"]["max_steps"] == 2
+    )
     assert (kw.path / "tagger.json").exists() and (grp.path / "group_model.json").exists()
     reports = list((tmp_path / "data" / "reports").rglob("evaluation.json"))
     assert reports and json.loads(reports[0].read_text())["keywords"]["dev_postings"] == 6
@@ -60,7 +66,9 @@ def test_quickstart_then_retrain_keeps_champion(tmp_path, monkeypatch, tiny_bert
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
     monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("JOBSKILLS_SHARED_DATA_DIR", str(tmp_path / "unused"))  # quickstart points it at the sample
+    monkeypatch.setenv(
+        "JOBSKILLS_SHARED_DATA_DIR", str(tmp_path / "unused")
+    )  # quickstart points it at the sample
     get_settings.cache_clear()
     runner = CliRunner()
     try:

@@ -43,7 +43,9 @@ def test_majority_vote_and_boundary_voting_small_case():
     # gold (2,4); a and b each shift one edge, c is exact: exact-span MV finds nothing,
     # separate start/end voting recovers the span nobody but c marked.
     docs = [("d", a) for a in "abc"]
-    crowd = _crowd([("d", 0, "Skill", 1, 4, "a"), ("d", 0, "Skill", 2, 5, "b"), ("d", 0, "Skill", 2, 4, "c")], docs)
+    crowd = _crowd(
+        [("d", 0, "Skill", 1, 4, "a"), ("d", 0, "Skill", 2, 5, "b"), ("d", 0, "Skill", 2, 4, "c")], docs
+    )
     assert span_majority_vote(crowd).empty
     merged = merge_spans(crowd, MergeConfig(rounds=2)).spans
     assert list(zip(merged.start, merged.end)) == [(2, 4)]
@@ -51,8 +53,10 @@ def test_majority_vote_and_boundary_voting_small_case():
 
 def test_span_merge_beats_majority_and_best_annotator(sample_postings):
     posts = sample_postings * 3  # more documents for EM; ids repeat, so rename them
-    posts = [type(p)(doc_id=f"{p.doc_id}-{i}", source=p.source, sentences=p.sentences, split=p.split)
-             for i, p in enumerate(posts)]
+    posts = [
+        type(p)(doc_id=f"{p.doc_id}-{i}", source=p.source, sentences=p.sentences, split=p.split)
+        for i, p in enumerate(posts)
+    ]
     gold = gold_span_frame(posts)
     crowd = simulate_span_crowd(posts, CrowdSimConfig(per_doc=5, seed=3))
     merged = merge_spans(crowd)
@@ -102,8 +106,15 @@ def test_records_round_trip(sample_postings):
 def test_feedback_enters_as_annotator():
     text = "We need Python and SQL skills.\nYou manage projects."
     recs = [
-        {"text": text, "keywords": [{"start": 8, "end": 14, "type": "Knowledge"}, {"start": 35, "end": 50, "type": "Skill"}],
-         "groups": {"manage projects": ["S4.2"]}, "annotator": "hr1"},
+        {
+            "text": text,
+            "keywords": [
+                {"start": 8, "end": 14, "type": "Knowledge"},
+                {"start": 35, "end": 50, "type": "Skill"},
+            ],
+            "groups": {"manage projects": ["S4.2"]},
+            "annotator": "hr1",
+        },
         {"text": text, "keywords": [{"start": 8, "end": 14, "type": "Knowledge"}], "annotator": "hr2"},
     ]
     posts, crowd, groups = feedback_to_crowd(recs)
@@ -132,7 +143,11 @@ def test_group_merge_beats_majority_and_best_annotator():
     ds = merge_groups(labels, "one_coin")
     mv = merge_groups(labels, "majority")
     acc_ds, acc_mv = group_accuracy(ds.labels, gs), group_accuracy(mv.labels, gs)
-    per_ann = labels.assign(ok=[lab in gs[t] for t, lab in zip(labels.task, labels.label)]).groupby("worker").ok.mean()
+    per_ann = (
+        labels.assign(ok=[lab in gs[t] for t, lab in zip(labels.task, labels.label)])
+        .groupby("worker")
+        .ok.mean()
+    )
     assert acc_ds > acc_mv + 0.03 and acc_ds > per_ann.max(), (acc_ds, acc_mv, per_ann.max())
     est = ds.annotators.set_index("annotator")["estimated_accuracy"]
     assert est["ann_spam1"] < 0.2 < est["ann_careful1"]
@@ -151,7 +166,9 @@ def test_one_coin_matches_crowdkit():
 
 
 def test_group_gold_questions_are_respected():
-    labels = pd.DataFrame([("s1", "a", "X"), ("s1", "b", "X"), ("s1", "c", "Y")], columns=["task", "worker", "label"])
+    labels = pd.DataFrame(
+        [("s1", "a", "X"), ("s1", "b", "X"), ("s1", "c", "Y")], columns=["task", "worker", "label"]
+    )
     out = merge_groups(labels, "one_coin", gold={"s1": "Y"})
     assert out.labels.set_index("task").loc["s1", "label"] == "Y"
 
@@ -170,11 +187,11 @@ def test_span_agreement_identical_annotators_is_one(sample_postings):
 
 
 def test_binary_dawid_skene_matches_crowdkit(sample_postings):
+    import random
+
     from crowdkit.aggregation import DawidSkene
 
     from common.crowd import binary_dawid_skene
-
-    import random
 
     rng = random.Random(0)
     rows = []

@@ -70,8 +70,12 @@ def test_champion_rescored_on_new_dev_data_is_the_reference(home, tmp_path):
 
 @pytest.mark.parametrize(
     "metrics, needle",
-    [({"span": {"overall": {"f1": math.nan}}}, "not finite"), ({"span": {"overall": {"f1": 1.7}}}, "out of range"),
-     ({"other": 1.0}, "not found"), (_m(0.01), "below the floor")],
+    [
+        ({"span": {"overall": {"f1": math.nan}}}, "not finite"),
+        ({"span": {"overall": {"f1": 1.7}}}, "out of range"),
+        ({"other": 1.0}, "not found"),
+        (_m(0.01), "below the floor"),
+    ],
 )
 def test_sanity_checks_refuse(home, tmp_path, metrics, needle):
     d = registry.register_and_gate("kw", _model(tmp_path, "a"), metrics, P, gate=GateConfig(min_score=0.05))
