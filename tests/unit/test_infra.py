@@ -220,6 +220,22 @@ def test_flows_dockerfile_copies_real_paths_and_runs_the_pool():
     assert re.search(r"^k8s = \[.*prefect-kubernetes", pyproject, re.M)
 
 
+def test_one_uid_owns_the_shared_volumes():
+    """Compose hands /data and /bentoml to one uid: the flows image's user and the Bento image's user."""
+    from bentoml._internal.container.generate import BENTO_UID_GID
+
+    uid = int(re.search(r"ARG APP_UID=(\d+)", DOCKERFILE.read_text()).group(1))
+    assert uid == BENTO_UID_GID
+    init = " ".join(_compose()["services"]["volumes-init"]["entrypoint"])
+    assert f"chown -R {uid}:{uid} /data /bentoml" in init
+    for obj, _ in _containers():
+        ctx = _pod_spec(obj).get("securityContext")
+        if ctx and "fsGroup" in ctx:
+            assert ctx["fsGroup"] == uid, obj["metadata"]["name"]
+    assert _template()["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["securityContext"][
+        "runAsUser"] == uid
+
+
 def test_bento_script_is_valid_bash_and_targets_cuda():
     assert subprocess.run(["bash", "-n", str(INFRA / "bento.sh")]).returncode == 0
     text = (INFRA / "bento.sh").read_text()
