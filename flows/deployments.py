@@ -31,6 +31,8 @@ def build_deployments(
     from flows.retrain import retrain
 
     inbox = os.environ.get("JOBSKILLS_INBOX") or str(get_settings().data_dir / "inbox")
+    if os.path.exists(config_path):  # the served process may run from another folder
+        config_path = os.path.abspath(config_path)
     deps = [
         retrain.to_deployment(
             name="weekly",
