@@ -55,6 +55,25 @@ def evaluate_group_champion(dev_df) -> dict[str, Any] | None:
     return {"tag": info.tag, "metrics": evaluate_groups(GroupModel.load(info.path), dev_df)}
 
 
+@task(name="keyword-baselines", cache_policy=None)
+def keyword_baselines(names: list[str], train_postings: list, dev_postings: list) -> dict[str, Any]:
+    """Unsupervised baselines (``common.baselines``) on the same dev postings, for the report."""
+    from common.baselines import make_baseline
+    from common.keyword_eval import evaluate_keywords
+    from common.spans import posting_text
+    from common.tagger import flat_metrics
+
+    out: dict[str, Any] = {}
+    for name in names:
+        try:
+            base = make_baseline(name).fit(train_postings)
+            preds = base.extract([posting_text(p) for p in dev_postings])
+            out[name] = flat_metrics(evaluate_keywords(list(dev_postings), preds))
+        except Exception as exc:  # a baseline is context for people, never a reason to fail the run
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
 def _delta(cand: dict[str, Any], champ: dict[str, Any] | None, primary: str) -> float | None:
     from common.registry import metric_value
 
@@ -64,8 +83,12 @@ def _delta(cand: dict[str, Any], champ: dict[str, Any] | None, primary: str) -> 
 
 
 @flow(name="evaluate", log_prints=True)
-def evaluate_flow(trained: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate the candidates in ``trained`` (the train flow's result) against the champions."""
+def evaluate_flow(trained: dict[str, Any], baselines: list[str] | None = None) -> dict[str, Any]:
+    """Evaluate the candidates in ``trained`` (the train flow's result) against the champions.
+
+    ``baselines`` (``tfidf``, ``yake``, ``keybert``) are scored on the same dev postings and
+    reported next to the candidate; they do not take part in the gate.
+    """
     from common.label_merge import training_sets
     from common.settings import get_settings
     from common.storage import Store
@@ -77,15 +100,17 @@ def evaluate_flow(trained: dict[str, Any]) -> dict[str, Any]:
         data = {"merged": store.merged_labels(), "postings": store.postings()}
     report: dict[str, Any] = {"run_id": run_id, "data_version": trained.get("data_version")}
     if "keywords" in trained:
-        _, dev = training_sets(data["merged"], data["postings"])
+        train, dev = training_sets(data["merged"], data["postings"])
         cand = trained["keywords"]["metrics"]
         champ = evaluate_keyword_champion(dev)
+        base = keyword_baselines(list(baselines), train, dev) if baselines and dev and train else {}
         report["keywords"] = {
             "candidate": {"model_dir": trained["keywords"]["model_dir"], "metrics": cand},
             "champion": champ,
             "primary_metric": PRIMARY["keywords"],
             "delta": _delta(cand, champ, PRIMARY["keywords"]),
             "dev_postings": len(dev),
+            "baselines": base,
         }
     if "groups" in trained:
         _, dev_df, _ = group_training_frames(data, "ignore")

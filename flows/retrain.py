@@ -68,7 +68,7 @@ def retrain(
         models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups
     )
     out["train"] = trained
-    evaluation = evaluate_flow(trained)
+    evaluation = evaluate_flow(trained, baselines=cfg.baselines)
     out["evaluate"] = evaluation
     out["promote"] = promote_flow(
         evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate

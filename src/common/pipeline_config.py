@@ -30,6 +30,10 @@ class PipelineConfig(BaseModel):
     groups: GroupConfig = Field(default_factory=GroupConfig)
     keyword_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     group_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
+    baselines: list[Literal["tfidf", "yake", "keybert"]] = Field(
+        default_factory=lambda: ["tfidf", "yake"],
+        description="Unsupervised keyword baselines scored next to the candidate (report only, no gate).",
+    )
     crowd_groups: Literal["union", "ignore"] = Field(
         "union", description="Add merged crowd group labels to the ESCO training skills (union) or not."
     )
