@@ -23,17 +23,25 @@ def dev_windows(shared_data):
     return {s: skillspan_items([p for p in dev if p.source == s]) for s in ("tech", "house")}
 
 
-@pytest.fixture()
-def monitor_env(settings_env, tiny_bert_dir, shared_data, tmp_path):
-    """Settings in a temp folder and a tech-only reference built with the tiny encoder."""
+OVERRIDES = {"num_threads": 1, "max_lines_per_text": 16, "save_html": False}
+
+
+@pytest.fixture(scope="module")
+def tech_reference(tiny_bert_dir, shared_data, tmp_path_factory):
+    """A SkillSpan train/tech reference built once with the tiny encoder."""
     from common.drift import DriftConfig, TextEmbedder
     from common.monitoring import build_skillspan_reference
 
-    overrides = {"encoder": str(tiny_bert_dir), "num_threads": 1, "max_lines_per_text": 16, "save_html": False}
-    cfg = DriftConfig(**overrides)
-    ref_dir = tmp_path / "reference"
+    cfg = DriftConfig(encoder=str(tiny_bert_dir), **OVERRIDES)
+    ref_dir = tmp_path_factory.mktemp("reference")
     build_skillspan_reference(cfg, ref_dir, shared_data, sources=["tech"], embedder=TextEmbedder.from_config(cfg))
-    return settings_env, overrides, ref_dir
+    return {"encoder": str(tiny_bert_dir), **OVERRIDES}, ref_dir
+
+
+@pytest.fixture()
+def monitor_env(settings_env, tech_reference):
+    """Settings in a temp folder, plus the drift config overrides and reference folder."""
+    return settings_env, *tech_reference
 
 
 def _run_monitor(monitor_env, **kw):
