@@ -70,6 +70,12 @@ class TaggerConfig(BaseModel):
     checkpoint_steps: int = Field(100, ge=1, description="Save a resumable checkpoint this often.")
     log_steps: int = Field(10, ge=1)
     device: str | None = None
+    decode: Literal["viterbi", "argmax"] = Field(
+        "viterbi", description="Linear heads: best BIO-valid path (no O->I) or per-word argmax + repair."
+    )
+    init_from: str | None = Field(
+        None, description="Start from a saved tagger folder (same variant) instead of the bare encoder."
+    )
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads for this run (1 is faster on a busy shared CPU); None: torch's default."
     )
@@ -210,6 +216,34 @@ def _collate(items: Sequence[_Item], pad_id: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+_BIO_ALLOWED = np.array([[1, 1, 0], [1, 1, 1], [1, 1, 1]], dtype=bool)  # from (row) -> to (col): O,B,I
+
+
+def bio_viterbi(logp: np.ndarray) -> np.ndarray:
+    """Most probable label path ``[n]`` under per-word log-probabilities ``[n, 3]`` (O, B, I)
+    among well-formed BIO paths (no I at the start or after O).
+
+    Per-word argmax followed by ``repair_bio`` turns a stray I into a new one-word span and
+    splits spans at one uncertain word; decoding the best *valid* path instead keeps span
+    boundaries consistent, as a CRF would, with no extra parameters.
+    """
+    n = len(logp)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    trans = np.where(_BIO_ALLOWED, 0.0, -np.inf)
+    score = logp[0] + np.array([0.0, 0.0, -np.inf])
+    back = np.zeros((n, 3), dtype=np.int64)
+    for i in range(1, n):
+        cand = score[:, None] + trans  # [from, to]
+        back[i] = cand.argmax(0)
+        score = cand.max(0) + logp[i]
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(score.argmax())
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
 def _build_net(encoder: Any, variant: str, dropout: float) -> Any:
     """Encoder + two 3-label heads (+ one CRF per layer); built lazily so torch loads on use."""
     import torch
@@ -266,12 +300,17 @@ def _build_net(encoder: Any, variant: str, dropout: float) -> Any:
                            for k, crf in enumerate(self.crfs)) / len(self.crfs)
             return nn.functional.cross_entropy(em[mask].reshape(-1, len(LABELS)), labels[mask].reshape(-1))
 
-        def decode(self, em: Any, mask: Any) -> list[np.ndarray]:
+        def decode(self, em: Any, mask: Any, method: str = "viterbi") -> list[np.ndarray]:
             """Best label ids per window: a ``[n_words, 2]`` array per row."""
             lengths = mask.sum(1).tolist()
             if self.crfs is None:
-                best = em.argmax(-1).cpu().numpy()
-                return [best[i, :n] for i, n in enumerate(lengths)]
+                if method == "argmax":
+                    best = em.argmax(-1).cpu().numpy()
+                    return [best[i, :n] for i, n in enumerate(lengths)]
+                logp = em.float().log_softmax(-1).cpu().numpy()
+                return [np.stack([bio_viterbi(logp[i, :n, k]) for k in range(logp.shape[2])], axis=1)
+                        if n else np.zeros((0, logp.shape[2]), dtype=np.int64)
+                        for i, n in enumerate(lengths)]
             paths = [crf.decode(em[:, :, k], mask=mask) for k, crf in enumerate(self.crfs)]
             return [np.stack([np.asarray(paths[k][i]) for k in range(len(self.crfs))], axis=1)
                     for i in range(len(lengths))]
@@ -356,7 +395,8 @@ class KeywordTagger:
                     batch = {k: v.to(self.device) for k, v in _collate(chunk, pad).items()}
                     em = self.net.emissions(batch)
                     probs = em.float().softmax(-1).cpu().numpy()
-                    for it, ids, pr in zip(chunk, self.net.decode(em, batch["word_mask"]), probs):
+                    decoded = self.net.decode(em, batch["word_mask"], self.meta.get("decode", "viterbi"))
+                    for it, ids, pr in zip(chunk, decoded, probs):
                         w = it.window
                         lo, hi = w.own_start - w.start, w.own_end - w.start
                         lab, conf = out[it.doc]
@@ -421,6 +461,7 @@ def _meta(cfg: TaggerConfig) -> dict[str, Any]:
         "labels": list(LABELS),
         "max_length": cfg.max_length,
         "stride": cfg.stride,
+        "decode": cfg.decode,
         "eval_batch_size": cfg.eval_batch_size,
         "base_encoder": cfg.encoder_path(),
         "config": cfg.model_dump(),
@@ -498,10 +539,17 @@ def train_tagger(
     if cfg.max_eval_postings:
         dev = dev[: cfg.max_eval_postings]
 
-    enc_path = cfg.encoder_path()
+    enc_path = cfg.init_from or cfg.encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(enc_path)
     encoder = AutoModel.from_pretrained(enc_path)
     net = _build_net(encoder, cfg.variant, cfg.dropout).to(device)
+    if cfg.init_from:
+        from safetensors.torch import load_file
+
+        init_meta = json.loads((Path(cfg.init_from) / TAGGER_FILE).read_text(encoding="utf-8"))
+        if init_meta.get("variant") != cfg.variant:
+            raise ValueError(f"init_from {cfg.init_from} is a {init_meta.get('variant')} tagger, not {cfg.variant}")
+        net.load_state_dict(load_file(str(Path(cfg.init_from) / HEAD_FILE)), strict=False)
     tagger = KeywordTagger(net, tokenizer, _meta(cfg), device)
 
     docs = [_doc_from_posting(tokenizer, p) for p in train_postings]

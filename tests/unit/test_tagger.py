@@ -161,3 +161,20 @@ def test_config_from_yaml_and_validation(tmp_path):
         TaggerConfig(max_length=16, stride=20)
     with pytest.raises(ValueError):
         TaggerConfig(variant="bilstm")
+
+
+def test_bio_viterbi_finds_the_best_valid_path():
+    """Brute force over all well-formed O/B/I paths of short sequences."""
+    import itertools
+
+    from common.spans import is_valid_bio
+    from common.tagger import LABELS, bio_viterbi
+
+    rng = np.random.default_rng(0)
+    for n in range(1, 6):
+        for _ in range(20):
+            logp = np.log(rng.dirichlet(np.ones(3), size=n))
+            best = max((p for p in itertools.product(range(3), repeat=n) if is_valid_bio([LABELS[i] for i in p])),
+                       key=lambda p: sum(logp[i, j] for i, j in enumerate(p)))
+            assert tuple(bio_viterbi(logp)) == best
+    assert list(bio_viterbi(np.log(np.array([[0.1, 0.2, 0.7], [0.1, 0.1, 0.8]])))) == [1, 2]  # I at start -> B
