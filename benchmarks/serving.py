@@ -49,6 +49,8 @@ BASELINE_APP = textwrap.dedent('''
     import torch
 
     model_dir = os.environ["BASELINE_MODEL_DIR"]
+    if os.environ.get("BASELINE_TORCH_THREADS"):
+        torch.set_num_threads(int(os.environ["BASELINE_TORCH_THREADS"]))
     device = 0 if torch.cuda.is_available() else -1
     # The tagger folder holds a plain HF encoder + tokenizer and head.safetensors (a 6-logit linear
     # head: 2 layers x O/B/I). The baseline loads the same fine-tuned encoder as a standard
@@ -253,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=60.0, help="time cap per level")
     ap.add_argument("--max-chars", type=int, default=600, help="cut postings to this many characters")
     ap.add_argument("--max-batch-size", type=int, default=32, help="BentoML adaptive batching cap")
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="torch threads in the model processes of both servers (default: torch's choice)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--logs", type=Path, default=Path("/tmp/jobskills-bench"), help="server logs folder")
@@ -277,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.logs / "data"
     benv = {**env, "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR": str(model_dir), "JOBSKILLS_DATA_DIR": str(data_dir),
             "JOBSKILLS_SERVE_MAX_BATCH_SIZE": str(args.max_batch_size)}
+    if args.torch_threads:
+        benv["JOBSKILLS_SERVE_TORCH_THREADS"] = str(args.torch_threads)
     log = args.logs / "bentoml.log"
     proc = start([sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host", "127.0.0.1",
                   "--port", str(port)], benv, log)
@@ -295,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         log = args.logs / "baseline.log"
         benv = {**env, "BASELINE_MODEL_DIR": str(model_dir), "PYTHONPATH": str(args.logs)}
+        if args.torch_threads:
+            benv["BASELINE_TORCH_THREADS"] = str(args.torch_threads)
         proc = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--host", "127.0.0.1", "--port", str(port),
                       "--workers", "1", "--log-level", "warning"], benv, log)
         try:

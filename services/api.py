@@ -81,7 +81,10 @@ def _web_app() -> Starlette:
     return Starlette(routes=[Mount("/", StaticFiles(directory=STATIC_DIR, html=True))])
 
 
-def _error(status: int, message: str) -> JSONResponse:
+def _error(status: int, message: str, ctx: bentoml.Context | None = None) -> JSONResponse:
+    """A JSON error answer; with ``ctx`` the status is also set there (BentoML copies it over)."""
+    if ctx is not None:
+        ctx.response.status_code = status
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -248,11 +251,12 @@ class ApiService:
         resume_skills = list(request.resume_skills) if request.resume is None else _unique_phrases(next(extracted))
         job_skills = list(request.job_skills) if request.job is None else _unique_phrases(next(extracted))
         if resume_skills and job_skills:
-            result = await self.groups.to_async.match(resume_skills=resume_skills, job_skills=job_skills)
+            result = await self.groups.to_async.match(resume_skills=resume_skills, job_skills=job_skills,
+                                                      level=request.level)
         else:  # nothing to compare on one side: no overlap, by definition
-            result = {"score": 0.0, "groups": []}
+            result = {"score": 0.0, "level": request.level, "groups": [], "missing": [], "exact_overlap": []}
         grp_tag = self._infos["groups"].get("tag")
-        resp = MatchResponse(score=float(result.get("score", 0.0)), groups=list(result.get("groups", [])),
+        resp = MatchResponse(**{k: result.get(k) for k in ("score", "level", "groups", "missing", "exact_overlap")},
                              resume_skills=resume_skills, job_skills=job_skills, group_model_tag=grp_tag)
         self._log("match", grp_tag, t0, {"resume": request.resume, "job": request.job,
                                          "resume_skills": resume_skills, "job_skills": job_skills},
@@ -261,39 +265,42 @@ class ApiService:
 
     @bentoml.api
     async def topics(self, request: TopicsRequest, /) -> TopicsResponse:
-        """Topics and an extractive summary of a posting (needs a trained topic model)."""
+        """Topics, tags and an extractive summary of a posting (needs a trained topic model)."""
         t0 = time.perf_counter()
         model, problem = await self._topics_model()
         if model is None:
             REQUESTS.labels(endpoint="topics", outcome="unavailable").inc()
             return _error(503, problem or "no topic model")
+        kws: list[Keyword] = []
+        if (await self._info("keywords")).get("ready"):  # keywords make better tags; optional
+            (kws,) = await self._extract([request.text])
         import anyio
 
-        (desc,) = await anyio.to_thread.run_sync(model.describe, [request.text])
-        desc = desc.model_dump(mode="json") if hasattr(desc, "model_dump") else dict(desc)
-        resp = TopicsResponse(topics=list(desc.get("topics", [])), summary=desc.get("summary", []),
-                              model=self._topic_source)
+        (desc,) = await anyio.to_thread.run_sync(model.describe, [request.text], [kws])
+        resp = TopicsResponse(topics=desc.get("topics", []), tags=desc.get("tags", []),
+                              summary=desc.get("summary", []), keywords=kws, model=self._topic_source)
         self._log("topics", self._topic_source, t0, {"text": request.text}, resp.model_dump())
         return resp
 
     async def _topics_model(self) -> tuple[Any, str | None]:
+        """The topic model, loaded once; (None, reason) when there is none."""
         if self._topic_model is not None:
             return self._topic_model, None
-        path = CONFIG.topic_model_dir or self.settings.models_dir / "topics"
         try:
-            from common.topics import load_topic_model
+            from common.topics import default_model_path, load_topic_model
         except ImportError:
             return None, "topic modelling is not installed in this build"
-        if not Path(path).exists():
-            return None, f"no topic model at {path}; train one with `jobskills topics train` first"
+        path = Path(CONFIG.topic_model_dir or default_model_path())
         import anyio
 
         try:
-            self._topic_model = await anyio.to_thread.run_sync(load_topic_model, Path(path))
+            self._topic_model = await anyio.to_thread.run_sync(load_topic_model, path)
+        except FileNotFoundError:
+            return None, f"no topic model at {path}; fit one first (see docs/topics.md)"
         except Exception as exc:
             logger.exception("loading the topic model from %s failed", path)
             return None, f"the topic model at {path} could not be loaded: {exc}"
-        self._topic_source = f"dir:{Path(path).name}"
+        self._topic_source = f"dir:{path.resolve().name}"
         return self._topic_model, None
 
     @bentoml.api
@@ -301,7 +308,7 @@ class ApiService:
         """Store a person's corrections for the merge-labels flow (needs X-API-Key when one is set)."""
         if not self._authorised(ctx):
             REQUESTS.labels(endpoint="feedback", outcome="client_error").inc()
-            return _error(401, "missing or wrong X-API-Key header")
+            return _error(401, "missing or wrong X-API-Key header", ctx)
         n = log_feedback(self.settings.feedback_dir, [request.to_record()])
         FEEDBACK.inc(n)
         REQUESTS.labels(endpoint="feedback", outcome="ok").inc()
@@ -311,7 +318,7 @@ class ApiService:
     async def reload(self, ctx: bentoml.Context) -> dict:
         """Admin: reload both models from the registry (after promote/rollback); needs X-API-Key."""
         if not self._authorised(ctx):
-            return _error(401, "missing or wrong X-API-Key header")
+            return _error(401, "missing or wrong X-API-Key header", ctx)
         kw = await self.keywords.to_async.reload()
         grp = await self.groups.to_async.reload()
         self._infos = {"keywords": kw, "groups": grp}

@@ -91,7 +91,8 @@ class GroupService:
 
         t0 = time.perf_counter()
         try:
-            model = GroupModel.load(source.path)
+            model = GroupModel.load(source.path, device=self.device)
+            model.predict(["warm-up skill"], level=2, top_k=1)  # loads the encoder before /readyz says yes
         except Exception as exc:
             logger.exception("loading group model from %s failed", source.path)
             if self.model is None:
@@ -124,21 +125,27 @@ class GroupService:
         return out
 
     @bentoml.api
-    def match(self, resume_skills: list[str], job_skills: list[str]) -> dict:
+    def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:
         """Resume/job overlap in competency groups (``common.matching.match``)."""
         from common.matching import match
 
-        return _plain(match(resume_skills, job_skills, self._require()))
+        return _plain(match(resume_skills, job_skills, self._require(), level=level))
+
+    def _describe(self) -> dict:
+        # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
+        # would wait for the worker thread this method already holds
+        return {**self.source.describe(), "device": self.device, "ready": self.model is not None}
 
     @bentoml.api
     def info(self) -> dict:
-        return {**self.source.describe(), "device": self.device, "ready": self.model is not None}
+        """Which model is served, from where, on which device."""
+        return self._describe()
 
     @bentoml.api
     def reload(self) -> dict:
         """Load the current registry champion (after a promotion or rollback)."""
         self._load(champion=CONFIG.group_model_dir is None and CONFIG.group_model_tag is None)
-        return self.info()
+        return self._describe()
 
 
 def _skill(q: Any) -> str:

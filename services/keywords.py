@@ -65,6 +65,7 @@ class KeywordService:
         t0 = time.perf_counter()
         try:
             tagger = KeywordTagger.load(source.path, device=self.device)
+            tagger.extract(["warm-up: python and sql"])  # first-call costs paid before /readyz says yes
         except Exception as exc:  # a broken folder: keep serving the old model (if any) and say why
             logger.exception("loading tagger from %s failed", source.path)
             if self.tagger is None:
@@ -84,13 +85,18 @@ class KeywordService:
             raise ServiceUnavailable(f"no keyword model: {self.source.error}")
         return tagger.extract(list(texts))
 
+    def _describe(self) -> dict:
+        # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
+        # would wait for the worker thread this method already holds
+        return {**self.source.describe(), "device": self.device, "ready": self.tagger is not None}
+
     @bentoml.api
     def info(self) -> dict:
         """Which model is served, from where, on which device."""
-        return {**self.source.describe(), "device": self.device, "ready": self.tagger is not None}
+        return self._describe()
 
     @bentoml.api
     def reload(self) -> dict:
         """Load the current registry champion (after a promotion or rollback)."""
         self._load(champion=CONFIG.keyword_model_dir is None and CONFIG.keyword_model_tag is None)
-        return self.info()
+        return self._describe()

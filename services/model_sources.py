@@ -57,15 +57,13 @@ def class_model_ref(name: str, tag: str | None, folder: Path | None) -> Any:
 
 
 def _path_for_tag(name: str, tag: str) -> Path | None:
-    """Loadable folder for ``tag`` via the registry's listing."""
+    """Loadable folder of the model ``tag`` in the registry's store, or None."""
     try:
         from common import registry
 
-        for info in registry.list_models(name):
-            if str(info.tag) == tag:
-                return Path(info.path)
+        return Path(registry.get_model(tag).path)
     except Exception as exc:
-        logger.warning("registry listing for %s failed: %s", name, exc)
+        logger.warning("registry lookup of %s (%s) failed: %s", tag, name, exc)
     return None
 
 

@@ -97,6 +97,7 @@ class MatchRequest(_Strict):
     job: Text | None = None
     resume_skills: Skills | None = None
     job_skills: Skills | None = None
+    level: Level = 2
 
     @model_validator(mode="after")
     def _one_of_each(self) -> MatchRequest:
@@ -113,9 +114,14 @@ class TopicsRequest(_Strict):
 
 class FeedbackKeyword(_Strict):
     start: int = Field(ge=0)
-    end: int = Field(gt=0)
+    end: int = Field(ge=1)  # ge, not gt: OpenAPI 3.0 has no numeric exclusiveMinimum
     type: Literal["Skill", "Knowledge"]
     text: str | None = Field(None, description="Optional; checked against text[start:end] when given.")
+
+
+class FeedbackGroups(_Strict):
+    skill: Skill
+    codes: Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(min_length=1, max_length=20)]
 
 
 class FeedbackRequest(_Strict):
@@ -123,8 +129,8 @@ class FeedbackRequest(_Strict):
 
     text: Text
     keywords: Annotated[list[FeedbackKeyword], Field(max_length=1000)] = Field(default_factory=list)
-    groups: dict[Skill, Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)]] = (
-        Field(default_factory=dict, description="Skill -> accepted group codes.")
+    groups: Annotated[list[FeedbackGroups], Field(max_length=1000)] = Field(
+        default_factory=list, description="Accepted group codes per skill phrase."
     )
     annotator: Annotated[str, Field(max_length=100)] = "web"
     note: Annotated[str, Field(max_length=2000)] = ""
@@ -139,8 +145,6 @@ class FeedbackRequest(_Strict):
                 raise ValueError(f"keyword {i} covers only whitespace")
             if kw.text is not None and kw.text != self.text[kw.start : kw.end]:
                 raise ValueError(f"keyword {i} text {kw.text!r} differs from text[{kw.start}:{kw.end}]")
-        if len(self.groups) > 1000:
-            raise ValueError("too many skills in groups")
         return self
 
     def to_record(self) -> dict:
@@ -149,7 +153,11 @@ class FeedbackRequest(_Strict):
             Keyword(start=k.start, end=k.end, text=self.text[k.start : k.end], type=k.type, score=1.0).model_dump()
             for k in self.keywords
         ]
-        return {"text": self.text, "keywords": kws, "groups": self.groups, "annotator": self.annotator,
+        groups: dict[str, list[str]] = {}
+        for g in self.groups:
+            groups.setdefault(g.skill, [])
+            groups[g.skill] += [c for c in g.codes if c not in groups[g.skill]]
+        return {"text": self.text, "keywords": kws, "groups": groups, "annotator": self.annotator,
                 "note": self.note}
 
 
@@ -193,17 +201,40 @@ class AnalyzeResponse(BaseModel):
     group_model_tag: str | None
 
 
+class GroupMatchOut(BaseModel):
+    code: str
+    label: str
+    level: int
+    job_weight: float
+    resume_weight: float
+    contribution: float
+    job_skills: list[str]
+    resume_skills: list[str]
+
+
 class MatchResponse(BaseModel):
-    score: float = Field(description="0..1: how much of the job's competency groups the resume covers.")
-    groups: list[dict]
+    score: float = Field(description="0..1: how much of the job's competency-group weight the resume covers.")
+    level: int
+    groups: list[GroupMatchOut] = Field(description="Groups shared by resume and job, biggest contribution first.")
+    missing: list[GroupMatchOut] = Field(description="Job groups the resume does not cover.")
+    exact_overlap: list[str]
     resume_skills: list[str]
     job_skills: list[str]
     group_model_tag: str | None
 
 
+class TopicOut(BaseModel):
+    id: int
+    label: str
+    words: list[str]
+    score: float
+
+
 class TopicsResponse(BaseModel):
-    topics: list[dict]
-    summary: list[str] | str
+    topics: list[TopicOut] = Field(description="Nearest topics first (score: cosine to the topic centroid).")
+    tags: list[str]
+    summary: list[str] = Field(description="Up to 3 sentences of the text, in document order.")
+    keywords: list[Keyword] = Field(description="The keywords used for the tags (empty without a keyword model).")
     model: str | None
 
 

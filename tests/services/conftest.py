@@ -57,17 +57,28 @@ def serving_env(serving_root) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def tiny_models(serving_env, serving_root, tiny_bert_dir) -> dict:
-    """Train and promote a tiny tagger and a tiny group model; returns their champion paths/tags."""
-    out = serving_root / "models.json"
+def _build(what: str, serving_env, serving_root, tiny_bert_dir) -> dict:
+    out = serving_root / f"{what}.json"
     proc = subprocess.run(
-        [sys.executable, str(HERE / "build_tiny_models.py"), str(tiny_bert_dir), str(serving_root / "work"), str(out)],
+        [sys.executable, str(HERE / "build_tiny_models.py"), str(tiny_bert_dir), str(serving_root / "work"), str(out),
+         what],
         env=serving_env, cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"building tiny models failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise RuntimeError(f"building tiny {what} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_models(serving_env, serving_root, tiny_bert_dir) -> dict:
+    """Train and promote a tiny tagger and a tiny group model; returns their champion paths/tags."""
+    return _build("models", serving_env, serving_root, tiny_bert_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_topic_model(serving_env, serving_root, tiny_bert_dir) -> Path:
+    """A tiny topic model folder (not published where the server looks)."""
+    return Path(_build("topics", serving_env, serving_root, tiny_bert_dir)["topics"]["path"])
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from common.request_log import iter_jsonl
@@ -117,8 +119,11 @@ def test_match_with_texts_and_with_skill_lists(client):
     r = client.post("/match", json={"resume": RESUME, "job": POSTING})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert 0.0 <= body["score"] <= 1.0
+    assert 0.0 <= body["score"] <= 1.0 and body["level"] == 2
     assert body["resume_skills"] and body["job_skills"]
+    covered = {g["code"] for g in body["groups"]} | {g["code"] for g in body["missing"]}
+    assert all(g["job_skills"] for g in body["groups"] + body["missing"]) and len(covered) == len(
+        body["groups"]) + len(body["missing"])
     same = client.post("/match", json={"resume_skills": ["python", "sql"], "job_skills": ["python", "sql"]}).json()
     other = client.post("/match", json={"resume_skills": ["python"], "job_skills": ["team communication"]}).json()
     assert 0.0 <= other["score"] <= same["score"] <= 1.0
@@ -133,9 +138,9 @@ def test_match_needs_one_form_per_side(client):
 
 
 def test_feedback_needs_the_api_key_and_is_stored(client, data_dir):
-    fb = {"text": POSTING, "keywords": [{"start": 56, "end": 62, "type": "Knowledge", "text": "Python"}],
+    i = POSTING.index("Python")
+    fb = {"text": POSTING, "keywords": [{"start": i, "end": i + 6, "type": "Knowledge", "text": "Python"}],
           "annotator": "pytest", "note": "python is knowledge"}
-    assert POSTING[56:62] == "Python"
     assert client.post("/feedback", json=fb).status_code == 401
     assert client.post("/feedback", json=fb, headers={"X-API-Key": "wrong"}).status_code == 401
     r = client.post("/feedback", json=fb, headers={"X-API-Key": API_KEY})
@@ -148,9 +153,9 @@ def test_feedback_needs_the_api_key_and_is_stored(client, data_dir):
 
 @pytest.mark.parametrize("kw", [
     {"start": 0, "end": 10_000, "type": "Skill"},                 # outside the text
-    {"start": 56, "end": 62, "type": "Skill", "text": "Java"},    # text differs
+    {"start": 0, "end": 2, "type": "Skill", "text": "Java"},      # text differs ("We")
     {"start": 5, "end": 3, "type": "Skill"},                      # empty span
-    {"start": 56, "end": 62, "type": "Tool"},                     # unknown type
+    {"start": 0, "end": 2, "type": "Tool"},                       # unknown type
 ])
 def test_feedback_rejects_bad_spans(client, kw):
     r = client.post("/feedback", json={"text": POSTING, "keywords": [kw]}, headers={"X-API-Key": API_KEY})
@@ -169,7 +174,21 @@ def test_reload_is_an_admin_action(client, tiny_models):
 def test_topics_without_a_topic_model_is_a_clear_503(client):
     r = client.post("/topics", json={"text": POSTING})
     assert r.status_code == 503
-    assert "topic" in r.json()["error"]
+    assert "no topic model" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_topics_served_once_a_model_is_published(client, tiny_topic_model, data_dir):
+    # publish the tiny topic model where the service looks by default; no restart needed
+    shutil.copytree(tiny_topic_model, data_dir / "models" / "topics" / "latest")
+    r = client.post("/topics", json={"text": POSTING})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["topics"] and all(t["words"] and -1.0 <= t["score"] <= 1.0 for t in body["topics"])
+    scores = [t["score"] for t in body["topics"]]
+    assert scores == sorted(scores, reverse=True)
+    assert 1 <= len(body["summary"]) <= 3 and all(s.strip() in POSTING for s in body["summary"])
+    _check_keywords(POSTING, body["keywords"])
 
 
 def test_metrics_and_openapi(client):

@@ -23,12 +23,13 @@ CASES = [
     ("/extract", '{"text": "Python"', JSON, 400, "not valid JSON"),
     ("/extract", "text=Python", JSON, 400, "not valid JSON"),
     ("/extract", b'{"text": "caf\xe9 \xff"}', JSON, 400, "not valid UTF-8"),
+    ("/extract", '{"text": "lone \\udcff surrogate"}', JSON, 400, "surrogate"),
     ("/extract", json.dumps({"text": "Python"}), {"Content-Type": "text/csv"}, 415, "JSON"),
     ("/extract", json.dumps({"text": "Python"}), {"Content-Type": "application/vnd.bentoml+pickle"}, 415, "JSON"),
     ("/extract", json.dumps({"text": "y" * 70_000}), JSON, 413, "limit"),
     ("/extract_batch", json.dumps({"texts": ["a b"] * 9}), JSON, 400, "limit is 8"),
     ("/extract_batch", json.dumps({"texts": []}), JSON, 400, "empty"),
-    ("/extract_batch", json.dumps({"texts": "Python"}), JSON, 400, "valid list"),
+    ("/extract_batch", json.dumps({"texts": "Python"}), JSON, 400, "valid array"),
     ("/extract_batch", json.dumps({"texts": ["ok", ""]}), JSON, 400, "text is empty"),
     ("/classify", json.dumps({"skills": ["python"] * 9}), JSON, 400, "limit is 8"),
     ("/classify", json.dumps({"skills": ["python"], "level": 3}), JSON, 400, "level"),
@@ -40,7 +41,7 @@ CASES = [
     ("/analyze", json.dumps({"text": "Python", "level": "fine"}), JSON, 400, "level"),
     ("/match", json.dumps({"resume": "", "job": "Python"}), JSON, 400, "text is empty"),
     ("/topics", json.dumps({"text": ""}), JSON, 400, "text is empty"),
-    ("/feedback", json.dumps({"text": "Python", "keywords": "Python"}), JSON, 400, "valid list"),
+    ("/feedback", json.dumps({"text": "Python", "keywords": "Python"}), JSON, 400, "valid array"),
 ]
 
 

@@ -88,9 +88,11 @@ def test_request_schemas_enforce_the_settings_limits(settings_env, monkeypatch):
 
 
 def test_feedback_record_uses_the_text_for_keyword_strings(settings_env):
-    fb = FeedbackRequest(text="Need Python now", keywords=[{"start": 5, "end": 11, "type": "Knowledge"}])
+    fb = FeedbackRequest(text="Need Python now", keywords=[{"start": 5, "end": 11, "type": "Knowledge"}],
+                         groups=[{"skill": "Python", "codes": ["S1"]}, {"skill": "Python", "codes": ["S1", "S2"]}])
     rec = fb.to_record()
     assert rec["keywords"] == [{"start": 5, "end": 11, "text": "Python", "type": "Knowledge", "score": 1.0}]
+    assert rec["groups"] == {"Python": ["S1", "S2"]}  # the request_log feedback format
     assert rec["annotator"] == "web"
     with pytest.raises(ValidationError, match="differs"):
         FeedbackRequest(text="Need Python now", keywords=[{"start": 5, "end": 11, "type": "Skill", "text": "Java"}])
@@ -137,4 +139,4 @@ def test_serve_cli_refuses_a_missing_model_folder(tmp_path):
 
     res = CliRunner().invoke(app, ["serve", "--keyword-model-dir", str(tmp_path / "nope")])
     assert res.exit_code == 2
-    assert "does not exist" in res.output
+    assert "does not exist" in " ".join(res.output.split())  # rich wraps long lines

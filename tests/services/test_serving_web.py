@@ -55,6 +55,8 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
     # every mark is a keyword the API returned, with its type as colour class and its groups in the tooltip
     returned = {(k["text"], k["type"]) for k in expected}
     assert marks and all((m["text"], m["type"]) in returned for m in marks)
+    # the tiny tagger was trained to tag tools as Knowledge (see build_tiny_models.py)
+    assert {"text": "Python", "type": "Knowledge"} in [{"text": m["text"], "type": m["type"]} for m in marks]
     by_text = {k["text"]: k for k in expected}
     for m in marks:
         groups = by_text[m["text"]]["groups"]

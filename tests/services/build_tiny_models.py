@@ -1,0 +1,134 @@
+"""Train a tiny tagger and a tiny skill-group model and promote both with ``common.registry``.
+
+Run by the ``tiny_models`` fixture in a subprocess whose environment points ``BENTOML_HOME``
+and ``JOBSKILLS_DATA_DIR`` at temporary folders:
+``python build_tiny_models.py <tiny_bert_dir> <work_dir> <out.json> [models|topics]``. Writes the champion tags
+and folders to ``out.json``. Uses only the other areas' public APIs, on synthetic data built
+from the tiny BERT's vocabulary, so it runs without the real data set.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+KNOWLEDGE = ["python", "java", "sql", "cloud"]
+FILLER = "we are looking for a team with strong experience in the of to and you will our data".split()
+
+
+def synthetic_postings(n: int, seed: int = 0):
+    """Postings where tools are Knowledge and 'project management' / 'communication' are Skills."""
+    from common.types import Posting, Sentence
+
+    rng = random.Random(seed)
+    postings = []
+    for d in range(n):
+        sents = []
+        for _ in range(4):
+            toks, skill, know = [], [], []
+            for _ in range(rng.randint(4, 9)):
+                r = rng.random()
+                if r < 0.2:
+                    toks.append(rng.choice(KNOWLEDGE)); skill.append("O"); know.append("B")
+                elif r < 0.3:
+                    toks += ["project", "management"]; skill += ["B", "I"]; know += ["O", "O"]
+                elif r < 0.35:
+                    toks.append("communication"); skill.append("B"); know.append("O")
+                else:
+                    toks.append(rng.choice(FILLER)); skill.append("O"); know.append("O")
+            sents.append(Sentence(tokens=toks, tags={"Skill": skill, "Knowledge": know}))
+        postings.append(Posting(doc_id=f"s{d}", source="tech" if d % 2 else "house", sentences=sents, split="train"))
+    return postings
+
+
+def build_tagger(encoder: Path, work: Path) -> dict:
+    from common import registry
+    from common.keyword_eval import evaluate_keywords
+    from common.spans import posting_text
+    from common.tagger import KeywordTagger, TaggerConfig, train_tagger
+
+    train, dev = synthetic_postings(16, seed=0), synthetic_postings(4, seed=1)
+    cfg = TaggerConfig(encoder=str(encoder), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,
+                       dropout=0.0, seed=3, epochs=100, max_steps=40, eval_each_epoch=False, threads=1)
+    res = train_tagger(cfg, train, None, work / "tagger", progress=False)
+    tagger = KeywordTagger.load(res.model_dir, device="cpu")
+    report = evaluate_keywords(dev, tagger.extract([posting_text(p) for p in dev]))
+    decision = registry.register_and_gate("keyword-tagger", res.model_dir, report, "span.overall.f1",
+                                          metadata={"params": {"tiny": True}})
+    assert decision.promoted, decision.reason
+    return {"tag": decision.tag, "path": str(registry.champion_path("keyword-tagger")),
+            "f1": report["span"]["overall"]["f1"]}
+
+
+GROUPS = [
+    {"code": "T", "label": "technology", "level": 1, "parent_code": ""},
+    {"code": "P", "label": "people", "level": 1, "parent_code": ""},
+    {"code": "T.1", "label": "software development", "level": 2, "parent_code": "T"},
+    {"code": "T.2", "label": "data management", "level": 2, "parent_code": "T"},
+    {"code": "P.1", "label": "communication", "level": 2, "parent_code": "P"},
+    {"code": "P.2", "label": "project management", "level": 2, "parent_code": "P"},
+]
+SKILLS = {
+    "T.1": ["python", "java", "write python code", "write java code", "software design", "software testing",
+            "cloud software", "design software", "test software", "python developer"],
+    "T.2": ["sql", "data", "sql data", "manage sql data", "data design", "cloud data", "data management",
+            "query sql", "data engineer", "data knowledge"],
+    "P.1": ["communication", "strong communication", "team communication", "communication skills",
+            "work with our team", "communication with you", "we communication", "team skills", "our team",
+            "communication knowledge"],
+    "P.2": ["project management", "management", "project", "manage project", "project team",
+            "management skills", "project design management", "management of project", "work management",
+            "project management knowledge"],
+}
+
+
+def build_groups(encoder: Path, work: Path) -> dict:
+    import pandas as pd
+    import yaml
+
+    from common import registry
+    from common.esco import skills_frame
+    from common.groups import GroupConfig, GroupModel, train_groups
+
+    rows = [{"label": s, "groups_l2": [code], "groups_l1": [code.split(".")[0]]}
+            for code, labels in SKILLS.items() for s in labels]
+    df = skills_frame(rows)
+    dev = df.iloc[::5].reset_index(drop=True)
+    train = df.drop(df.index[::5]).reset_index(drop=True)
+    tiny = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "groups-tiny.yaml").read_text())
+    cfg = GroupConfig.model_validate({**tiny, "encoder": str(encoder)})
+    res = train_groups(cfg, train, dev, pd.DataFrame(GROUPS), out_dir=work / "groups", progress=False,
+                       embed_cache=False)
+    GroupModel.load(res.model_dir).predict(["python"], level=2, top_k=2)  # loads and predicts
+    decision = registry.register_and_gate("skill-groups", res.model_dir, res.metrics, "l2.micro_f1",
+                                          metadata={"params": {"tiny": True}})
+    assert decision.promoted, decision.reason
+    return {"tag": decision.tag, "path": str(registry.champion_path("skill-groups"))}
+
+
+def build_topics(encoder: Path, work: Path) -> dict:
+    """A topic model folder (not published: the tests install it while the server runs)."""
+    from common.topics import TopicConfig, fit_topics
+
+    texts = [" ".join(w for s in p.sentences for w in s.tokens) for p in synthetic_postings(24, seed=5)]
+    cfg = TopicConfig(encoder=str(encoder), reducer="pca", n_components=3, clusterer="kmeans", n_clusters=3,
+                      min_df=1, plot=False)
+    _, path = fit_topics(texts, cfg, out_dir=work / "topics", make_latest=False)
+    return {"path": str(path)}
+
+
+def main() -> None:
+    encoder, work, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+    what = sys.argv[4] if len(sys.argv) > 4 else "models"
+    work.mkdir(parents=True, exist_ok=True)
+    if what == "topics":
+        result = {"topics": build_topics(encoder, work)}
+    else:
+        result = {"keywords": build_tagger(encoder, work), "groups": build_groups(encoder, work)}
+    out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
