@@ -139,7 +139,7 @@ class DriftConfig(BaseModel):
             raise FileNotFoundError(f"drift config {path} does not exist")
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
-            raise ValueError(f"drift config {path} must be a mapping")
+            raise ValueError(f"drift config {path} must be a mapping")  # noqa: TRY004 (a user's file)
         return cls.model_validate(data)
 
     def encoder_path(self) -> str:
@@ -222,7 +222,7 @@ def dominant_group(groups: Sequence[str] | None) -> str | None:
     if not groups:
         return None
     counts = Counter(groups)
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
 @dataclass

@@ -20,8 +20,8 @@ PANELS: list[tuple[str, str, str, str, list[tuple[str, dict[str, str], str]], st
     ("Drift", "Postings in the last window", "Rows in the most recent check.", "counter",
      [("RowCount", {}, "postings")], "half"),
     ("Drift", "Share of drifted features (last check)",
-     "Descriptor and prediction features whose test failed (embeddings are plotted apart; the "
-     "retrain decision counts them as one more feature).",
+     ("Descriptor and prediction features whose test failed (embeddings are plotted apart; the "
+      "retrain decision counts them as one more feature)."),
      "counter", [("DriftedColumnsCount", {"value_type": "share"}, "share")], "half"),
     ("Drift", "Share of drifted features over time", "Same share, per check.", "line",
      [("DriftedColumnsCount", {"value_type": "share"}, "share drifted")], "half"),

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from common.descriptors import MonitoredItem
-from common.drift import DriftConfig, DriftResult, ReferenceProfile, TextEmbedder, build_reference, check_drift
+from common.drift import (
+    DriftConfig,
+    DriftResult,
+    ReferenceProfile,
+    TextEmbedder,
+    build_reference,
+    check_drift,
+)
 from common.drift_window import skillspan_items, training_skills
 
 logger = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ def monitor_env(settings_env, tech_reference):
 def _run_monitor(monitor_env, **kw):
     from flows.monitor import monitor
 
-    settings, overrides, ref_dir = monitor_env
+    _settings, overrides, ref_dir = monitor_env
     return monitor(config_overrides=overrides, reference_path=str(ref_dir), use_champion=False, **kw)
 
 

@@ -29,7 +29,7 @@ def synthetic_items(rng, vocab: list[str], skills: list[str], n: int, groups: li
     return items
 
 
-TECH = ("python java sql cloud docker kubernetes api backend frontend react testing agile scrum "
-        "developer engineer software code review git linux data").split()
-CARE = ("patient care nurse hospital shift clinical medication ward elderly support family "
-        "health safety hygiene rota compassion residents").split()
+TECH = ["python", "java", "sql", "cloud", "docker", "kubernetes", "api", "backend", "frontend", "react",
+        "testing", "agile", "scrum", "developer", "engineer", "software", "code", "review", "git", "linux", "data"]
+CARE = ["patient", "care", "nurse", "hospital", "shift", "clinical", "medication", "ward", "elderly", "support",
+        "family", "health", "safety", "hygiene", "rota", "compassion", "residents"]

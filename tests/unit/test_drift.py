@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 
 from common.descriptors import MonitoredItem, Vocabulary, cross_fitted_descriptors, describe, words
 from common.drift import DriftConfig, FeatureTest, build_reference, check_drift, dominant_group
 from common.drift_window import item_from_record, load_window, log_items
 from common.request_log import log_request
-from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 
 
 def test_words_drop_numbers_punctuation_and_placeholders():

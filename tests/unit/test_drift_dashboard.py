@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import numpy as np
 import pytest
+from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 from typer.testing import CliRunner
 
 from common.drift import DriftConfig, build_reference
 from common.drift_workspace import PANELS
 from common.monitoring import run_check
-from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 
 
 def _free_port() -> int:
