@@ -485,13 +485,14 @@ def plot_topic_map(model: TopicModel, out_path: str | Path) -> Path:
         raise ValueError("this topic model has no map data to plot")
     fig, ax = plt.subplots(figsize=(9, 7), dpi=110)
     noise = labels < 0
-    ax.scatter(xy[noise, 0], xy[noise, 1], s=3, c="lightgrey", label="noise")
-    cmap = plt.get_cmap("tab20")
+    size = float(np.clip(3000 / max(len(labels), 1), 2, 30))
+    ax.scatter(xy[noise, 0], xy[noise, 1], s=size, c="lightgrey", label="noise")
+    cmap = plt.get_cmap("tab10" if len(model.topics) <= 10 else "tab20")
     for t in model.topics:
         m = labels == t.id
         if not m.any():
             continue
-        ax.scatter(xy[m, 0], xy[m, 1], s=4, color=cmap(t.id % 20))
+        ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(t.id % cmap.N))
         cx, cy = np.median(xy[m], axis=0)
         ax.annotate(f"{t.id}: " + ", ".join(t.top_words(3)), (cx, cy), fontsize=7, ha="center",
                     bbox={"boxstyle": "round", "fc": "white", "alpha": 0.7, "lw": 0})
