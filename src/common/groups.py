@@ -88,6 +88,7 @@ class GroupConfig(BaseModel):
     kmeans_clusters: int = Field(150, ge=2)
     spectral_clusters: int = Field(150, ge=2)
     spectral_neighbors: int = Field(10, ge=2)
+    spectral_max_points: int = Field(3000, ge=10, description="Spectral clustering on a sample this big; the rest by 5-NN vote.")
     tfidf_neighbours: int = 3
     candidates: dict[int, int] = Field(default_factory=lambda: {1: 12, 2: 20})
     xgb: XGBParams = Field(default_factory=XGBParams)
@@ -128,6 +129,7 @@ class LevelState:
     Y: np.ndarray  # (n_known, G) uint8
     name_emb: np.ndarray  # (G, d)
     parent_name_emb: np.ndarray | None = None
+    parent_idx: np.ndarray | None = None  # (G,) index of each group's parent in level 1, or -1
     nn: Any = None
     lexical: gf.LexicalGroups | None = None
     km_known: np.ndarray | None = None
@@ -179,7 +181,10 @@ class GroupModel:
             return st.ovr.predict_proba(Q).astype(np.float32)
         if nn_prob is None:
             nn_prob = st.nn.predict_proba(Q).astype(np.float32)
-        X, rows, cols, _ = pair_features(self, st, Q, texts, self_index, nn_prob)
+        parent_prob = None
+        if st.parent_idx is not None and 1 in self.levels and self.levels[1].nn is not None:
+            parent_prob = parent_probabilities(st, self.levels[1].nn.predict_proba(Q).astype(np.float32))
+        X, rows, cols, _ = pair_features(self, st, Q, texts, self_index, nn_prob, parent_prob)
         out = np.zeros((len(Q), len(st.codes)), dtype=np.float32)
         if len(rows):
             out[rows, cols] = st.xgb.predict_proba(X)[:, 1]
@@ -280,9 +285,22 @@ class GroupModel:
 
 # ---- pair features ----------------------------------------------------------------------------
 
+def parent_probabilities(st: LevelState, level1_prob: np.ndarray) -> np.ndarray:
+    """(n, G): the level-1 network's probability of each level-2 group's parent (0 without one)."""
+    out = np.zeros((len(level1_prob), len(st.codes)), dtype=np.float32)
+    has = st.parent_idx >= 0
+    out[:, has] = level1_prob[:, st.parent_idx[has]]
+    return out
+
+
 def pair_features(model: GroupModel, st: LevelState, Q: np.ndarray, texts: Sequence[str],
-                  self_index: np.ndarray, nn_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Feature rows for each query's candidate groups: (X, query rows, group cols, names)."""
+                  self_index: np.ndarray, nn_prob: np.ndarray, parent_prob: np.ndarray | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Feature rows for each query's candidate groups: (X, query rows, group cols, names).
+
+    ``parent_prob`` (level 2 only): the level-1 network's probability of the group's parent,
+    out-of-fold for training skills like ``nn_prob``.
+    """
     cfg = model.cfg
     feats = set(cfg.features)
     n, G = len(Q), len(st.codes)
@@ -308,6 +326,8 @@ def pair_features(model: GroupModel, st: LevelState, Q: np.ndarray, texts: Seque
     if "nn" in feats:
         add("nn_prob", nn_prob)
         add("nn_rank", rank_of(nn_prob))
+        if parent_prob is not None:
+            add("parent_nn_prob", parent_prob)
     if "name" in feats:
         add("name_cos", Q @ st.name_emb.T)
         if st.parent_name_emb is not None:
@@ -363,6 +383,40 @@ class GroupTrainResult:
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     model: GroupModel | None = None
+
+
+def spectral_labels(X: np.ndarray, n_clusters: int, n_neighbors: int, max_points: int, seed: int) -> np.ndarray:
+    """Spectral cluster labels for all rows; fitted on at most ``max_points`` rows (its cost grows
+    much faster than linearly), the others take the majority label of their 5 nearest sampled rows."""
+    from sklearn.cluster import SpectralClustering
+
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(X), size=min(max_points, len(X)), replace=False))
+    Xs = X[sample]
+    sc = SpectralClustering(n_clusters=min(n_clusters, len(Xs) // 2), affinity="nearest_neighbors",
+                            n_neighbors=min(n_neighbors, len(Xs) - 1), eigen_solver=_eigen_solver(len(Xs)),
+                            assign_labels="cluster_qr", random_state=seed)
+    lab_s = sc.fit_predict(Xs)
+    labels = np.empty(len(X), dtype=np.int64)
+    labels[sample] = lab_s
+    rest = np.setdiff1d(np.arange(len(X)), sample)
+    if rest.size:
+        Xn = Xs / np.maximum(np.linalg.norm(Xs, axis=1, keepdims=True), 1e-9)
+        Xr = X[rest] / np.maximum(np.linalg.norm(X[rest], axis=1, keepdims=True), 1e-9)
+        idx, _ = gf.nearest_known(Xr.astype(np.float32), Xn.astype(np.float32), np.full(len(rest), -1), k=min(5, len(Xs)))
+        labels[rest] = _majority(lab_s[idx], int(lab_s.max()) + 1)
+    return labels
+
+
+def _eigen_solver(n: int) -> str:
+    """``amg`` (pyamg) for thousands of skills: ARPACK needs many minutes for 150 eigenvectors."""
+    if n < 500:
+        return "arpack"
+    try:
+        import pyamg  # noqa: F401
+    except ImportError:
+        return "arpack"
+    return "amg"
 
 
 def _set_threads(n: int | None) -> None:
@@ -509,14 +563,12 @@ def train_groups(
         Kr = pca.transform(K).astype(np.float32)
         if "clusters" in feats:
             k_km = max(2, min(cfg.kmeans_clusters, len(K) // 2))
-            kmeans = KMeans(n_clusters=k_km, n_init=3, random_state=cfg.seed).fit(Kr)
+            kmeans = KMeans(n_clusters=k_km, n_init=1, random_state=cfg.seed).fit(Kr)
             km_known = kmeans.labels_
             n_spectral = max(2, min(cfg.spectral_clusters, len(K) // 2))
-            sc = SpectralClustering(n_clusters=n_spectral, affinity="nearest_neighbors",
-                                    n_neighbors=min(cfg.spectral_neighbors, len(K) - 1),
-                                    assign_labels="cluster_qr", random_state=cfg.seed)
-            sp_known = sc.fit_predict(Kr)
+            sp_known = spectral_labels(Kr, n_spectral, cfg.spectral_neighbors, cfg.spectral_max_points, cfg.seed)
         timings["reduce_cluster"] = time.perf_counter() - t0
+        logger.info("PCA + clusters in %.1fs", timings["reduce_cluster"])
 
     level_states: dict[int, LevelState] = {}
     model = GroupModel(cfg, encoder_path, K, texts, level_states, pca, kmeans, n_spectral)
@@ -528,6 +580,7 @@ def train_groups(
         inner[max(1, len(K) // 5):] = False
     train_self = np.arange(len(K), dtype=np.int64)
     dev_eval: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    oof_by_level: dict[int, np.ndarray] = {}
 
     for level in cfg.levels:
         t0 = time.perf_counter()
@@ -556,12 +609,19 @@ def train_groups(
             timings[f"fit_l{level}"] = time.perf_counter() - t0
             continue
         oof, st.nn = oof_nn_proba(cfg, K, Y)
+        oof_by_level[level] = oof
         timings[f"nn_l{level}"] = time.perf_counter() - t0
+        logger.info("level %d: out-of-fold network in %.1fs", level, timings[f"nn_l{level}"])
+        parent_prob = None
+        if level == 2 and 1 in oof_by_level and "nn" in feats:
+            pos1 = {c: i for i, c in enumerate(level_states[1].codes)}
+            st.parent_idx = np.array([pos1.get(parents_map.get(c, ""), -1) for c in codes], dtype=np.int64)
+            parent_prob = parent_probabilities(st, oof_by_level[1])
         if "lexical" in feats:
             st.lexical = gf.LexicalGroups().fit(texts, Y)
         st.km_known, st.sp_known = km_known, sp_known
         t1 = time.perf_counter()
-        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof)
+        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob)
         st.feature_names = names
         y = Y[rows, cols]
         timings[f"features_l{level}"] = time.perf_counter() - t1
@@ -585,6 +645,8 @@ def train_groups(
             clf.fit(X, y, verbose=False)
         st.xgb = clf
         timings[f"xgb_l{level}"] = time.perf_counter() - t1
+        logger.info("level %d: XGBoost %d trees, threshold %.3f, inner micro-F1 %.3f in %.1fs",
+                    level, best_it, st.threshold, inner_f1, timings[f"xgb_l{level}"])
         dev_eval[level] = (np.array([inner_f1]), np.array([y.sum() / max(1, Y.sum()), best_it]))
 
     metrics: dict[str, Any] = {}

@@ -39,6 +39,9 @@ class MirrorConfig(BaseModel):
     span_mask: int = Field(5, ge=0, description="Length of the masked span (sub-words); 0 disables masking.")
     dropout: float = Field(0.1, ge=0, lt=1)
     max_steps: int | None = Field(None, ge=1)
+    freeze_embeddings: bool = Field(
+        True, description="Keep the word-embedding matrix fixed: most of the parameters, little of the gain."
+    )
     seed: int = 13
     threads: int | None = None
     device: str | None = None
@@ -99,6 +102,9 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
     model = AutoModel.from_pretrained(path, hidden_dropout_prob=cfg.dropout,
                                       attention_probs_dropout_prob=cfg.dropout).to(device)
     model.train()
+    if cfg.freeze_embeddings:
+        for p in model.get_input_embeddings().parameters():
+            p.requires_grad_(False)
     data = list(dict.fromkeys(" ".join(str(s).split()) for s in strings if str(s).strip()))
     if len(data) < 2:
         raise ValueError("Mirror-BERT needs at least two distinct strings")
@@ -107,7 +113,7 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
     total = max(1, int(round(cfg.epochs * steps_per_epoch)))
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     mask_id = tok.mask_token_id if tok.mask_token_id is not None else tok.unk_token_id
     bar = None
     if progress:

@@ -12,7 +12,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import group_taxonomy as gt  # noqa: E402
 
-from common.groups import GroupConfig, GroupModel, GroupScore, oof_nn_proba, pair_features, train_groups  # noqa: E402
+from common.groups import (  # noqa: E402
+    GroupConfig,
+    GroupModel,
+    GroupScore,
+    oof_nn_proba,
+    pair_features,
+    parent_probabilities,
+    train_groups,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -85,9 +93,10 @@ def test_no_leakage_a_skills_own_groups_never_enter_its_features(tiny_bert_dir):
         st = model.levels[2]
         K = model.known_emb
         oof, _ = oof_nn_proba(cfg, K, st.Y)
-        X, rows, cols, names = pair_features(model, st, K, frame["text"].tolist(), np.arange(len(K)), oof)
+        parent = parent_probabilities(st, oof_nn_proba(cfg, K, model.levels[1].Y)[0])
+        X, rows, cols, names = pair_features(model, st, K, frame["text"].tolist(), np.arange(len(K)), oof, parent)
         order = np.argsort(cols[rows == i])
         feats.append((X[rows == i][order], cols[rows == i][order], names))
     (xa, ca, na), (xb, cb, nb) = feats
-    assert na == nb and ca.tolist() == cb.tolist()
+    assert na == nb and ca.tolist() == cb.tolist() and "parent_nn_prob" in na
     np.testing.assert_allclose(xa, xb, rtol=1e-5, atol=1e-6)
