@@ -70,8 +70,24 @@ def monitor_cmd(
     result = DriftResult.model_validate(record["result"])
     typer.echo(evidence_markdown(result))
     typer.echo(f"report: {record.get('html') or record.get('report_dir')}")
-    if record.get("retrain"):
-        typer.echo(f"retrain: {record['retrain']}")
+    typer.echo(retrain_summary(record.get("retrain")))
+
+
+def retrain_summary(retrain: dict | None) -> str:
+    """One line per model of what the triggered retrain did (the full record is in decision.json)."""
+    if not retrain:
+        return "retrain: not started"
+    if "skipped" in retrain:
+        return f"retrain: {retrain['skipped']}"
+    if "error" in retrain:
+        return f"retrain: failed ({retrain['error']})"
+    if retrain.get("mode") == "deployment":
+        return f"retrain: scheduled deployment {retrain['deployment']} (flow run {retrain['flow_run_id']})"
+    lines = ["retrain: ran as a sub-flow"]
+    for kind, dec in ((retrain.get("result") or {}).get("promote") or {}).items():
+        verdict = f"promoted {dec.get('tag')}" if dec.get("promoted") else "not promoted"
+        lines.append(f"  {kind}: {verdict} ({dec.get('reason')})")
+    return "\n".join(lines)
 
 
 def dashboard_cmd(

@@ -290,7 +290,9 @@ def build_reference(
     rows = cross_fitted_descriptors(items, training_skills, n_folds=cfg.n_folds)
     vocab = Vocabulary.from_training((it.text for it in items), (s for sk in training_skills for s in sk))
     has_groups = any(it.groups is not None for it in items)
-    encoder = embedder.encoder if isinstance(embedder, TextEmbedder) else (meta or {}).get("encoder", "custom")
+    # A plain callable embedder (tests, custom encoders) is recorded under the configured name.
+    encoder = embedder.encoder if isinstance(embedder, TextEmbedder) else (meta or {}).get("encoder",
+                                                                                         cfg.encoder_path())
     return ReferenceProfile(
         descriptors=pd.DataFrame(rows, columns=list(DESCRIPTOR_COLUMNS)),
         embeddings=_embed(embedder, [it.text for it in items]),

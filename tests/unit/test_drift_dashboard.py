@@ -112,3 +112,14 @@ def test_cli_errors_are_one_sentence(tmp_path, monkeypatch):
     r = runner.invoke(app, ["monitor", "--hours", "-1"])
     assert r.exit_code == 2 and "--hours must be positive" in said(r)
     get_settings.cache_clear()
+
+
+def test_retrain_summary_lines():
+    from cli.monitoring import retrain_summary
+
+    assert retrain_summary(None) == "retrain: not started"
+    assert retrain_summary({"skipped": "trigger disabled"}) == "retrain: trigger disabled"
+    out = retrain_summary({"mode": "subflow", "result": {"promote": {"keywords": {
+        "promoted": False, "tag": None, "reason": "span_f1=0.0160 does not beat champion"}}}})
+    assert out.splitlines() == ["retrain: ran as a sub-flow",
+                                "  keywords: not promoted (span_f1=0.0160 does not beat champion)"]
