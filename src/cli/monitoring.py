@@ -25,6 +25,8 @@ def monitor_cmd(
     no_retrain: Annotated[bool, typer.Option("--no-retrain", help="Report drift but do not start retraining.")] = False,
     deployment: Annotated[str | None, typer.Option(
         help="Start retraining as this Prefect deployment (flow/deployment) instead of a sub-flow.")] = None,
+    retrain_config: Annotated[Path | None, typer.Option(
+        help="Pipeline YAML for the triggered retrain (e.g. configs/quickstart.yaml).")] = None,
     serve: Annotated[bool, typer.Option(help="Serve the monitor as a scheduled Prefect deployment.")] = False,
     cron: Annotated[str, typer.Option(help="Schedule used with --serve.")] = "0 * * * *",
 ) -> None:
@@ -59,7 +61,10 @@ def monitor_cmd(
         params = {"config_path": str(config) if config else None, "window_hours": hours,
                   "logs_dir": str(logs) if logs else None, "rebuild_reference": rebuild_reference,
                   "use_champion": not gold_reference, "trigger": not no_retrain,
-                  "retrain_deployment": deployment}
+                  "retrain_deployment": deployment,
+                  "retrain_parameters": {"config_path": str(retrain_config)} if retrain_config else None}
+        if retrain_config is not None and not retrain_config.exists():
+            raise FileNotFoundError(f"retrain config {retrain_config} does not exist")
         if serve:
             typer.echo(f"serving the drift monitor on schedule {cron!r} (Ctrl-C stops)")
             monitor.serve(name="drift-monitor", cron=cron, parameters=params, tags=["monitoring"])
