@@ -38,6 +38,8 @@ def monitor_cmd(
     from cli._util import offline_env
 
     offline_env()
+    # The first ephemeral Prefect server on a busy 2-core machine can take > 20 s to start.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     with user_errors():
         from common.drift import DriftConfig
 
