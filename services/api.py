@@ -125,7 +125,7 @@ class ApiService:
             dep = self.keywords if which == "keywords" else self.groups
             try:
                 info = await dep.to_async.info()
-            except Exception as exc:  # dependency still starting or down
+            except Exception as exc:  # noqa: BLE001  (dependency still starting or down)
                 return {"ready": False, "error": f"{which} service unreachable: {exc}", "tag": None}
             self._infos[which] = info
         return info
@@ -135,6 +135,7 @@ class ApiService:
         for w in which:
             info = await self._info(w)
             if not info.get("ready"):
+                REQUESTS.labels(endpoint="any", outcome="unavailable").inc()
                 return _error(503, f"the {w} model is not available: {info.get('error')}")
         return None
 

@@ -38,7 +38,7 @@ def champion_tag(name: str) -> str | None:
         from common import registry
 
         info = registry.champion(name)
-    except Exception as exc:  # a broken or empty store must not stop the service from starting
+    except Exception as exc:  # noqa: BLE001  (a broken or empty store must not stop the service starting)
         logger.warning("registry lookup for %s failed: %s", name, exc)
         return None
     return str(info.tag) if info is not None else None
@@ -62,7 +62,7 @@ def _path_for_tag(name: str, tag: str) -> Path | None:
         from common import registry
 
         return Path(registry.get_model(tag).path)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (unknown tag or unreadable store: reported, not raised)
         logger.warning("registry lookup of %s (%s) failed: %s", tag, name, exc)
     return None
 
@@ -89,7 +89,7 @@ def resolve(name: str, folder: Path | None, tag: str | None, ref: Any = None, ch
         from common import registry
 
         info = registry.champion(name)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (as above)
         info = None
         logger.warning("registry lookup for %s failed: %s", name, exc)
     if info is not None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ def _services_root() -> Path:
     spec = importlib.util.find_spec("services")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the services package is not importable; install the project with pip install -e .")
-    return Path(list(spec.submodule_search_locations)[0]).resolve().parent
+    return Path(next(iter(spec.submodule_search_locations))).resolve().parent
 
 
 def serve_command(
@@ -52,12 +52,12 @@ def register(app: typer.Typer) -> None:
     def serve(
         port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 3000,
         host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
-        keyword_model_dir: Annotated[Optional[Path], typer.Option(help="Serve this tagger folder, not the champion.")] = None,
-        group_model_dir: Annotated[Optional[Path], typer.Option(help="Serve this group-model folder.")] = None,
-        keyword_tag: Annotated[Optional[str], typer.Option(help="Serve this model-store tag, not the champion.")] = None,
-        group_tag: Annotated[Optional[str], typer.Option(help="Serve this model-store tag, not the champion.")] = None,
-        gpus: Annotated[Optional[str], typer.Option(help="GPUs per model service: auto or a number.")] = None,
-        workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes per model service.")] = None,
+        keyword_model_dir: Annotated[Path | None, typer.Option(help="Serve this tagger folder, not the champion.")] = None,
+        group_model_dir: Annotated[Path | None, typer.Option(help="Serve this group-model folder.")] = None,
+        keyword_tag: Annotated[str | None, typer.Option(help="Serve this model-store tag, not the champion.")] = None,
+        group_tag: Annotated[str | None, typer.Option(help="Serve this model-store tag, not the champion.")] = None,
+        gpus: Annotated[str | None, typer.Option(help="GPUs per model service: auto or a number.")] = None,
+        workers: Annotated[int | None, typer.Option(min=1, help="Worker processes per model service.")] = None,
     ) -> None:
         """Serve the API, the web page (/ui/) and the metrics until Ctrl+C.
 

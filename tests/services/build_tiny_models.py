@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 KNOWLEDGE = ["python", "java", "sql", "cloud"]
-FILLER = "we are looking for a team with strong experience in the of to and you will our data".split()
+FILLER = ["we", "are", "looking", "for", "a", "team", "with", "strong", "experience", "in", "the", "of", "to", "and", "you", "will", "our", "data"]
 
 
 def synthetic_postings(n: int, seed: int = 0):

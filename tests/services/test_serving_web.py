@@ -27,7 +27,7 @@ def page(server):
     with sync_api.sync_playwright() as pw:
         try:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as exc:  # e.g. a chromium too old for this playwright
+        except Exception as exc:  # noqa: BLE001  (e.g. a chromium too old for this playwright)
             pytest.skip(f"chromium could not be started by playwright: {exc}")
         context = browser.new_context()
         pg = context.new_page()
