@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--max-docs", type=int, default=None, help="Cap per source (SkillSpan, ESCO) for quick runs.")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--generations", type=int, default=None, help="Override LDADE generations.")
+    ap.add_argument("--tune-max-docs", type=int, default=None,
+                    help="Override LDADE's document sample (0 = tune on the whole collection).")
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip", nargs="*", default=[], help="Methods to skip: bert, bert-kmeans, lda, ldade.")
     args = ap.parse_args(argv)
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> dict:
     lcfg = LDAConfig.from_yaml(args.config)
     if args.generations is not None:
         lcfg.generations = args.generations
+    if args.tune_max_docs is not None:
+        lcfg.tune_max_docs = args.tune_max_docs or None
     out_dir = Path(args.out) if args.out else s.reports_dir / "benchmarks"
     out_dir.mkdir(parents=True, exist_ok=True)
 

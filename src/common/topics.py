@@ -472,8 +472,9 @@ def _tags(keywords: Sequence[Keyword], topic_words: Sequence[str], n: int) -> li
     return tags[:n]
 
 
-def plot_topic_map(model: TopicModel, out_path: str | Path) -> Path:
-    """Scatter plot of the fitted paragraphs in 2-D, coloured by topic, topics labelled by top words."""
+def plot_topic_map(model: TopicModel, out_path: str | Path, max_labels: int = 30) -> Path:
+    """Scatter plot of the fitted paragraphs in 2-D, coloured by topic; the ``max_labels`` largest
+    topics are labelled with their top words (more labels would hide each other)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -488,15 +489,19 @@ def plot_topic_map(model: TopicModel, out_path: str | Path) -> Path:
     size = float(np.clip(3000 / max(len(labels), 1), 2, 30))
     ax.scatter(xy[noise, 0], xy[noise, 1], s=size, c="lightgrey", label="noise")
     cmap = plt.get_cmap("tab10" if len(model.topics) <= 10 else "tab20")
+    labelled = {t.id for t in sorted(model.topics, key=lambda t: -t.size)[:max_labels]}
     for t in model.topics:
         m = labels == t.id
         if not m.any():
             continue
         ax.scatter(xy[m, 0], xy[m, 1], s=size, color=cmap(t.id % cmap.N))
+        if t.id not in labelled:
+            continue
         cx, cy = np.median(xy[m], axis=0)
         ax.annotate(f"{t.id}: " + ", ".join(t.top_words(3)), (cx, cy), fontsize=7, ha="center",
                     bbox={"boxstyle": "round", "fc": "white", "alpha": 0.7, "lw": 0})
-    ax.set_title(f"Topic map: {len(model.topics)} topics over {len(labels)} paragraphs")
+    shown = "" if len(model.topics) <= max_labels else f" ({max_labels} largest labelled)"
+    ax.set_title(f"Topic map: {len(model.topics)} topics over {len(labels)} paragraphs{shown}")
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
