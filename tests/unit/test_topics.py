@@ -100,3 +100,15 @@ def test_other_encoder_is_refused_and_tiny_encoder_fits(themed_model, tiny_bert_
     tiny = TopicModel.fit(texts, SMALL.model_copy(update={"encoder": str(tiny_bert_dir)}))
     assert tiny.centroids.shape == (3, 32)
     assert len(tiny.describe(["python developer"])[0]["topics"]) == 3
+
+
+def test_default_config_falls_back_on_a_tiny_collection():
+    """UMAP needs more points than neighbours and HDBSCAN twice min_cluster_size: tiny inputs still fit."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 16))
+    emb = np.vstack([centres[i // 6] + 0.05 * rng.normal(size=16) for i in range(12)]).astype(np.float32)
+    paras = ["python code review"] * 6 + ["nurse patient care"] * 6
+    model = TopicModel.fit_embeddings(paras, list(range(12)), emb, TopicConfig())
+    assert model.info["clusterer"] == "kmeans" and len(model.topics) == 2
+    assert {tuple(sorted(t.top_words(3))) for t in model.topics} == {("code", "python", "review"),
+                                                                   ("care", "nurse", "patient")}
