@@ -178,3 +178,18 @@ def test_bio_viterbi_finds_the_best_valid_path():
                        key=lambda p: sum(logp[i, j] for i, j in enumerate(p)))
             assert tuple(bio_viterbi(logp)) == best
     assert list(bio_viterbi(np.log(np.array([[0.1, 0.2, 0.7], [0.1, 0.1, 0.8]])))) == [1, 2]  # I at start -> B
+
+
+def test_average_of_identical_taggers_and_o_bias(tiny_bert_dir, tmp_path):
+    from common.tagger import average_taggers
+
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=20), synthetic_postings(8), None, tmp_path / "a",
+                       progress=False)
+    text = "we need python and sql\nstrong project management"
+    base = KeywordTagger.load(res.model_dir).extract([text])
+    assert base[0]
+    avg = KeywordTagger.load(average_taggers([res.model_dir, res.model_dir], tmp_path / "avg"))
+    assert [[(k.start, k.end, k.type) for k in ks] for ks in avg.extract([text])] == \
+        [[(k.start, k.end, k.type) for k in ks] for ks in base]
+    avg.meta["o_bias"] = 50.0  # O always wins: nothing is a keyword
+    assert avg.extract([text]) == [[]]
