@@ -12,12 +12,14 @@ Every prediction is appended to ``settings.logs_dir`` with ``common.request_log.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import bentoml
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -88,6 +90,24 @@ def _error(status: int, message: str, ctx: bentoml.Context | None = None) -> JSO
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _retrying(call: Any, *args: Any, attempts: int = 3, **kwargs: Any) -> Any:
+    """Call a dependency API, retrying when the connection drops before an answer.
+
+    BentoML's client reuses pooled keep-alive connections, and under bursts of new requests the
+    model service can close some of them just as they are reused ("Server disconnected").
+    Every dependency call here is a side-effect-free prediction or lookup, so a retry is safe.
+    """
+    for attempt in range(attempts):
+        try:
+            return await call(*args, **kwargs)
+        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+            if attempt == attempts - 1:
+                raise
+            logger.warning("dependency call dropped (%s); retrying", exc)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _keywords(raw: list[Any]) -> list[Keyword]:
     return [k if isinstance(k, Keyword) else Keyword.model_validate(k if isinstance(k, dict) else k.model_dump())
             for k in raw]
@@ -124,7 +144,7 @@ class ApiService:
         if refresh or info is None or not info.get("ready"):
             dep = self.keywords if which == "keywords" else self.groups
             try:
-                info = await dep.to_async.info()
+                info = await _retrying(dep.to_async.info)
             except Exception as exc:  # noqa: BLE001  (dependency still starting or down)
                 return {"ready": False, "error": f"{which} service unreachable: {exc}", "tag": None}
             self._infos[which] = info
@@ -156,7 +176,7 @@ class ApiService:
         return latency_ms
 
     async def _extract(self, texts: list[str]) -> list[list[Keyword]]:
-        raw = await self.keywords.to_async.extract(texts)
+        raw = await _retrying(self.keywords.to_async.extract, texts)
         out = [_keywords(r) for r in raw]
         for text, kws in zip(texts, out, strict=True):
             KEYWORDS.observe(len(kws))
@@ -166,7 +186,8 @@ class ApiService:
     async def _classify(self, phrases: list[str], level: int, top_k: int) -> dict[str, list[GroupOut]]:
         if not phrases:
             return {}
-        raw = await self.groups.to_async.classify([GroupQuery(skill=p, level=level, top_k=top_k) for p in phrases])
+        raw = await _retrying(self.groups.to_async.classify,
+                              [GroupQuery(skill=p, level=level, top_k=top_k) for p in phrases])
         return {p: [g if isinstance(g, GroupOut) else to_group_out(g) for g in gs]
                 for p, gs in zip(phrases, raw, strict=True)}
 
@@ -208,8 +229,8 @@ class ApiService:
         if err := await self._unready("groups"):
             return err
         skills = list(request.skills)
-        raw = await self.groups.to_async.classify(
-            [GroupQuery(skill=s, level=request.level, top_k=request.top_k) for s in skills])
+        raw = await _retrying(self.groups.to_async.classify,
+                              [GroupQuery(skill=s, level=request.level, top_k=request.top_k) for s in skills])
         results = [SkillGroups(skill=s, groups=[to_group_out(g) if not isinstance(g, GroupOut) else g for g in gs])
                    for s, gs in zip(skills, raw, strict=True)]
         tag = self._infos["groups"].get("tag")
@@ -252,8 +273,8 @@ class ApiService:
         resume_skills = list(request.resume_skills) if request.resume is None else _unique_phrases(next(extracted))
         job_skills = list(request.job_skills) if request.job is None else _unique_phrases(next(extracted))
         if resume_skills and job_skills:
-            result = await self.groups.to_async.match(resume_skills=resume_skills, job_skills=job_skills,
-                                                      level=request.level)
+            result = await _retrying(self.groups.to_async.match, resume_skills=resume_skills,
+                                     job_skills=job_skills, level=request.level)
         else:  # nothing to compare on one side: no overlap, by definition
             result = {"score": 0.0, "level": request.level, "groups": [], "missing": [], "exact_overlap": []}
         grp_tag = self._infos["groups"].get("tag")
