@@ -36,10 +36,12 @@ def _config(config_path: str | None, overrides: dict[str, Any] | None) -> DriftC
 
 
 @task(name="load-window", cache_policy=None)
-def load_window_task(hours: float | None, endpoints: list[str], logs_dir: str | None = None) -> list[Any]:
+def load_window_task(hours: float | None, endpoints: list[str], logs_dir: str | None = None,
+                     group_level: int | None = None) -> list[Any]:
     from common.drift_window import load_window
 
-    return load_window(Path(logs_dir) if logs_dir else _settings().logs_dir, hours=hours, endpoints=endpoints)
+    return load_window(Path(logs_dir) if logs_dir else _settings().logs_dir, hours=hours, endpoints=endpoints,
+                       group_level=group_level)
 
 
 @task(name="reference-profile", cache_policy=None)
@@ -133,7 +135,7 @@ def monitor(
     log = get_run_logger()
     cfg = _config(config_path, config_overrides)
     hours = cfg.window_hours if window_hours is None else window_hours
-    window = load_window_task(hours, list(cfg.endpoints), logs_dir)
+    window = load_window_task(hours, list(cfg.endpoints), logs_dir, cfg.group_level)
     log.info("window: %d postings from the last %s h", len(window), hours)
     reference = reference_task(cfg, reference_path, rebuild_reference, use_champion)
     result, out_dir = check_task(window, reference, cfg)

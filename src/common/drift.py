@@ -120,6 +120,7 @@ class DriftConfig(BaseModel):
         "busy machine, where 2 threads ran 5-20x slower than 1 here.")
     features: dict[str, FeatureTest] = Field(default_factory=_default_features)
     groups: FeatureTest = Field(default_factory=lambda: FeatureTest(method="jensenshannon", threshold=0.1))
+    group_level: Literal[1, 2] = Field(2, description="ESCO level compared (the /analyze default is 2).")
     embeddings: EmbeddingTest = Field(default_factory=EmbeddingTest)
     drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted features that means drift.")
     min_window: int = Field(20, ge=2, description="Fewer postings than this: no decision.")

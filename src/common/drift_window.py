@@ -19,8 +19,12 @@ from common.request_log import iter_jsonl
 POSTING_ENDPOINTS = ("extract", "extract_batch", "analyze")
 
 
-def item_from_record(rec: dict[str, Any]) -> MonitoredItem | None:
-    """One request-log record as a monitored item; None when it holds no posting text."""
+def item_from_record(rec: dict[str, Any], group_level: int | None = None) -> MonitoredItem | None:
+    """One request-log record as a monitored item; None when it holds no posting text.
+
+    Group codes are kept only when the request asked for ``group_level`` (when given): level-1
+    and level-2 codes are different alphabets and must not be compared with each other.
+    """
     inp, out = rec.get("input"), rec.get("output")
     text = inp.get("text") if isinstance(inp, dict) else inp if isinstance(inp, str) else None
     if not isinstance(text, str) or not text.strip():
@@ -43,6 +47,9 @@ def item_from_record(rec: dict[str, Any]) -> MonitoredItem | None:
                       key=lambda g: float(g.get("score", 0.0)), default=None)
             if top is not None:
                 groups.append(str(top["code"]))
+    level = inp.get("level") if isinstance(inp, dict) else None
+    if group_level is not None and level is not None and level != group_level:
+        saw_groups = False
     return MonitoredItem(
         text=text,
         keywords=tuple(pairs),
@@ -58,6 +65,7 @@ def load_window(
     endpoints: Sequence[str] = POSTING_ENDPOINTS,
     now: datetime | None = None,
     limit: int | None = None,
+    group_level: int | None = None,
 ) -> list[MonitoredItem]:
     """Postings served in the last ``hours`` (all when None), newest ``limit`` kept."""
     since = None
@@ -67,7 +75,7 @@ def load_window(
     for rec in iter_jsonl(Path(logs_dir), "requests", since=since):
         if rec.get("endpoint") not in endpoints:
             continue
-        item = item_from_record(rec)
+        item = item_from_record(rec, group_level)
         if item is not None:
             items.append(item)
     if limit is not None and len(items) > limit:
@@ -90,12 +98,16 @@ def skillspan_items(
 
     texts = [posting_text(p) for p in postings]
     preds = predict(texts) if predict is not None else [gold_keywords(p) for p in postings]
-    items = []
-    for text, kws in zip(texts, preds, strict=True):
-        pairs = tuple((k.text, float(k.score)) for k in kws)
+    all_pairs = [tuple((k.text, float(k.score)) for k in kws) for kws in preds]
+    codes: list[str | None] = []
+    if group_of is not None:  # one call for every keyword: the group model embeds in batches
+        codes = list(group_of([k for pairs in all_pairs for k, _ in pairs]))
+    items, pos = [], 0
+    for text, pairs in zip(texts, all_pairs, strict=True):
         groups = None
         if group_of is not None:
-            groups = tuple(g for g in group_of([k for k, _ in pairs]) if g is not None)
+            groups = tuple(c for c in codes[pos:pos + len(pairs)] if c is not None)
+            pos += len(pairs)
         items.append(MonitoredItem(text=text, keywords=pairs, groups=groups))
     return items
 

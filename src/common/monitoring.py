@@ -59,6 +59,26 @@ def champion_tagger() -> tuple[Callable[[list[str]], list[list[Any]]] | None, st
     return tagger.extract, str(info.tag)
 
 
+def champion_group_of(level: int) -> tuple[Callable[[list[str]], list[str | None]] | None, str | None]:
+    """``(group_of, tag)``: the group champion's best code per skill, ``(None, None)`` without one."""
+    try:
+        from common import registry
+        from common.groups import GroupModel
+        from common.settings import get_settings
+    except ImportError:
+        return None, None
+    name = get_settings().group_model_name
+    info = registry.champion(name)
+    if info is None:
+        return None, None
+    model = GroupModel.load(registry.champion_path(name))
+
+    def group_of(skills: list[str]) -> list[str | None]:
+        return [g[0].code if g else None for g in model.predict(list(skills), level=level, top_k=1)]
+
+    return group_of, str(info.tag)
+
+
 def build_skillspan_reference(
     cfg: DriftConfig,
     out_dir: Path,
@@ -67,6 +87,8 @@ def build_skillspan_reference(
     predict: Callable[[list[str]], list[list[Any]]] | None = None,
     model_tag: str | None = None,
     embedder: TextEmbedder | None = None,
+    group_of: Callable[[list[str]], list[str | None]] | None = None,
+    group_model_tag: str | None = None,
 ) -> ReferenceProfile:
     """Reference profile from SkillSpan train (optionally only some sources), saved to ``out_dir``.
 
@@ -80,11 +102,12 @@ def build_skillspan_reference(
         postings = [p for p in postings if p.source in set(sources)]
     if len(postings) < 2:
         raise ValueError(f"SkillSpan train has fewer than 2 postings for sources {list(sources or [])}")
-    items = skillspan_items(postings, predict=predict)
+    items = skillspan_items(postings, predict=predict, group_of=group_of)
     profile = build_reference(
         items, training_skills(postings), cfg, embedder=embedder,
         meta={"data": "skillspan/train", "sources": sorted({p.source for p in postings}),
-              "predictions": model_tag or ("model" if predict else "gold"), "model_tag": model_tag},
+              "predictions": model_tag or ("model" if predict else "gold"), "model_tag": model_tag,
+              "group_model_tag": group_model_tag, "group_level": cfg.group_level if group_of else None},
     )
     profile.save(out_dir)
     return profile
@@ -100,14 +123,18 @@ def ensure_reference(
 ) -> ReferenceProfile:
     """The stored profile, rebuilt when missing, asked for, or made with another champion/encoder."""
     predict, tag = champion_tagger() if use_champion else (None, None)
+    group_of, group_tag = champion_group_of(cfg.group_level) if use_champion else (None, None)
+    encoder = embedder.encoder if isinstance(embedder, TextEmbedder) else cfg.encoder_path()
     if not rebuild and (Path(ref_dir) / "profile.json").exists():
         profile = ReferenceProfile.load(ref_dir)
-        same_model = profile.meta.get("model_tag") == tag
-        same_encoder = profile.meta.get("encoder") == cfg.encoder_path()
-        if same_model and same_encoder:
+        same = (profile.meta.get("model_tag") == tag and profile.meta.get("group_model_tag") == group_tag
+                and profile.meta.get("encoder") == encoder
+                and profile.meta.get("group_level") in (None, cfg.group_level))
+        if same:
             return profile
-        logger.info("rebuilding the drift reference (champion %s, encoder %s)", tag, cfg.encoder_path())
-    return build_skillspan_reference(cfg, Path(ref_dir), data_dir, predict=predict, model_tag=tag, embedder=embedder)
+        logger.info("rebuilding the drift reference (champions %s / %s, encoder %s)", tag, group_tag, encoder)
+    return build_skillspan_reference(cfg, Path(ref_dir), data_dir, predict=predict, model_tag=tag, embedder=embedder,
+                                     group_of=group_of, group_model_tag=group_tag)
 
 
 def run_check(

@@ -158,3 +158,27 @@ def test_reference_profile_round_trip(synthetic, tmp_path):
     assert back.vocab.words == prof.vocab.words and back.groups == prof.groups
     with pytest.raises(FileNotFoundError):
         ReferenceProfile.load(tmp_path / "nothing")
+
+
+def test_group_codes_of_another_level_are_not_compared():
+    rec = {"endpoint": "analyze", "input": {"text": "x", "level": 1}, "output": {"keywords": [
+        {"text": "x", "score": 0.5, "groups": [{"code": "S1", "label": "a", "level": 1, "score": 0.9}]}]}}
+    assert item_from_record(rec, group_level=1).groups == ("S1",)
+    assert item_from_record(rec, group_level=2).groups is None
+    assert item_from_record(rec).groups == ("S1",)
+
+
+def test_skillspan_items_take_groups_from_one_batched_call(shared_data):
+    from common.drift_window import skillspan_items
+    from common.skillspan import load_skillspan
+
+    postings = load_skillspan("dev", shared_data)[:3]
+    calls = []
+
+    def group_of(skills):
+        calls.append(len(skills))
+        return ["06" if "data" in s.lower() else ("S1" if i % 2 else None) for i, s in enumerate(skills)]
+
+    items = skillspan_items(postings, group_of=group_of)
+    assert len(calls) == 1 and calls[0] == sum(len(it.keywords) for it in items)
+    assert all(it.groups is not None and len(it.groups) <= len(it.keywords) for it in items)

@@ -53,3 +53,26 @@ def test_reference_uses_and_follows_the_champion(registry_home, tiny_bert_dir, t
     assert second.promoted and second.tag != first.tag
     rebuilt = ensure_reference(cfg, ref_dir, SAMPLE_DIR, embedder=embed)
     assert rebuilt.meta["model_tag"] == second.tag
+
+
+def test_reference_with_group_predictions(tmp_path):
+    from common.drift import DriftConfig, ReferenceProfile
+    from common.monitoring import build_skillspan_reference
+    from common.sample_data import SAMPLE_DIR
+
+    cfg = DriftConfig(encoder="hashing", num_threads=1, group_level=1)
+    build_skillspan_reference(cfg, tmp_path / "ref", SAMPLE_DIR, embedder=bag_embedder(),
+                              group_of=lambda skills: ["06" if len(s) % 2 else "S4" for s in skills],
+                              group_model_tag="skill-groups:x")
+    prof = ReferenceProfile.load(tmp_path / "ref")
+    assert prof.meta["group_model_tag"] == "skill-groups:x" and prof.meta["group_level"] == 1
+    assert prof.groups is not None and set(prof.groups) <= {"06", "S4", None} and len(prof.groups) == 14
+
+
+def test_shipped_config_is_the_default():
+    from pathlib import Path
+
+    from common.drift import DriftConfig
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "drift.yaml"
+    assert DriftConfig.from_yaml(path) == DriftConfig()
