@@ -83,11 +83,18 @@ def _delta(cand: dict[str, Any], champ: dict[str, Any] | None, primary: str) -> 
 
 
 @flow(name="evaluate", log_prints=True)
-def evaluate_flow(trained: dict[str, Any], baselines: list[str] | None = None) -> dict[str, Any]:
+def evaluate_flow(
+    trained: dict[str, Any],
+    baselines: list[str] | None = None,
+    max_dev_postings: int | None = None,
+    max_dev_skills: int | None = None,
+) -> dict[str, Any]:
     """Evaluate the candidates in ``trained`` (the train flow's result) against the champions.
 
     ``baselines`` (``tfidf``, ``yake``, ``keybert``) are scored on the same dev postings and
-    reported next to the candidate; they do not take part in the gate.
+    reported next to the candidate; they do not take part in the gate. ``max_dev_postings`` /
+    ``max_dev_skills`` must be the caps the candidate was trained with (``TaggerConfig.
+    max_eval_postings``, ``GroupConfig.max_dev_skills``) so that both sides see the same items.
     """
     from common.label_merge import training_sets
     from common.settings import get_settings
@@ -101,6 +108,7 @@ def evaluate_flow(trained: dict[str, Any], baselines: list[str] | None = None) -
     report: dict[str, Any] = {"run_id": run_id, "data_version": trained.get("data_version")}
     if "keywords" in trained:
         train, dev = training_sets(data["merged"], data["postings"])
+        dev = dev[:max_dev_postings] if max_dev_postings else dev  # the slice train_tagger scored
         cand = trained["keywords"]["metrics"]
         champ = evaluate_keyword_champion(dev)
         base = keyword_baselines(list(baselines), train, dev) if baselines and dev and train else {}
@@ -114,6 +122,8 @@ def evaluate_flow(trained: dict[str, Any], baselines: list[str] | None = None) -
         }
     if "groups" in trained:
         _, dev_df, _ = group_training_frames(data, "ignore")
+        if max_dev_skills:  # the rows train_groups scored
+            dev_df = dev_df.head(max_dev_skills).reset_index(drop=True)
         cand = trained["groups"]["metrics"]
         champ = evaluate_group_champion(dev_df)
         report["groups"] = {

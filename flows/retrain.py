@@ -68,7 +68,12 @@ def retrain(
         models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups
     )
     out["train"] = trained
-    evaluation = evaluate_flow(trained, baselines=cfg.baselines)
+    evaluation = evaluate_flow(
+        trained,
+        baselines=cfg.baselines,
+        max_dev_postings=cfg.keywords.max_eval_postings,
+        max_dev_skills=cfg.groups.max_dev_skills,
+    )
     out["evaluate"] = evaluation
     out["promote"] = promote_flow(
         evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate
