@@ -6,7 +6,7 @@ tree counts are tuned on an inner split of train only; dev is never used for cho
 
     nice -n 10 python benchmarks/groups.py                                   # all variants
     nice -n 10 python benchmarks/groups.py --variants ovr-minilm,skillbert-minilm
-    nice -n 10 python benchmarks/groups.py --mirror-encoder .jobskills/models/mirror-bert/minilm-labels
+    nice -n 10 python benchmarks/groups.py --variants ovr-mirror-label --mirror-encoder .jobskills/models/mirror-bert/latest
 
 Embeddings are cached by content hash (``settings.cache_dir``), so only the first run pays
 for encoding. Mirror-BERT variants reuse ``--mirror-encoder`` when it exists, else adapt the
@@ -34,9 +34,13 @@ VARIANTS: dict[str, dict] = {
     "skillbert-minilm-nn+topk": {"config": "groups.yaml", "set": {"features": ["nn", "topk"]}},
     # the full SkillBERT feature set + XGBoost on the off-the-shelf encoder
     "skillbert-minilm": {"config": "groups.yaml"},
-    # the same two models on the Mirror-BERT-adapted encoder
-    "ovr-mirror": {"config": "groups-ovr.yaml", "mirror": True},
-    "skillbert-mirror": {"config": "groups.yaml", "mirror": True},
+    # Mirror-BERT (seed 003) against the same encoder without adaptation. These four embed the
+    # skill label alone: short phrases are what Mirror-BERT adapts to and what the service sees,
+    # and re-embedding 11k long ESCO texts with a second encoder costs most of an hour here.
+    "ovr-minilm-label": {"config": "groups-ovr.yaml", "set": {"text_field": "label"}},
+    "skillbert-minilm-label": {"config": "groups.yaml", "set": {"text_field": "label"}},
+    "ovr-mirror-label": {"config": "groups-ovr.yaml", "mirror": True, "set": {"text_field": "label"}},
+    "skillbert-mirror-label": {"config": "groups.yaml", "mirror": True, "set": {"text_field": "label"}},
 }
 
 
@@ -55,7 +59,8 @@ def _mirror_encoder(path: Path, cfg_path: Path) -> tuple[str, float]:
     return str(path), res.seconds
 
 
-def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int | None, threads: int | None) -> list[dict]:
+def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int | None, threads: int | None,
+        save_dir: Path | None = None) -> list[dict]:
     from common import esco
     from common.groups import GroupConfig, train_groups
 
@@ -73,7 +78,8 @@ def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int 
         if spec.get("mirror"):
             data["encoder"], mirror_s = _mirror_encoder(mirror_dir, ROOT / "configs" / "groups-mirror.yaml")
         print(f"[{time.strftime('%H:%M:%S')}] {name} ...", file=sys.stderr, flush=True)
-        res = train_groups(GroupConfig.model_validate(data), train, dev, progress=False)
+        res = train_groups(GroupConfig.model_validate(data), train, dev, progress=False,
+                           out_dir=save_dir / name if save_dir else None)
         for level in (1, 2):
             m = res.metrics.get(f"l{level}")
             if not m or "pair_f1" not in m:
@@ -107,22 +113,27 @@ def main() -> None:
                     help="Mirror-BERT encoder folder (default <data_dir>/models/mirror-bert/latest).")
     ap.add_argument("--out", type=Path, default=None, help="Also write the rows as JSON here.")
     ap.add_argument("--max-train-skills", type=int, default=None, help="Debug cap on training skills.")
+    ap.add_argument("--save-dir", type=Path, default=None, help="Save each variant's model under DIR/<variant>.")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for torch/XGBoost.")
-    ap.add_argument("--from-json", type=Path, default=None, help="Only print the table of an earlier --out file.")
+    ap.add_argument("--from-json", type=Path, nargs="+", default=None,
+                    help="Only print the table of earlier --out files (runs split over several processes).")
     args = ap.parse_args()
     if args.from_json:
-        print_table(json.loads(args.from_json.read_text()))
+        print_table([row for p in args.from_json for row in json.loads(p.read_text())])
         return
+    import logging
+
     from cli._util import offline_env
     from common.settings import get_settings
 
     offline_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         ap.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     mirror_dir = args.mirror_encoder or get_settings().models_dir / "mirror-bert" / "latest"
-    rows = run(names, mirror_dir, args.out, args.max_train_skills, args.threads)
+    rows = run(names, mirror_dir, args.out, args.max_train_skills, args.threads, args.save_dir)
     print_table(rows)
 
 
