@@ -221,17 +221,13 @@ async def drive(url: str, texts: list[str], clients: int, total: int, max_second
                        round(chars / seconds, 1))
 
 
-def run_levels(url: str, texts: list[str], levels: list[int], args: argparse.Namespace, target: str) -> list[LevelResult]:
-    asyncio.run(drive(url, texts, 8, 32, 120, target))  # warm-up (also trains BentoML's batching optimizer)
-    out = []
-    for c in levels:
-        total = max(args.requests, c * args.min_per_client)
-        res = asyncio.run(drive(url, texts, c, total, args.max_seconds, target))
-        print(f"  {target:8s} clients={c:3d} requests={res.requests:4d} errors={res.errors} "
-              f"{res.throughput_rps:7.2f} req/s  p50={res.p50_ms:.0f} p95={res.p95_ms:.0f} p99={res.p99_ms:.0f} ms",
-              flush=True)
-        out.append(res)
-    return out
+def measure(url: str, texts: list[str], clients: int, args: argparse.Namespace, target: str) -> LevelResult:
+    total = max(args.requests, clients * args.min_per_client)
+    res = asyncio.run(drive(url, texts, clients, total, args.max_seconds, target))
+    print(f"  {target:8s} clients={clients:3d} requests={res.requests:4d} errors={res.errors} "
+          f"{res.throughput_rps:7.2f} req/s  p50={res.p50_ms:.0f} p95={res.p95_ms:.0f} p99={res.p99_ms:.0f} ms",
+          flush=True)
+    return res
 
 
 def default_model_dir() -> Path | None:
@@ -276,43 +272,48 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, **OFFLINE}
     results: list[LevelResult] = []
 
-    # --- BentoML --------------------------------------------------------------------------
+    # Both servers run side by side; each level is measured on one, then the other (the order
+    # alternates per level), so slow drifts in the machine's load hit both about equally. The
+    # server not being measured is idle.
     port = free_port()
-    data_dir = args.logs / "data"
-    benv = {**env, "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR": str(model_dir), "JOBSKILLS_DATA_DIR": str(data_dir),
+    benv = {**env, "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR": str(model_dir), "JOBSKILLS_DATA_DIR": str(args.logs / "data"),
             "JOBSKILLS_SERVE_MAX_BATCH_SIZE": str(args.max_batch_size)}
     if args.torch_threads:
         benv["JOBSKILLS_SERVE_TORCH_THREADS"] = str(args.torch_threads)
-    log = args.logs / "bentoml.log"
-    proc = start([sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host", "127.0.0.1",
-                  "--port", str(port)], benv, log)
+    targets: dict[str, str] = {}
+    procs: list[subprocess.Popen] = []
     try:
+        log = args.logs / "bentoml.log"
+        procs.append(start([sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host", "127.0.0.1",
+                            "--port", str(port)], benv, log))
         t0 = time.perf_counter()
-        wait_ready(f"http://127.0.0.1:{port}", texts[0], proc, 300, log)
+        wait_ready(f"http://127.0.0.1:{port}", texts[0], procs[-1], 300, log)
         print(f"bentoml ready in {time.perf_counter() - t0:.1f}s", flush=True)
-        results += run_levels(f"http://127.0.0.1:{port}", texts, levels, args, "bentoml")
-    finally:
-        stop(proc)
-
-    # --- per-request pipeline baseline ------------------------------------------------------
-    if not args.skip_baseline:
-        app_file = args.logs / "baseline_app.py"
-        app_file.write_text(BASELINE_APP, encoding="utf-8")
-        port = free_port()
-        log = args.logs / "baseline.log"
-        benv = {**env, "BASELINE_MODEL_DIR": str(model_dir), "PYTHONPATH": str(args.logs)}
-        if args.torch_threads:
-            benv["BASELINE_TORCH_THREADS"] = str(args.torch_threads)
-        proc = start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--host", "127.0.0.1", "--port", str(port),
-                      "--workers", "1", "--log-level", "warning"], benv, log)
-        try:
+        targets["bentoml"] = f"http://127.0.0.1:{port}"
+        if not args.skip_baseline:
+            (args.logs / "baseline_app.py").write_text(BASELINE_APP, encoding="utf-8")
+            port = free_port()
+            log = args.logs / "baseline.log"
+            penv = {**env, "BASELINE_MODEL_DIR": str(model_dir), "PYTHONPATH": str(args.logs)}
+            if args.torch_threads:
+                penv["BASELINE_TORCH_THREADS"] = str(args.torch_threads)
+            procs.append(start([sys.executable, "-m", "uvicorn", "baseline_app:app", "--host", "127.0.0.1", "--port",
+                                str(port), "--workers", "1", "--log-level", "warning"], penv, log))
             t0 = time.perf_counter()
-            wait_ready(f"http://127.0.0.1:{port}", texts[0], proc, 300, log)
+            wait_ready(f"http://127.0.0.1:{port}", texts[0], procs[-1], 300, log)
             model_src = httpx.get(f"http://127.0.0.1:{port}/healthz").json()["model"]
             print(f"baseline ready in {time.perf_counter() - t0:.1f}s (model: {model_src})", flush=True)
-            results += run_levels(f"http://127.0.0.1:{port}", texts, levels, args, "baseline")
-        finally:
+            targets["baseline"] = f"http://127.0.0.1:{port}"
+        for name, url in targets.items():  # warm-up (also trains BentoML's batching optimizer)
+            asyncio.run(drive(url, texts, 8, 32, 120, name))
+        for i, c in enumerate(levels):
+            order = list(targets) if i % 2 == 0 else list(reversed(targets))
+            for name in order:
+                results.append(measure(targets[name], texts, c, args, name))
+    finally:
+        for proc in procs:
             stop(proc)
+    results.sort(key=lambda r: (r.target != "bentoml", r.clients))
 
     # --- table -----------------------------------------------------------------------------
     print()
