@@ -34,7 +34,10 @@ VARIANTS: dict[str, dict] = {
     "skillbert-minilm-nn+topk": {"config": "groups.yaml", "set": {"features": ["nn", "topk"]}},
     # the full SkillBERT feature set + XGBoost on the off-the-shelf encoder
     "skillbert-minilm": {"config": "groups.yaml"},
-    # Mirror-BERT (seed 003) against the same encoder without adaptation. These four embed the
+    # the two models on the Mirror-BERT-adapted encoder (seed 003), same inputs as above
+    "ovr-mirror": {"config": "groups-ovr.yaml", "mirror": True},
+    "skillbert-mirror": {"config": "groups.yaml", "mirror": True},
+    # Mirror-BERT against the same encoder without adaptation, on short inputs. These four embed the
     # skill label alone: short phrases are what Mirror-BERT adapts to and what the service sees,
     # and re-embedding 11k long ESCO texts with a second encoder costs most of an hour here.
     "ovr-minilm-label": {"config": "groups-ovr.yaml", "set": {"text_field": "label"}},

@@ -9,11 +9,13 @@ skill's TF-IDF weight within the group and the group's size. This module compute
 * ``K``  - known (training) skill embeddings (n_k, d) with their label matrix ``Y`` (n_k, G);
 * ``self_index`` - for each query, its own row in ``K`` or -1 (a new skill).
 
-Leakage rule: a query's own labels never enter its features. Everything that looks at labels
-(top-k similarity, nearest-neighbour TF-IDF, cluster-group shares, lexical group documents)
-removes the query's own row when ``self_index >= 0``; the network probability for training
-skills comes from out-of-fold models (``common.groups``). A dev or new skill has
-``self_index = -1`` and sees exactly the training labels.
+Leakage rule: a query's own labels never enter its features. Neighbour features (top-k
+similarity, nearest-neighbour TF-IDF) leave the query's own row out (``self_index >= 0``);
+group statistics (cluster-group shares, lexical group documents) and the network probability
+come from the other folds for training skills. A per-skill leave-one-out *statistic* is not
+enough: it differs by the skill's own membership, and XGBoost decodes that given the group
+(the first full run scored 0.995 on held-out train skills and 0.51 on dev). A dev or new
+skill has ``self_index = -1`` and sees exactly the training labels.
 """
 
 from __future__ import annotations
@@ -99,49 +101,40 @@ def skill_tfidf_in_groups(Y: np.ndarray) -> np.ndarray:
     return np.asarray(w.T.todense(), dtype=np.float32)
 
 
-def neighbour_tfidf(nn_idx: np.ndarray, Y: np.ndarray, self_index: np.ndarray, k: int = 3) -> np.ndarray:
+def neighbour_tfidf(nn_idx: np.ndarray, Y: np.ndarray, k: int = 3) -> np.ndarray:
     """(n_q, G): a skill's TF-IDF weight per group, averaged over its k nearest known skills.
 
     The paper's rule for new skills; training skills use it too (with themselves left out of
-    the neighbours), so train and dev features come from the same distribution. The weights
-    are those of ``skill_tfidf_in_groups`` except that a training query's own row is also
-    removed from each group's normalising length, so its labels leave no trace.
+    the neighbours), so train and dev features come from the same distribution. The group's
+    normalising length is the same for every query: a per-skill leave-one-out length would
+    differ by the skill's own membership and give its label away to the classifier.
     """
-    G = Y.shape[1]
-    df = Y.sum(axis=1).astype(np.float64)  # groups per skill (document frequency of the "term")
-    idf = np.log((1 + G) / (1 + df)) + 1.0
-    R = Y.astype(np.float64) * idf[:, None]  # (n_k, G) raw weights; tf = 1 for a member
-    norms2 = (R**2).sum(axis=0)  # (G,)
-    num = R[nn_idx[:, :k]].mean(axis=1)  # (n_q, G)
-    den2 = np.repeat(norms2[None, :], len(nn_idx), axis=0)
-    own = np.nonzero(self_index >= 0)[0]
-    if own.size:
-        den2[own] -= R[self_index[own]] ** 2
-    return (num / np.sqrt(np.maximum(den2, EPS))).astype(np.float32)
+    return skill_tfidf_in_groups(Y)[nn_idx[:, :k]].mean(axis=1)
 
 
 def cluster_group_share(
-    q_clusters: np.ndarray, k_clusters: np.ndarray, Y: np.ndarray, self_index: np.ndarray, n_clusters: int
+    q_clusters: np.ndarray, k_clusters: np.ndarray, Y: np.ndarray, n_clusters: int, q_fold: np.ndarray | None = None,
+    k_fold: np.ndarray | None = None,
 ) -> np.ndarray:
     """(n_q, G): share of the query's cluster's known members that belong to each group.
 
-    The query's own row is removed from its cluster's counts (leave-one-out).
+    Training queries (``q_fold >= 0``) count only known skills of the other folds: a
+    leave-one-out count would differ by the skill's own membership, which the classifier can
+    decode from (cluster, group) and the share. New skills count all known skills.
     """
-    G = Y.shape[1]
-    counts = np.zeros((n_clusters, G), dtype=np.float64)
-    np.add.at(counts, k_clusters, Y.astype(np.float64))
-    sizes = np.bincount(k_clusters, minlength=n_clusters).astype(np.float64)
-    c = counts[q_clusters].copy()
-    n = sizes[q_clusters].copy()
-    own = self_index >= 0
-    if own.any():
-        rows = np.nonzero(own)[0]
-        # the query sits in its own k-means/spectral cluster only if the known label says so
-        same = k_clusters[self_index[rows]] == q_clusters[rows]
-        rows = rows[same]
-        c[rows] -= Y[self_index[rows]]
-        n[rows] -= 1
-    return (c / np.maximum(n, 1)[:, None]).astype(np.float32)
+    def counts(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = np.zeros((n_clusters, Y.shape[1]), dtype=np.float64)
+        np.add.at(c, k_clusters[mask], Y[mask].astype(np.float64))
+        return c, np.bincount(k_clusters[mask], minlength=n_clusters).astype(np.float64)
+
+    c_all, n_all = counts(np.ones(len(Y), dtype=bool))
+    out = (c_all[q_clusters] / np.maximum(n_all[q_clusters], 1)[:, None]).astype(np.float32)
+    if q_fold is not None and k_fold is not None:
+        for f in np.unique(q_fold[q_fold >= 0]):
+            rows = np.nonzero(q_fold == f)[0]
+            c, n = counts(k_fold != f)
+            out[rows] = c[q_clusters[rows]] / np.maximum(n[q_clusters[rows]], 1)[:, None]
+    return out
 
 
 class LexicalGroups:
@@ -178,18 +171,18 @@ class LexicalGroups:
         norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
         return sp.diags(1.0 / np.maximum(norms, EPS)) @ X
 
-    def transform(self, texts: Sequence[str], self_index: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """(n_q, G) cosine between each text and each group's document, own words removed."""
+    def transform(self, texts: Sequence[str], q_fold: np.ndarray | None = None, k_fold: np.ndarray | None = None) -> np.ndarray:
+        """(n_q, G) cosine between each text and each group's document.
+
+        Training queries (``q_fold >= 0``) are compared with documents built from the other
+        folds only, so neither their own words nor their own labels shape the documents.
+        """
         X = self._query_vectors(texts)
         out = np.asarray(X @ self.Dn.T, dtype=np.float32)
-        for qi in np.nonzero(self_index >= 0)[0]:
-            row = self_index[qi]
-            groups = np.nonzero(Y[row])[0]
-            if groups.size == 0:
-                continue
-            own = self.C[row].toarray().ravel()
-            x = X[qi].toarray().ravel()
-            for g in groups:
-                doc = (self.D[g] - own) * self.idf
-                out[qi, g] = float(x @ doc / max(np.linalg.norm(doc), EPS))
+        if q_fold is not None and k_fold is not None:
+            for f in np.unique(q_fold[q_fold >= 0]):
+                rows = np.nonzero(q_fold == f)[0]
+                keep = sp.diags((k_fold != f).astype(np.float64))
+                D = (self.Yt @ keep @ self.C).toarray()
+                out[rows] = np.asarray(X[rows] @ self._norm_rows(D * self.idf).T, dtype=np.float32)
         return out

@@ -295,12 +295,18 @@ def parent_probabilities(st: LevelState, level1_prob: np.ndarray) -> np.ndarray:
 
 def pair_features(model: GroupModel, st: LevelState, Q: np.ndarray, texts: Sequence[str],
                   self_index: np.ndarray, nn_prob: np.ndarray, parent_prob: np.ndarray | None = None,
+                  folds: np.ndarray | None = None,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Feature rows for each query's candidate groups: (X, query rows, group cols, names).
 
     ``parent_prob`` (level 2 only): the level-1 network's probability of the group's parent,
-    out-of-fold for training skills like ``nn_prob``.
+    out-of-fold for training skills like ``nn_prob``. ``folds``: the known skills' fold ids
+    (training features); a training query's group statistics come from the other folds.
     """
+    q_fold = k_fold = None
+    if folds is not None:
+        k_fold = folds
+        q_fold = np.where(self_index >= 0, folds[np.maximum(self_index, 0)], -1)
     cfg = model.cfg
     feats = set(cfg.features)
     n, G = len(Q), len(st.codes)
@@ -340,23 +346,22 @@ def pair_features(model: GroupModel, st: LevelState, Q: np.ndarray, texts: Seque
     if need_nn:
         nn_idx, _ = gf.nearest_known(Q, K, self_index, k=max(5, cfg.tfidf_neighbours))
     if "tfidf" in feats:
-        add("tfidf_knn", gf.neighbour_tfidf(nn_idx, st.Y, self_index, cfg.tfidf_neighbours))
+        add("tfidf_knn", gf.neighbour_tfidf(nn_idx, st.Y, cfg.tfidf_neighbours))
     if "clusters" in feats:
         Qr = model.pca.transform(Q) if model.pca is not None else Q
         km_q = model.kmeans.predict(Qr.astype(model.kmeans.cluster_centers_.dtype))
-        add("kmeans_share", gf.cluster_group_share(km_q, st.km_known, st.Y, self_index, model.kmeans.n_clusters))
+        add("kmeans_share", gf.cluster_group_share(km_q, st.km_known, st.Y, model.kmeans.n_clusters, q_fold, k_fold))
         sp_q = _majority(st.sp_known[nn_idx[:, :5]], model.n_spectral)
-        add("spectral_share", gf.cluster_group_share(sp_q, st.sp_known, st.Y, self_index, model.n_spectral))
+        add("spectral_share", gf.cluster_group_share(sp_q, st.sp_known, st.Y, model.n_spectral, q_fold, k_fold))
         add("kmeans_id", np.repeat(km_q[:, None], G, axis=1))
         add("spectral_id", np.repeat(sp_q[:, None], G, axis=1))
     if "lexical" in feats and st.lexical is not None:
-        lex = st.lexical.transform(texts, self_index, st.Y)
+        lex = st.lexical.transform(texts, q_fold, k_fold)
         add("lexical_cos", lex)
         add("lexical_rank", rank_of(lex))
     if "size" in feats:
+        # the same value for every skill: a leave-one-out size would reveal the skill's membership
         size = np.repeat(st.Y.sum(axis=0).astype(np.float32)[None, :], n, axis=0)
-        own = np.nonzero(self_index >= 0)[0]
-        size[own] -= st.Y[self_index[own]]  # a training skill does not count itself
         add("group_log_size", np.log1p(size))
         add("group_id", np.repeat(np.arange(G, dtype=np.float32)[None, :], n, axis=0))
     if "embedding" in feats and model.pca is not None:
@@ -463,6 +468,16 @@ class _Masked:
         p = np.asarray(self.est.predict_proba(X), dtype=np.float32).reshape(len(X), -1)
         out[:, self.keep] = p[:, 1:] if self.keep.sum() == 1 and p.shape[1] == 2 else p
         return out
+
+
+def fold_ids(cfg: GroupConfig, n: int) -> np.ndarray:
+    """The fold of each training skill (shared by the network and the group statistics)."""
+    from sklearn.model_selection import KFold
+
+    ids = np.zeros(n, dtype=np.int64)
+    for f, (_, te) in enumerate(KFold(min(cfg.nn_folds, n), shuffle=True, random_state=cfg.seed).split(np.arange(n))):
+        ids[te] = f
+    return ids
 
 
 def oof_nn_proba(cfg: GroupConfig, K: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, _Masked]:
@@ -621,7 +636,8 @@ def train_groups(
             st.lexical = gf.LexicalGroups().fit(texts, Y)
         st.km_known, st.sp_known = km_known, sp_known
         t1 = time.perf_counter()
-        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob)
+        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob,
+                                             folds=fold_ids(cfg, len(K)))
         st.feature_names = names
         y = Y[rows, cols]
         timings[f"features_l{level}"] = time.perf_counter() - t1

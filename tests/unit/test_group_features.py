@@ -50,32 +50,31 @@ def test_skill_tfidf_prefers_skills_in_few_groups():
     assert W[0, 0] > W[1, 0] > 0
     # each group's column is l2-normalised
     np.testing.assert_allclose(np.linalg.norm(W, axis=0), [1.0, 1.0], atol=1e-6)
-    # a new skill: plain average of its 3 neighbours' weights
-    avg = gf.neighbour_tfidf(np.array([[0, 1, 2]]), Y, np.array([-1]), k=3)
+    # a skill's value: plain average of its 3 nearest known skills' weights
+    avg = gf.neighbour_tfidf(np.array([[0, 1, 2]]), Y, k=3)
     np.testing.assert_allclose(avg[0], W[[0, 1, 2]].mean(axis=0), atol=1e-6)
-    # a training skill (row 3, only in B): its own weight leaves group B's normalising length
-    loo = gf.neighbour_tfidf(np.array([[0, 1, 2]]), Y, np.array([3]), k=3)
-    W_without = gf.skill_tfidf_in_groups(Y[:3])
-    np.testing.assert_allclose(loo[0], W_without[[0, 1, 2]].mean(axis=0), atol=1e-6)
 
 
-def test_cluster_share_leaves_own_row_out():
+def test_cluster_share_uses_other_folds_for_training_skills():
     clusters = np.array([0, 0, 1, 1])
-    # skill 0 as a training query: its cluster holds only skill 1 besides itself (groups A and B)
-    share = gf.cluster_group_share(np.array([0]), clusters, Y, np.array([0]), 2)
-    np.testing.assert_allclose(share[0], [1.0, 1.0])
+    folds = np.array([0, 1, 0, 1])
     # a new skill in cluster 0 sees both members: A 2/2, B 1/2
-    share_new = gf.cluster_group_share(np.array([0]), clusters, Y, np.array([-1]), 2)
+    share_new = gf.cluster_group_share(np.array([0]), clusters, Y, 2)
     np.testing.assert_allclose(share_new[0], [1.0, 0.5])
+    # training skill 0 (fold 0): only fold-1 members of cluster 0 count (skill 1: groups A and B)
+    share = gf.cluster_group_share(np.array([0]), clusters, Y, 2, np.array([0]), folds)
+    np.testing.assert_allclose(share[0], [1.0, 1.0])
 
 
-def test_lexical_groups_remove_own_words():
+def test_lexical_groups_use_other_folds_for_training_skills():
     texts = ["weld steel pipes", "weld joints", "bake bread", "bake cakes zanzibar"]
     Yl = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.uint8)
+    folds = np.array([0, 1, 0, 1])
     lex = gf.LexicalGroups().fit(texts, Yl)
-    new = lex.transform(["weld"], np.array([-1]), Yl)
+    new = lex.transform(["weld"])
     assert new[0, 0] > 0 and new[0, 1] == 0
-    # "zanzibar" only occurs in skill 3's own text: as a training query it must not match its group
-    own = lex.transform(["zanzibar"], np.array([3]), Yl)
-    assert own[0, 1] == pytest.approx(0.0)
-    assert lex.transform(["zanzibar"], np.array([-1]), Yl)[0, 1] > 0
+    # "zanzibar" only occurs in skill 3's own text: as a training query (fold 1) it must not match
+    assert lex.transform(["zanzibar"], np.array([1]), folds)[0, 1] == pytest.approx(0.0)
+    assert lex.transform(["zanzibar"])[0, 1] > 0
+    # "bake" is in fold 0's skill 2 as well, so the fold-1 query still finds group B
+    assert lex.transform(["bake"], np.array([1]), folds)[0, 1] > 0

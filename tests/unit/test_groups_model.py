@@ -20,6 +20,7 @@ from common.groups import (  # noqa: E402
     GroupConfig,
     GroupModel,
     GroupScore,
+    fold_ids,
     oof_nn_proba,
     pair_features,
     parent_probabilities,
@@ -84,7 +85,12 @@ def test_ovr_baseline_trains(tiny_bert_dir):
 
 
 def test_no_leakage_a_skills_own_groups_never_enter_its_features(tiny_bert_dir):
-    """Relabelling one training skill leaves every feature of that skill unchanged."""
+    """Relabelling one training skill leaves every per-skill feature of that skill unchanged.
+
+    Two features are group constants computed on all training labels (the group's size and the
+    group's TF-IDF normalising length): they move with the relabelling for every skill alike, and
+    ``test_group_statistics_do_not_reveal_membership`` checks they cannot tell members apart.
+    """
     df = gt.skills()
     i = 3  # a T.1 skill
     moved = df.copy()
@@ -98,12 +104,30 @@ def test_no_leakage_a_skills_own_groups_never_enter_its_features(tiny_bert_dir):
         K = model.known_emb
         oof, _ = oof_nn_proba(cfg, K, st.Y)
         parent = parent_probabilities(st, oof_nn_proba(cfg, K, model.levels[1].Y)[0])
-        X, rows, cols, names = pair_features(model, st, K, frame["text"].tolist(), np.arange(len(K)), oof, parent)
+        X, rows, cols, names = pair_features(model, st, K, frame["text"].tolist(), np.arange(len(K)), oof, parent,
+                                             folds=fold_ids(cfg, len(K)))
         order = np.argsort(cols[rows == i])
         feats.append((X[rows == i][order], cols[rows == i][order], names))
     (xa, ca, na), (xb, cb, nb) = feats
     assert na == nb and ca.tolist() == cb.tolist() and "parent_nn_prob" in na
-    np.testing.assert_allclose(xa, xb, rtol=1e-5, atol=1e-6)
+    per_skill = [j for j, n in enumerate(na) if n not in ("group_log_size", "tfidf_knn")]
+    assert len(per_skill) == len(na) - 2
+    np.testing.assert_allclose(xa[:, per_skill], xb[:, per_skill], rtol=1e-5, atol=1e-6)
+
+
+def test_group_statistics_do_not_reveal_membership(tiny_bert_dir):
+    """A per-group feature must be equal for members and non-members (leave-one-out sizes are not)."""
+    df = gt.skills()
+    cfg = _cfg(tiny_bert_dir)
+    model = train_groups(cfg, df, None, gt.groups(), progress=False, embed_cache=False).model
+    st = model.levels[2]
+    K = model.known_emb
+    oof, _ = oof_nn_proba(cfg, K, st.Y)
+    X, rows, cols, names = pair_features(model, st, K, df["text"].tolist(), np.arange(len(K)), oof,
+                                         folds=fold_ids(cfg, len(K)))
+    size = X[:, names.index("group_log_size")]
+    for g in np.unique(cols):
+        assert np.unique(size[cols == g]).size == 1
 
 
 def test_classify_skill_prints_ranked_groups(trained):
