@@ -48,12 +48,15 @@ def test_missing_data_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_minilm_tagger_learns_on_real_postings(splits, tmp_path):
-    """A few dozen steps of real MiniLM fine-tuning already find keywords on dev (slow: ~minutes)."""
+    """A hundred steps of real MiniLM fine-tuning already find keywords on dev (slow: ~2-3 min on 2 cores).
+
+    40 steps are not enough (dev F1 0.0: the heads still predict O everywhere); 100 steps reach ~0.31.
+    """
     from common.tagger import KeywordTagger, TaggerConfig, train_tagger
 
-    cfg = TaggerConfig(max_steps=40, lr=1e-4, max_eval_postings=6, threads=1)
+    cfg = TaggerConfig(max_steps=100, lr=1e-4, max_eval_postings=6)
     res = train_tagger(cfg, splits["train"], splits["dev"], tmp_path / "m", progress=False)
-    assert res.metrics["span_f1"] > 0.05
+    assert res.metrics["span_f1"] > 0.15
     tagger = KeywordTagger.load(res.model_dir)
     text = posting_text(splits["dev"][0])
     kws = tagger.extract([text])[0]
