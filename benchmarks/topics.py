@@ -37,7 +37,7 @@ def log(msg: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common.lda import LDAConfig, LDAParams, shuffled_runs, tune_ldade, vectorize
+    from common.lda import LDAConfig, shuffled_runs, tune_ldade, vectorize
     from common.settings import get_settings
     from common.topic_corpus import benchmark_collection
     from common.topic_metrics import npmi_coherence, stability, topic_diversity

@@ -569,7 +569,7 @@ def train_groups(
     km_known = sp_known = None
     feats = set(cfg.features)
     if cfg.kind == "skillbert":
-        from sklearn.cluster import KMeans, SpectralClustering
+        from sklearn.cluster import KMeans
         from sklearn.decomposition import PCA
 
         t0 = time.perf_counter()

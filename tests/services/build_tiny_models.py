@@ -10,37 +10,11 @@ from the tiny BERT's vocabulary, so it runs without the real data set.
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 
-KNOWLEDGE = ["python", "java", "sql", "cloud"]
-FILLER = ["we", "are", "looking", "for", "a", "team", "with", "strong", "experience", "in", "the", "of", "to", "and", "you", "will", "our", "data"]
-
-
-def synthetic_postings(n: int, seed: int = 0):
-    """Postings where tools are Knowledge and 'project management' / 'communication' are Skills."""
-    from common.types import Posting, Sentence
-
-    rng = random.Random(seed)
-    postings = []
-    for d in range(n):
-        sents = []
-        for _ in range(4):
-            toks, skill, know = [], [], []
-            for _ in range(rng.randint(4, 9)):
-                r = rng.random()
-                if r < 0.2:
-                    toks.append(rng.choice(KNOWLEDGE)); skill.append("O"); know.append("B")
-                elif r < 0.3:
-                    toks += ["project", "management"]; skill += ["B", "I"]; know += ["O", "O"]
-                elif r < 0.35:
-                    toks.append("communication"); skill.append("B"); know.append("O")
-                else:
-                    toks.append(rng.choice(FILLER)); skill.append("O"); know.append("O")
-            sents.append(Sentence(tokens=toks, tags={"Skill": skill, "Knowledge": know}))
-        postings.append(Posting(doc_id=f"s{d}", source="tech" if d % 2 else "house", sentences=sents, split="train"))
-    return postings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared synthetic corpus
+from tiny_corpus import synthetic_postings
 
 
 def build_tagger(encoder: Path, work: Path) -> dict:

@@ -96,7 +96,7 @@ def test_record_run_merges_updates(store):
 def test_write_is_atomic(store):
     """A batch with one invalid row writes nothing (validation happens before the transaction)."""
     store.add_postings(_postings(1))
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="text"):
         store.add_postings([{"text": "fine text"}, {"url": "no text at all"}])
     assert store.count("postings") == 1
 

@@ -7,36 +7,10 @@ import random
 import numpy as np
 import pytest
 import torch
+from tiny_corpus import FILLER, synthetic_postings
 
 from common.spans import posting_text
 from common.tagger import KeywordTagger, TaggerConfig, _build_net, train_tagger
-from common.types import Posting, Sentence
-
-KNOWLEDGE = ["python", "java", "sql", "cloud"]
-FILLER = "we are looking for a team with strong experience in the of to and you will our data".split()
-
-
-def synthetic_postings(n: int, seed: int = 0) -> list[Posting]:
-    """Postings where tools are Knowledge and 'project management' / 'communication' are Skills."""
-    rng = random.Random(seed)
-    postings = []
-    for d in range(n):
-        sents = []
-        for _ in range(4):
-            toks, skill, know = [], [], []
-            for _ in range(rng.randint(4, 9)):
-                r = rng.random()
-                if r < 0.2:
-                    toks.append(rng.choice(KNOWLEDGE)); skill.append("O"); know.append("B")
-                elif r < 0.3:
-                    toks += ["project", "management"]; skill += ["B", "I"]; know += ["O", "O"]
-                elif r < 0.35:
-                    toks.append("communication"); skill.append("B"); know.append("O")
-                else:
-                    toks.append(rng.choice(FILLER)); skill.append("O"); know.append("O")
-            sents.append(Sentence(tokens=toks, tags={"Skill": skill, "Knowledge": know}))
-        postings.append(Posting(doc_id=f"s{d}", source="tech" if d % 2 else "house", sentences=sents))
-    return postings
 
 
 def tiny_cfg(tiny_bert_dir, **kw) -> TaggerConfig:
