@@ -37,6 +37,8 @@ VARIANTS: dict[str, dict] = {
     # the two models on the Mirror-BERT-adapted encoder (seed 003), same inputs as above
     "ovr-mirror": {"config": "groups-ovr.yaml", "mirror": True},
     "skillbert-mirror": {"config": "groups.yaml", "mirror": True},
+    "skillbert-mirror-noemb": {"config": "groups.yaml", "mirror": True,
+                               "set": {"features": ["nn", "name", "topk", "tfidf", "clusters", "lexical", "size"]}},
     # Mirror-BERT against the same encoder without adaptation, on short inputs. These four embed the
     # skill label alone: short phrases are what Mirror-BERT adapts to and what the service sees,
     # and re-embedding 11k long ESCO texts with a second encoder costs most of an hour here.
@@ -63,7 +65,7 @@ def _mirror_encoder(path: Path, cfg_path: Path) -> tuple[str, float]:
 
 
 def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int | None, threads: int | None,
-        save_dir: Path | None = None) -> list[dict]:
+        save_dir: Path | None = None, seed: int | None = None) -> list[dict]:
     from common import esco
     from common.groups import GroupConfig, train_groups
 
@@ -77,6 +79,8 @@ def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int 
             data["max_train_skills"] = max_train
         if threads:
             data["threads"] = threads
+        if seed is not None:
+            data["seed"] = seed
         mirror_s = 0.0
         if spec.get("mirror"):
             data["encoder"], mirror_s = _mirror_encoder(mirror_dir, ROOT / "configs" / "groups-mirror.yaml")
@@ -118,6 +122,8 @@ def main() -> None:
     ap.add_argument("--max-train-skills", type=int, default=None, help="Debug cap on training skills.")
     ap.add_argument("--save-dir", type=Path, default=None, help="Save each variant's model under DIR/<variant>.")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads for torch/XGBoost.")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="Override the configs' seed (folds, networks, XGBoost, inner split): run several to see the spread.")
     ap.add_argument("--from-json", type=Path, nargs="+", default=None,
                     help="Only print the table of earlier --out files (runs split over several processes).")
     args = ap.parse_args()
@@ -136,7 +142,7 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     mirror_dir = args.mirror_encoder or get_settings().models_dir / "mirror-bert" / "latest"
-    rows = run(names, mirror_dir, args.out, args.max_train_skills, args.threads, args.save_dir)
+    rows = run(names, mirror_dir, args.out, args.max_train_skills, args.threads, args.save_dir, args.seed)
     print_table(rows)
 
 

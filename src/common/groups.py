@@ -85,6 +85,9 @@ class GroupConfig(BaseModel):
     nn_epochs: int = Field(40, ge=1)
     nn_alpha: float = 1e-4
     nn_folds: int = Field(5, ge=2)
+    nn_inference: Literal["folds", "full"] = Field(
+        "folds", description="Network probabilities at prediction time: the mean of the out-of-fold networks "
+        "(the same kind of network the XGBoost features were made with, and an ensemble) or one network refit on all of train.")
     kmeans_clusters: int = Field(150, ge=2)
     spectral_clusters: int = Field(150, ge=2)
     spectral_neighbors: int = Field(10, ge=2)
@@ -470,6 +473,21 @@ class _Masked:
         return out
 
 
+class _MeanOf:
+    """Mean probabilities of several estimators (the fold networks of ``oof_nn_proba``).
+
+    Why: XGBoost learnt from out-of-fold probabilities, each made by a network that saw 80 % of
+    train; averaging those same networks at prediction time keeps the feature's distribution the
+    one XGBoost was fitted on, and averages away the seed-to-seed noise of a single network.
+    """
+
+    def __init__(self, members: list[_Masked]) -> None:
+        self.members = members
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(X) for m in self.members], axis=0).astype(np.float32)
+
+
 def fold_ids(cfg: GroupConfig, n: int) -> np.ndarray:
     """The fold of each training skill (shared by the network and the group statistics)."""
     from sklearn.model_selection import KFold
@@ -486,8 +504,14 @@ def oof_nn_proba(cfg: GroupConfig, K: np.ndarray, Y: np.ndarray) -> tuple[np.nda
 
     oof = np.zeros(Y.shape, dtype=np.float32)
     folds = min(cfg.nn_folds, len(K))
+    members: list[_Masked] = []
     for f, (tr, te) in enumerate(KFold(folds, shuffle=True, random_state=cfg.seed).split(K)):
-        oof[te] = _fit_proba(_mlp(cfg, cfg.seed + f), K[tr], Y[tr], K[te])
+        est = _mlp(cfg, cfg.seed + f)
+        oof[te] = _fit_proba(est, K[tr], Y[tr], K[te])
+        if hasattr(est, "keep_"):
+            members.append(_Masked(est, est.keep_))
+    if cfg.nn_inference == "folds" and members:
+        return oof, _MeanOf(members)
     est = _mlp(cfg, cfg.seed)
     _fit_proba(est, K, Y, K[:1])
     return oof, _Masked(est, est.keep_)

@@ -160,3 +160,22 @@ def test_cli_bad_input_exits_with_a_sentence(trained, tmp_path):
     assert res.exit_code == 2 and "no skill-group model" in " ".join(res.output.split())
     res = runner.invoke(app, ["evaluate-groups", "--split", "test2", "--model", str(model_dir)])
     assert res.exit_code == 2
+
+
+def test_prediction_network_is_the_mean_of_the_fold_networks(tiny_bert_dir):
+    """XGBoost learnt from out-of-fold network probabilities; by default the same fold networks,
+    averaged, make that feature at prediction time (``nn_inference: full`` refits one network)."""
+    df = gt.skills()
+    model = train_groups(_cfg(tiny_bert_dir), df, None, gt.groups(), progress=False, embed_cache=False).model
+    K = model.known_emb
+    folds_cfg = _cfg(tiny_bert_dir, nn_inference="folds")
+    oof, nn = oof_nn_proba(folds_cfg, K, model.levels[2].Y)
+    assert len(nn.members) == folds_cfg.nn_folds
+    P = nn.predict_proba(K[:5])
+    np.testing.assert_allclose(P, np.mean([m.predict_proba(K[:5]) for m in nn.members], axis=0), rtol=1e-6)
+    assert P.shape == (5, model.levels[2].Y.shape[1]) and np.all((P >= 0) & (P <= 1))
+    _, full = oof_nn_proba(_cfg(tiny_bert_dir, nn_inference="full"), K, model.levels[2].Y)
+    assert not hasattr(full, "members") and full.predict_proba(K[:5]).shape == P.shape
+    # the out-of-fold probabilities do not depend on the choice
+    oof_full, _ = oof_nn_proba(_cfg(tiny_bert_dir, nn_inference="full"), K, model.levels[2].Y)
+    np.testing.assert_allclose(oof, oof_full, rtol=1e-6)
