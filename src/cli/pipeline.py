@@ -138,6 +138,10 @@ def _summary(out: dict, elapsed: float) -> None:
         )
     typer.echo("  serve     jobskills serve   (uses the champions above)")
 
+# Tagger steps for `quickstart --data`: 12 (the sample's budget) leave real postings without a
+# single keyword; 200 reach dev span-F1 0.26 and keep the whole run near 3 minutes on 2 cores.
+REAL_DATA_STEPS = 200
+
 
 def quickstart(
     data: Optional[Path] = typer.Option(
@@ -155,7 +159,10 @@ def quickstart(
         None, "--data-dir", help="Where the platform writes (default: JOBSKILLS_DATA_DIR or .jobskills)."
     ),
     steps: Optional[int] = typer.Option(
-        None, "--steps", help="Training steps of the keyword tagger (overrides the config)."
+        None,
+        "--steps",
+        help="Training steps of the keyword tagger (overrides the config); "
+        f"default with --data: {REAL_DATA_STEPS} (dev span-F1 about 0.25, under 3 min on 2 cores).",
     ),
 ) -> None:
     """Run the whole pipeline (ingest, validate, merge, train, evaluate, promote) with a tiny budget."""
@@ -180,6 +187,8 @@ def quickstart(
     cfg_path = config or quickstart_config_path()
     with user_errors():
         cfg = PipelineConfig.from_yaml(cfg_path).with_encoder(encoder)
+        if steps is None and data is not None and config is None:
+            steps = REAL_DATA_STEPS  # the sample's 12 steps find no keyword in real postings (F1 0.0)
         if steps:
             cfg = cfg.model_copy(update={"keywords": cfg.keywords.model_copy(update={"max_steps": steps})})
     console.print(
