@@ -12,14 +12,12 @@ Every prediction is appended to ``settings.logs_dir`` with ``common.request_log.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import bentoml
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -33,6 +31,7 @@ from services.config import ServingConfig
 from services.groups import GroupQuery, GroupService, to_group_out
 from services.guard import BodyGuard
 from services.keywords import KeywordService
+from services.retry import call_dependency
 from services.schemas import (
     AnalyzedKeyword,
     AnalyzeRequest,
@@ -90,22 +89,9 @@ def _error(status: int, message: str, ctx: bentoml.Context | None = None) -> JSO
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _retrying(call: Any, *args: Any, attempts: int = 3, **kwargs: Any) -> Any:
-    """Call a dependency API, retrying when the connection drops before an answer.
-
-    BentoML's client reuses pooled keep-alive connections, and under bursts of new requests the
-    model service can close some of them just as they are reused ("Server disconnected").
-    Every dependency call here is a side-effect-free prediction or lookup, so a retry is safe.
-    """
-    for attempt in range(attempts):
-        try:
-            return await call(*args, **kwargs)
-        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-            if attempt == attempts - 1:
-                raise
-            logger.warning("dependency call dropped (%s); retrying", exc)
-            await asyncio.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
+async def _retrying(call: Any, *args: Any, what: str = "model service", **kwargs: Any) -> Any:
+    """A dependency call with the configured deadline and retries (``services.retry``)."""
+    return await call_dependency(call, *args, timeout_s=CONFIG.dependency_timeout_s, what=what, **kwargs)
 
 
 def _keywords(raw: list[Any]) -> list[Keyword]:
@@ -176,7 +162,7 @@ class ApiService:
         return latency_ms
 
     async def _extract(self, texts: list[str]) -> list[list[Keyword]]:
-        raw = await _retrying(self.keywords.to_async.extract, texts)
+        raw = await _retrying(self.keywords.to_async.extract, texts, what="keyword service")
         out = [_keywords(r) for r in raw]
         for text, kws in zip(texts, out, strict=True):
             KEYWORDS.observe(len(kws))
@@ -187,7 +173,7 @@ class ApiService:
         if not phrases:
             return {}
         raw = await _retrying(self.groups.to_async.classify,
-                              [GroupQuery(skill=p, level=level, top_k=top_k) for p in phrases])
+                              [GroupQuery(skill=p, level=level, top_k=top_k) for p in phrases], what="skill-group service")
         return {p: [g if isinstance(g, GroupOut) else to_group_out(g) for g in gs]
                 for p, gs in zip(phrases, raw, strict=True)}
 
@@ -230,7 +216,8 @@ class ApiService:
             return err
         skills = list(request.skills)
         raw = await _retrying(self.groups.to_async.classify,
-                              [GroupQuery(skill=s, level=request.level, top_k=request.top_k) for s in skills])
+                              [GroupQuery(skill=s, level=request.level, top_k=request.top_k) for s in skills],
+                              what="skill-group service")
         results = [SkillGroups(skill=s, groups=[to_group_out(g) if not isinstance(g, GroupOut) else g for g in gs])
                    for s, gs in zip(skills, raw, strict=True)]
         tag = self._infos["groups"].get("tag")
@@ -273,7 +260,7 @@ class ApiService:
         resume_skills = list(request.resume_skills) if request.resume is None else _unique_phrases(next(extracted))
         job_skills = list(request.job_skills) if request.job is None else _unique_phrases(next(extracted))
         if resume_skills and job_skills:
-            result = await _retrying(self.groups.to_async.match, resume_skills=resume_skills,
+            result = await _retrying(self.groups.to_async.match, what="skill-group service", resume_skills=resume_skills,
                                      job_skills=job_skills, level=request.level)
         else:  # nothing to compare on one side: no overlap, by definition
             result = {"score": 0.0, "level": request.level, "groups": [], "missing": [], "exact_overlap": []}

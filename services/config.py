@@ -45,6 +45,14 @@ class ServingConfig(BaseSettings):
         description="Adaptive batching latency budget; requests that cannot meet it get 503, so keep it generous on CPU.",
     )
     timeout_s: int = Field(120, ge=1, description="Request timeout of every service.")
+    dependency_timeout_s: float = Field(
+        60.0, gt=0, description="Deadline for one call from the API service to a model service; "
+        "a call past it is retried (services.retry). Keep it under timeout_s.")
+    runner_max_requests: int = Field(
+        1_000_000, ge=1, description="BentoML runner_connection.max_requests of the model services: the API's "
+        "client session to a model service is replaced after this many calls, which breaks calls in flight.")
+    runner_max_age_s: float = Field(
+        86_400.0, gt=0, description="BentoML runner_connection.max_age of the model services (seconds).")
     torch_threads: int | None = Field(
         None, ge=1, description="torch.set_num_threads in each model service; default: torch's own choice."
     )
@@ -61,6 +69,10 @@ class ServingConfig(BaseSettings):
         # so only pass file values whose variable is not set.
         data = {k: v for k, v in data.items() if f"JOBSKILLS_SERVE_{k.upper()}" not in os.environ}
         return cls(**data)
+
+    def runner_connection(self) -> dict[str, Any]:
+        """The ``runner_connection=`` argument of a model service (read by its callers' clients)."""
+        return {"max_requests": self.runner_max_requests, "max_age": self.runner_max_age_s}
 
     def gpu_count(self) -> int:
         """GPUs to declare per model service; ``auto`` looks for the NVIDIA driver without importing torch."""

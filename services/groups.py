@@ -59,6 +59,7 @@ def _plain(obj: Any) -> Any:
     resources=CONFIG.resources(),
     workers=CONFIG.workers,
     traffic={"timeout": CONFIG.timeout_s},
+    runner_connection=CONFIG.runner_connection(),
 )
 class GroupService:
     """Serves ``common.groups.GroupModel``; starts without a model and reports why (see ``info``)."""

@@ -31,6 +31,7 @@ MODEL_NAME = get_settings().keyword_model_name
     resources=CONFIG.resources(),
     workers=CONFIG.workers,
     traffic={"timeout": CONFIG.timeout_s},
+    runner_connection=CONFIG.runner_connection(),
 )
 class KeywordService:
     """Serves ``common.tagger.KeywordTagger``; starts without a model and reports why (see ``info``)."""

@@ -140,3 +140,72 @@ def test_serve_cli_refuses_a_missing_model_folder(tmp_path):
     res = CliRunner().invoke(app, ["serve", "--keyword-model-dir", str(tmp_path / "nope")])
     assert res.exit_code == 2
     assert "does not exist" in " ".join(res.output.split())  # rich wraps long lines
+
+
+def test_dependency_call_retries_a_call_that_never_answers():
+    """The hang seen under load: one call never returns; the next try must answer."""
+    from services.retry import call_dependency
+
+    calls: list[str] = []
+
+    async def flaky(text: str) -> str:
+        calls.append(text)
+        if len(calls) == 1:
+            await asyncio.sleep(3600)  # the lost answer
+        return text.upper()
+
+    async def run() -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        out = await call_dependency(flaky, "python", timeout_s=0.2, what="keyword service")
+        return out, loop.time() - t0
+
+    out, seconds = asyncio.run(run())
+    assert out == "PYTHON" and calls == ["python", "python"]
+    assert seconds < 2, f"the hung call should be given up after its deadline, took {seconds:.1f}s"
+
+
+def test_dependency_call_gives_a_503_with_the_reason_when_every_try_drops():
+    import aiohttp
+
+    from services.retry import DependencyUnavailable, call_dependency
+
+    calls = 0
+
+    async def dropped() -> None:
+        nonlocal calls
+        calls += 1
+        raise aiohttp.ServerDisconnectedError()
+
+    with pytest.raises(DependencyUnavailable, match=r"skill-group service did not answer after 3 attempts: connection dropped") as err:
+        asyncio.run(call_dependency(dropped, what="skill-group service"))
+    assert calls == 3 and err.value.error_code == 503
+
+
+def test_dependency_call_does_not_retry_a_model_error():
+    """Only dropped connections and deadlines are retried; a wrong answer is not hidden."""
+    from services.retry import call_dependency
+
+    calls = 0
+
+    async def broken() -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("bad input for the model")
+
+    with pytest.raises(ValueError, match="bad input"):
+        asyncio.run(call_dependency(broken, timeout_s=1.0))
+    assert calls == 1
+
+
+def test_model_services_keep_their_client_sessions(monkeypatch):
+    """BentoML replaces the API's session to a model service every runner_connection.max_requests
+    calls and breaks the calls in flight; the model services raise that limit."""
+    import services.groups
+    import services.keywords
+
+    for svc in (services.keywords.KeywordService, services.groups.GroupService):
+        conn = svc.config.get("runner_connection")
+        assert conn == ServingConfig().runner_connection() and conn["max_requests"] >= 100_000, svc.name
+    monkeypatch.setenv("JOBSKILLS_SERVE_RUNNER_MAX_REQUESTS", "500")
+    assert ServingConfig.load().runner_connection()["max_requests"] == 500
