@@ -91,7 +91,7 @@ def _error(status: int, message: str, ctx: bentoml.Context | None = None) -> JSO
 
 async def _retrying(call: Any, *args: Any, what: str = "model service", **kwargs: Any) -> Any:
     """A dependency call with the configured deadline and retries (``services.retry``)."""
-    return await call_dependency(call, *args, timeout_s=CONFIG.dependency_timeout_s, what=what, **kwargs)
+    return await call_dependency(call, *args, timeout_s=CONFIG.dependency_deadline(), what=what, **kwargs)
 
 
 def _keywords(raw: list[Any]) -> list[Keyword]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,9 +45,9 @@ class ServingConfig(BaseSettings):
         description="Adaptive batching latency budget; requests that cannot meet it get 503, so keep it generous on CPU.",
     )
     timeout_s: int = Field(120, ge=1, description="Request timeout of every service.")
-    dependency_timeout_s: float = Field(
-        60.0, gt=0, description="Deadline for one call from the API service to a model service; "
-        "a call past it is retried (services.retry). Keep it under timeout_s.")
+    dependency_timeout_s: float | None = Field(
+        None, gt=0, description="Deadline for one call from the API service to a model service; a call past it "
+        "is retried (services.retry). Default: half of timeout_s. Must be under timeout_s.")
     runner_max_requests: int = Field(
         1_000_000, ge=1, description="BentoML runner_connection.max_requests of the model services: the API's "
         "client session to a model service is replaced after this many calls, which breaks calls in flight.")
@@ -69,6 +69,17 @@ class ServingConfig(BaseSettings):
         # so only pass file values whose variable is not set.
         data = {k: v for k, v in data.items() if f"JOBSKILLS_SERVE_{k.upper()}" not in os.environ}
         return cls(**data)
+
+    @model_validator(mode="after")
+    def _deadline_under_timeout(self) -> ServingConfig:
+        if self.dependency_timeout_s is not None and self.dependency_timeout_s >= self.timeout_s:
+            raise ValueError(f"dependency_timeout_s ({self.dependency_timeout_s:g}) must be under timeout_s "
+                             f"({self.timeout_s}): the API would answer 504 before a retry could start")
+        return self
+
+    def dependency_deadline(self) -> float:
+        """Seconds one API -> model-service call may take before it is retried."""
+        return self.dependency_timeout_s or self.timeout_s / 2
 
     def runner_connection(self) -> dict[str, Any]:
         """The ``runner_connection=`` argument of a model service (read by its callers' clients)."""

@@ -209,3 +209,10 @@ def test_model_services_keep_their_client_sessions(monkeypatch):
         assert conn == ServingConfig().runner_connection() and conn["max_requests"] >= 100_000, svc.name
     monkeypatch.setenv("JOBSKILLS_SERVE_RUNNER_MAX_REQUESTS", "500")
     assert ServingConfig.load().runner_connection()["max_requests"] == 500
+
+
+def test_dependency_deadline_stays_under_the_request_timeout(monkeypatch):
+    assert ServingConfig(timeout_s=120).dependency_deadline() == 60
+    assert ServingConfig(timeout_s=120, dependency_timeout_s=10).dependency_deadline() == 10
+    with pytest.raises(ValidationError, match="must be under timeout_s"):
+        ServingConfig(timeout_s=30, dependency_timeout_s=30)
