@@ -97,6 +97,10 @@ class GroupConfig(BaseModel):
     xgb: XGBParams = Field(default_factory=XGBParams)
     inner_dev_frac: float = Field(0.2, gt=0, lt=1, description="Share of train held out to pick thresholds.")
     refit: bool = Field(True, description="Refit XGBoost on all of train after the inner split.")
+    xgb_fit: Literal["inner", "cv"] = Field(
+        "inner", description="inner: one XGBoost fitted on train minus an inner split that picks the threshold, "
+        "then refit on all; cv: one XGBoost per fold (the network's folds), the threshold picked on the "
+        "out-of-fold predictions of every training skill, and predictions averaged over the fold models.")
     ovr_c: float = 1.0
     threshold: float | None = Field(None, description="Fixed decision threshold; None: tuned on the inner split.")
     ovr_threshold: float = 0.4
@@ -474,7 +478,8 @@ class _Masked:
 
 
 class _MeanOf:
-    """Mean probabilities of several estimators (the fold networks of ``oof_nn_proba``).
+    """Mean probabilities of several estimators (the fold networks of ``oof_nn_proba``, or the
+    fold XGBoost models of ``_xgb_cross_fit``).
 
     Why: XGBoost learnt from out-of-fold probabilities, each made by a network that saw 80 % of
     train; averaging those same networks at prediction time keeps the feature's distribution the
@@ -533,6 +538,47 @@ def _xgb(cfg: GroupConfig, n_estimators: int | None = None, early: bool = True):
         tree_method="hist", n_jobs=cfg.threads or 0, random_state=cfg.seed, eval_metric="logloss",
         early_stopping_rounds=p.early_stopping_rounds if early else None,
     )
+
+
+def _xgb_inner_fit(cfg: GroupConfig, X: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                   inner: np.ndarray, shape: tuple[int, int]) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """XGBoost on the pairs of train minus the inner split (early stopping on it), then refit on all.
+
+    Returns the model, the inner split's probabilities (``shape``), its skill indices, and the tree count.
+    """
+    in_inner = inner[rows]
+    clf = _xgb(cfg)
+    clf.fit(X[~in_inner], y[~in_inner], eval_set=[(X[in_inner], y[in_inner])], verbose=False)
+    best_it = int(getattr(clf, "best_iteration", cfg.xgb.n_estimators - 1) or 0) + 1
+    P = np.zeros(shape, dtype=np.float32)
+    P[rows[in_inner], cols[in_inner]] = clf.predict_proba(X[in_inner])[:, 1]
+    if cfg.refit:
+        clf = _xgb(cfg, n_estimators=max(1, int(best_it * 1.1)), early=False)
+        clf.fit(X, y, verbose=False)
+    return clf, P, np.nonzero(inner)[0], best_it
+
+
+def _xgb_cross_fit(cfg: GroupConfig, X: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                   folds: np.ndarray, shape: tuple[int, int]) -> tuple[Any, np.ndarray, np.ndarray, int]:
+    """One XGBoost per fold of training skills, each early-stopped on its held-out fold.
+
+    Why: the inner split leaves the threshold to a fifth of train, and the model it was picked
+    for is not the refit one that predicts. Here every training skill has an out-of-fold
+    probability from a model like the ones that predict (their mean), so the threshold is
+    picked on five times the skills and for the same kind of model.
+    Returns the mean model, the out-of-fold probabilities, all skill indices and the mean tree count.
+    """
+    row_fold = folds[rows]
+    P = np.zeros(shape, dtype=np.float32)
+    members, trees = [], []
+    for f in np.unique(row_fold):
+        held = row_fold == f
+        clf = _xgb(cfg)
+        clf.fit(X[~held], y[~held], eval_set=[(X[held], y[held])], verbose=False)
+        trees.append(int(getattr(clf, "best_iteration", cfg.xgb.n_estimators - 1) or 0) + 1)
+        P[rows[held], cols[held]] = clf.predict_proba(X[held])[:, 1]
+        members.append(clf)
+    return _MeanOf(members), P, np.unique(rows), int(np.mean(trees))
 
 
 def train_groups(
@@ -660,30 +706,23 @@ def train_groups(
             st.lexical = gf.LexicalGroups().fit(texts, Y)
         st.km_known, st.sp_known = km_known, sp_known
         t1 = time.perf_counter()
-        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob,
-                                             folds=fold_ids(cfg, len(K)))
+        folds = fold_ids(cfg, len(K))
+        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob, folds=folds)
         st.feature_names = names
         y = Y[rows, cols]
         timings[f"features_l{level}"] = time.perf_counter() - t1
         logger.info("level %d: %d pairs x %d features, candidate recall %.3f", level, len(rows), X.shape[1],
                     y.sum() / max(1, Y.sum()))
         t1 = time.perf_counter()
-        in_inner = inner[rows]
-        clf = _xgb(cfg)
-        clf.fit(X[~in_inner], y[~in_inner], eval_set=[(X[in_inner], y[in_inner])], verbose=False)
-        best_it = int(getattr(clf, "best_iteration", cfg.xgb.n_estimators - 1) or 0) + 1
-        P_inner = np.zeros((len(K), len(codes)), dtype=np.float32)
-        P_inner[rows[in_inner], cols[in_inner]] = clf.predict_proba(X[in_inner])[:, 1]
-        inner_idx = np.nonzero(inner)[0]
+        if cfg.xgb_fit == "cv":
+            st.xgb, P_fit, fit_idx, best_it = _xgb_cross_fit(cfg, X, y, rows, cols, folds, Y.shape)
+        else:
+            st.xgb, P_fit, fit_idx, best_it = _xgb_inner_fit(cfg, X, y, rows, cols, inner, Y.shape)
         if cfg.threshold is None:
-            st.threshold, inner_f1 = best_threshold(Y[inner_idx], P_inner[inner_idx])
+            st.threshold, inner_f1 = best_threshold(Y[fit_idx], P_fit[fit_idx])
         else:
             st.threshold = cfg.threshold
-            inner_f1 = multilabel_report(Y[inner_idx], decide(P_inner[inner_idx], st.threshold))["micro_f1"]
-        if cfg.refit:
-            clf = _xgb(cfg, n_estimators=max(1, int(best_it * 1.1)), early=False)
-            clf.fit(X, y, verbose=False)
-        st.xgb = clf
+            inner_f1 = multilabel_report(Y[fit_idx], decide(P_fit[fit_idx], st.threshold))["micro_f1"]
         timings[f"xgb_l{level}"] = time.perf_counter() - t1
         logger.info("level %d: XGBoost %d trees, threshold %.3f, inner micro-F1 %.3f in %.1fs",
                     level, best_it, st.threshold, inner_f1, timings[f"xgb_l{level}"])

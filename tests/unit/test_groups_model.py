@@ -179,3 +179,29 @@ def test_prediction_network_is_the_mean_of_the_fold_networks(tiny_bert_dir):
     # the out-of-fold probabilities do not depend on the choice
     oof_full, _ = oof_nn_proba(_cfg(tiny_bert_dir, nn_inference="full"), K, model.levels[2].Y)
     np.testing.assert_allclose(oof, oof_full, rtol=1e-6)
+
+
+def test_cross_fitted_xgboost_averages_the_fold_models_and_survives_save_load(tiny_bert_dir, tmp_path):
+    """``xgb_fit: cv``: one XGBoost per fold, the threshold picked on every training skill's
+    out-of-fold probability, predictions the mean of the fold models."""
+    df = gt.skills()
+    dev = df.iloc[::6].reset_index(drop=True)
+    train = df.drop(df.index[::6]).reset_index(drop=True)
+    cfg = _cfg(tiny_bert_dir, xgb_fit="cv")
+    res = train_groups(cfg, train, dev, gt.groups(), out_dir=tmp_path / "cv", progress=False, embed_cache=False)
+    model = res.model
+    for level, st in model.levels.items():
+        assert len(st.xgb.members) == cfg.nn_folds, level
+        m = res.metrics[f"l{level}"]
+        assert 0.1 <= m["threshold"] <= 0.8 and 0 <= m["micro_f1"] <= 1
+    # the level-2 probabilities are the mean of the fold models' probabilities
+    st = model.levels[2]
+    texts = dev["text"].tolist()
+    Q = model.embed(texts)
+    nn_prob = st.nn.predict_proba(Q)
+    parent = parent_probabilities(st, model.levels[1].nn.predict_proba(Q))
+    X, rows, cols, _ = pair_features(model, st, Q, texts, np.full(len(Q), -1), nn_prob, parent)
+    mean = np.mean([m.predict_proba(X)[:, 1] for m in st.xgb.members], axis=0)
+    np.testing.assert_allclose(model.proba(2, Q, texts)[rows, cols], mean, rtol=1e-5, atol=1e-6)
+    again = GroupModel.load(res.model_dir)
+    assert [g.code for g in again.predict(texts[:3])[0]] == [g.code for g in model.predict(texts[:3])[0]]
