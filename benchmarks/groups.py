@@ -34,9 +34,12 @@ VARIANTS: dict[str, dict] = {
     "skillbert-minilm-nn+topk": {"config": "groups.yaml", "set": {"features": ["nn", "topk"]}},
     # the full SkillBERT feature set + XGBoost on the off-the-shelf encoder
     "skillbert-minilm": {"config": "groups.yaml"},
+    # the same with the earlier XGBoost fit: an inner split picks the threshold, one refit model predicts
+    "skillbert-minilm-inner": {"config": "groups.yaml", "set": {"xgb_fit": "inner"}},
     # the two models on the Mirror-BERT-adapted encoder (seed 003), same inputs as above
     "ovr-mirror": {"config": "groups-ovr.yaml", "mirror": True},
     "skillbert-mirror": {"config": "groups.yaml", "mirror": True},
+    "skillbert-mirror-inner": {"config": "groups.yaml", "mirror": True, "set": {"xgb_fit": "inner"}},
     "skillbert-mirror-noemb": {"config": "groups.yaml", "mirror": True,
                                "set": {"features": ["nn", "name", "topk", "tfidf", "clusters", "lexical", "size"]}},
     # Mirror-BERT against the same encoder without adaptation, on short inputs. These four embed the

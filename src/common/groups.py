@@ -12,8 +12,9 @@ Two model kinds share one ``GroupModel`` class:
   similarity); the others score 0 and count as misses in the metrics (``candidate_recall``).
 * ``ovr`` - the baseline: one-vs-rest logistic regression on the embeddings alone.
 
-Levels 1 and 2 are separate classifiers over the same embeddings. Thresholds are chosen on an
-inner split of the training skills; dev is only ever evaluated.
+Levels 1 and 2 are separate classifiers over the same embeddings. Thresholds are chosen on the
+training skills only (out-of-fold XGBoost probabilities, or an inner split); dev is only ever
+evaluated.
 
 Training features never see a skill's own labels: out-of-fold network probabilities and
 leave-one-out neighbour statistics make a training skill look like a new one.
@@ -98,7 +99,7 @@ class GroupConfig(BaseModel):
     inner_dev_frac: float = Field(0.2, gt=0, lt=1, description="Share of train held out to pick thresholds.")
     refit: bool = Field(True, description="Refit XGBoost on all of train after the inner split.")
     xgb_fit: Literal["inner", "cv"] = Field(
-        "inner", description="inner: one XGBoost fitted on train minus an inner split that picks the threshold, "
+        "cv", description="inner: one XGBoost fitted on train minus an inner split that picks the threshold, "
         "then refit on all; cv: one XGBoost per fold (the network's folds), the threshold picked on the "
         "out-of-fold predictions of every training skill, and predictions averaged over the fold models.")
     ovr_c: float = 1.0

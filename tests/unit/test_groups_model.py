@@ -205,3 +205,14 @@ def test_cross_fitted_xgboost_averages_the_fold_models_and_survives_save_load(ti
     np.testing.assert_allclose(model.proba(2, Q, texts)[rows, cols], mean, rtol=1e-5, atol=1e-6)
     again = GroupModel.load(res.model_dir)
     assert [g.code for g in again.predict(texts[:3])[0]] == [g.code for g in model.predict(texts[:3])[0]]
+
+
+def test_inner_split_xgboost_is_one_refit_model(tiny_bert_dir):
+    """``xgb_fit: inner``: the threshold comes from an inner split, one model refit on all of train."""
+    df = gt.skills()
+    res = train_groups(_cfg(tiny_bert_dir, xgb_fit="inner"), df, df.head(0), gt.groups(), progress=False,
+                       embed_cache=False)
+    for level, st in res.model.levels.items():
+        assert not hasattr(st.xgb, "members") and hasattr(st.xgb, "get_booster"), level
+        assert 0.1 <= st.threshold <= 0.8
+    assert res.model.predict(["analyse data"], level=2)[0]
