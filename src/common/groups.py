@@ -96,14 +96,14 @@ class GroupConfig(BaseModel):
     tfidf_neighbours: int = 3
     candidates: dict[int, int] = Field(default_factory=lambda: {1: 12, 2: 20})
     xgb: XGBParams = Field(default_factory=XGBParams)
-    inner_dev_frac: float = Field(0.2, gt=0, lt=1, description="Share of train held out to pick thresholds.")
-    refit: bool = Field(True, description="Refit XGBoost on all of train after the inner split.")
+    inner_dev_frac: float = Field(0.2, gt=0, lt=1, description="xgb_fit inner: share of train held out to pick thresholds.")
+    refit: bool = Field(True, description="xgb_fit inner: refit XGBoost on all of train after the inner split.")
     xgb_fit: Literal["inner", "cv"] = Field(
         "cv", description="inner: one XGBoost fitted on train minus an inner split that picks the threshold, "
         "then refit on all; cv: one XGBoost per fold (the network's folds), the threshold picked on the "
         "out-of-fold predictions of every training skill, and predictions averaged over the fold models.")
     ovr_c: float = 1.0
-    threshold: float | None = Field(None, description="Fixed decision threshold; None: tuned on the inner split.")
+    threshold: float | None = Field(None, description="Fixed decision threshold; None: tuned on training skills (see xgb_fit).")
     ovr_threshold: float = 0.4
     max_train_skills: int | None = Field(None, ge=2, description="Debug cap on training skills.")
     max_dev_skills: int | None = Field(None, ge=1, description="Debug cap on dev skills.")
