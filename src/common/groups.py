@@ -541,6 +541,11 @@ def _xgb(cfg: GroupConfig, n_estimators: int | None = None, early: bool = True):
     )
 
 
+def _trees_used(clf: Any, cfg: GroupConfig) -> int:
+    """Trees an early-stopped XGBoost model kept (all of them when it did not stop early)."""
+    return int(getattr(clf, "best_iteration", cfg.xgb.n_estimators - 1) or 0) + 1
+
+
 def _xgb_inner_fit(cfg: GroupConfig, X: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
                    inner: np.ndarray, shape: tuple[int, int]) -> tuple[Any, np.ndarray, np.ndarray, int]:
     """XGBoost on the pairs of train minus the inner split (early stopping on it), then refit on all.
@@ -550,7 +555,7 @@ def _xgb_inner_fit(cfg: GroupConfig, X: np.ndarray, y: np.ndarray, rows: np.ndar
     in_inner = inner[rows]
     clf = _xgb(cfg)
     clf.fit(X[~in_inner], y[~in_inner], eval_set=[(X[in_inner], y[in_inner])], verbose=False)
-    best_it = int(getattr(clf, "best_iteration", cfg.xgb.n_estimators - 1) or 0) + 1
+    best_it = _trees_used(clf, cfg)
     P = np.zeros(shape, dtype=np.float32)
     P[rows[in_inner], cols[in_inner]] = clf.predict_proba(X[in_inner])[:, 1]
     if cfg.refit:
@@ -576,7 +581,7 @@ def _xgb_cross_fit(cfg: GroupConfig, X: np.ndarray, y: np.ndarray, rows: np.ndar
         held = row_fold == f
         clf = _xgb(cfg)
         clf.fit(X[~held], y[~held], eval_set=[(X[held], y[held])], verbose=False)
-        trees.append(int(getattr(clf, "best_iteration", cfg.xgb.n_estimators - 1) or 0) + 1)
+        trees.append(_trees_used(clf, cfg))
         P[rows[held], cols[held]] = clf.predict_proba(X[held])[:, 1]
         members.append(clf)
     return _MeanOf(members), P, np.unique(rows), int(np.mean(trees))
@@ -665,6 +670,7 @@ def train_groups(
         inner[: max(1, len(K) // 5)] = True
         inner[max(1, len(K) // 5):] = False
     train_self = np.arange(len(K), dtype=np.int64)
+    folds = fold_ids(cfg, len(K))  # shared by the networks' out-of-fold split, group statistics and XGBoost
     dev_eval: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     oof_by_level: dict[int, np.ndarray] = {}
 
@@ -707,7 +713,6 @@ def train_groups(
             st.lexical = gf.LexicalGroups().fit(texts, Y)
         st.km_known, st.sp_known = km_known, sp_known
         t1 = time.perf_counter()
-        folds = fold_ids(cfg, len(K))
         X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob, folds=folds)
         st.feature_names = names
         y = Y[rows, cols]
