@@ -556,8 +556,16 @@ def test_prefect_yaml_deployment_names_match_local_serving():
 
 # ---- docs/scale.md -------------------------------------------------------------------------------------
 
+def _readme_scale_section() -> str:
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Running at scale")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
 def _doc_commands() -> list[str]:
-    text = (REPO / "docs" / "scale.md").read_text()
+    """Every command in docs/scale.md and in the README's "Running at scale" section."""
+    text = (REPO / "docs" / "scale.md").read_text() + "\n" + _readme_scale_section()
     cmds = []
     for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", text, re.S):
         joined = block.replace("\\\n", " ")
@@ -575,6 +583,8 @@ def test_scale_doc_commands_refer_to_real_files_and_commands():
     deployments = _deployment_names()
     for cmd in cmds:
         words = shlex.split(cmd.replace("$(", "").replace(")", ""))
+        while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # leading VAR=value assignments
+            words = words[1:]
         for w in words:
             w = w.split("=", 1)[-1]
             if re.fullmatch(r"(infra|configs|flows|services|docs)/[\w./-]+|[\w-]+\.(ya?ml|json|sh)", w):
