@@ -505,13 +505,15 @@ def fold_ids(cfg: GroupConfig, n: int) -> np.ndarray:
 
 
 def oof_nn_proba(cfg: GroupConfig, K: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, _Masked]:
-    """Out-of-fold network probabilities for the training skills, and the full-data network."""
-    from sklearn.model_selection import KFold
+    """Out-of-fold network probabilities for the training skills, and the full-data network.
 
+    The folds are ``fold_ids``: the same split the group statistics and the XGBoost fits use.
+    """
     oof = np.zeros(Y.shape, dtype=np.float32)
-    folds = min(cfg.nn_folds, len(K))
+    ids = fold_ids(cfg, len(K))
     members: list[_Masked] = []
-    for f, (tr, te) in enumerate(KFold(folds, shuffle=True, random_state=cfg.seed).split(K)):
+    for f in range(int(ids.max()) + 1):
+        tr, te = np.nonzero(ids != f)[0], np.nonzero(ids == f)[0]
         est = _mlp(cfg, cfg.seed + f)
         oof[te] = _fit_proba(est, K[tr], Y[tr], K[te])
         if hasattr(est, "keep_"):
