@@ -28,7 +28,7 @@ from common.request_log import log_feedback, log_request
 from common.settings import get_settings
 from common.types import Keyword
 from services.config import ServingConfig
-from services.groups import GroupQuery, GroupService, to_group_out
+from services.groups import GroupQuery, GroupService, to_decision_out
 from services.guard import BodyGuard
 from services.keywords import KeywordService
 from services.retry import call_dependency
@@ -44,7 +44,7 @@ from services.schemas import (
     ExtractResponse,
     FeedbackRequest,
     FeedbackResponse,
-    GroupOut,
+    GroupDecisionOut,
     MatchRequest,
     MatchResponse,
     SkillGroups,
@@ -169,13 +169,26 @@ class ApiService:
             TEXT_CHARS.observe(len(text))
         return out
 
-    async def _classify(self, phrases: list[str], level: int, top_k: int) -> dict[str, list[GroupOut]]:
+    async def _classify(self, phrases: list[str], level: int, top_k: int) -> dict[str, GroupDecisionOut]:
+        """The group service's decision and ranking per phrase."""
         if not phrases:
             return {}
         raw = await _retrying(self.groups.to_async.classify,
                               [GroupQuery(skill=p, level=level, top_k=top_k) for p in phrases], what="skill-group service")
-        return {p: [g if isinstance(g, GroupOut) else to_group_out(g) for g in gs]
-                for p, gs in zip(phrases, raw, strict=True)}
+        return {p: d if isinstance(d, GroupDecisionOut) else to_decision_out(d)
+                for p, d in zip(phrases, raw, strict=True)}
+
+    def _model(self, which: str) -> dict | None:
+        """The ``model`` description (tag, tier, dev score, floor) of a dependency's info."""
+        return (self._infos.get(which) or {}).get("model")
+
+    def _admin_refusal(self, ctx: bentoml.Context) -> JSONResponse | None:
+        """401 without the right key; 403 when admin endpoints are off (exposed host, no key)."""
+        if reason := CONFIG.admin_refusal(self.settings.api_key):
+            return _error(403, reason, ctx)
+        if not self._authorised(ctx):
+            return _error(401, "missing or wrong X-API-Key header", ctx)
+        return None
 
     # ---- endpoints -----------------------------------------------------------------------
 
@@ -188,7 +201,7 @@ class ApiService:
         (kws,) = await self._extract([request.text])
         tag = self._infos["keywords"].get("tag")
         self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]})
-        return ExtractResponse(keywords=kws, model_tag=tag)
+        return ExtractResponse(keywords=kws, model_tag=tag, model=self._model("keywords"))
 
     @bentoml.api
     async def extract_batch(self, request: ExtractBatchRequest, /) -> ExtractBatchResponse:
@@ -206,11 +219,13 @@ class ApiService:
             except Exception:
                 logger.exception("could not write the request log")
         REQUESTS.labels(endpoint="extract_batch", outcome="ok").inc()
-        return ExtractBatchResponse(results=results, model_tag=tag)
+        return ExtractBatchResponse(results=results, model_tag=tag, model=self._model("keywords"))
 
     @bentoml.api
     async def classify(self, request: ClassifyRequest, /) -> ClassifyResponse:
-        """Ranked competency groups for each skill phrase."""
+        """Competency groups of each skill phrase: the model's decision (``groups``, by its tuned
+        ``threshold``, at least one) and the ``top_k`` ranking (``ranked``, ``decided`` marks which
+        of them are in the decision)."""
         t0 = time.perf_counter()
         if err := await self._unready("groups"):
             return err
@@ -218,16 +233,17 @@ class ApiService:
         raw = await _retrying(self.groups.to_async.classify,
                               [GroupQuery(skill=s, level=request.level, top_k=request.top_k) for s in skills],
                               what="skill-group service")
-        results = [SkillGroups(skill=s, groups=[to_group_out(g) if not isinstance(g, GroupOut) else g for g in gs])
-                   for s, gs in zip(skills, raw, strict=True)]
+        results = [SkillGroups(skill=s, **(d if isinstance(d, GroupDecisionOut) else to_decision_out(d)).model_dump())
+                   for s, d in zip(skills, raw, strict=True)]
         tag = self._infos["groups"].get("tag")
         self._log("classify", tag, t0, {"skills": skills, "level": request.level, "top_k": request.top_k},
                   {"results": [r.model_dump() for r in results]})
-        return ClassifyResponse(results=results, model_tag=tag)
+        return ClassifyResponse(results=results, model_tag=tag, model=self._model("groups"))
 
     @bentoml.api
     async def analyze(self, request: AnalyzeRequest, /) -> AnalyzeResponse:
-        """Keywords of a posting, each with its competency groups (what the web page shows).
+        """Keywords of a posting, each with its competency groups (what the web page shows):
+        ``groups`` is the group model's decision, ``ranked`` the top_k with ``decided`` marking it.
 
         Needs the keyword model; without a group model the groups are empty lists.
         """
@@ -240,13 +256,17 @@ class ApiService:
         groups_ready = (await self._info("groups")).get("ready")
         by_phrase = await self._classify(_unique_phrases(kws), request.level, request.top_k) if groups_ready else {}
         lower = {p.lower(): g for p, g in by_phrase.items()}
-        out = [AnalyzedKeyword(**k.model_dump(), groups=lower.get(" ".join(k.text.split()).lower(), []))
-               for k in kws]
+        out = []
+        for k in kws:
+            d = lower.get(" ".join(k.text.split()).lower())
+            out.append(AnalyzedKeyword(**k.model_dump(), groups=d.groups if d else [], ranked=d.ranked if d else []))
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
                   {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag})
-        return AnalyzeResponse(keywords=out, keyword_model_tag=kw_tag, group_model_tag=grp_tag)
+        return AnalyzeResponse(keywords=out, keyword_model_tag=kw_tag, group_model_tag=grp_tag,
+                               keyword_model=self._model("keywords"),
+                               group_model=self._model("groups") if groups_ready else None)
 
     @bentoml.api
     async def match(self, request: MatchRequest, /) -> MatchResponse:
@@ -315,9 +335,9 @@ class ApiService:
     @bentoml.api
     async def feedback(self, request: FeedbackRequest, /, ctx: bentoml.Context) -> FeedbackResponse:
         """Store a person's corrections for the merge-labels flow (needs X-API-Key when one is set)."""
-        if not self._authorised(ctx):
+        if err := self._admin_refusal(ctx):
             REQUESTS.labels(endpoint="feedback", outcome="client_error").inc()
-            return _error(401, "missing or wrong X-API-Key header", ctx)
+            return err
         n = log_feedback(self.settings.feedback_dir, [request.to_record()])
         FEEDBACK.inc(n)
         REQUESTS.labels(endpoint="feedback", outcome="ok").inc()
@@ -326,8 +346,8 @@ class ApiService:
     @bentoml.api
     async def reload(self, ctx: bentoml.Context) -> dict:
         """Admin: reload both models from the registry (after promote/rollback); needs X-API-Key."""
-        if not self._authorised(ctx):
-            return _error(401, "missing or wrong X-API-Key header", ctx)
+        if err := self._admin_refusal(ctx):
+            return err
         kw = await self.keywords.to_async.reload()
         grp = await self.groups.to_async.reload()
         self._infos = {"keywords": kw, "groups": grp}
@@ -341,6 +361,7 @@ class ApiService:
             "keywords": await self._info("keywords"),
             "groups": await self._info("groups"),
             "api_key_required": bool(self.settings.api_key),
+            "admin": CONFIG.admin_refusal(self.settings.api_key) or "enabled",
             "max_text_chars": self.settings.max_text_chars,
             "max_batch_items": self.settings.max_batch_items,
         }

@@ -13,8 +13,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, ``127.x.x.x`` or ``::1``."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class ServingConfig(BaseSettings):
@@ -57,6 +69,28 @@ class ServingConfig(BaseSettings):
         None, ge=1, description="torch.set_num_threads in each model service; default: torch's own choice."
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    bind_host: str = Field(
+        "127.0.0.1", description="The interface the server binds (set by `jobskills serve --host`): admin "
+        "endpoints stay off on a non-loopback host without JOBSKILLS_API_KEY.")
+    allow_anonymous_admin: bool = Field(
+        False, description="Serve /reload and /feedback without an API key on a non-loopback host.")
+
+    @field_validator("keyword_model_dir", "group_model_dir", "topic_model_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Resolved once: the services run with BentoML's working directory, not the caller's."""
+        return value.expanduser().resolve() if value is not None else None
+
+    def admin_refusal(self, api_key: str | None) -> str | None:
+        """Why /reload and /feedback are off, or None when they are on.
+
+        Anyone who can reach a non-loopback port could otherwise swap the served model or
+        write training labels.
+        """
+        if api_key or self.allow_anonymous_admin or is_loopback(self.bind_host):
+            return None
+        return (f"admin endpoints (/reload, /feedback) are off: the server listens on {self.bind_host} "
+                "without JOBSKILLS_API_KEY; set one, or pass --allow-anonymous-admin")
 
     @classmethod
     def load(cls) -> ServingConfig:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from common.settings import get_settings, resolve_device
 from services import model_sources
 from services.config import ServingConfig
-from services.schemas import GroupOut
+from services.schemas import GroupDecisionOut, GroupOut, RankedGroupOut
 
 logger = logging.getLogger("jobskills.serving")
 
@@ -37,6 +37,17 @@ def to_group_out(g: Any) -> GroupOut:
     if isinstance(g, dict):
         return GroupOut(**{k: g[k] for k in ("code", "label", "level", "score")})
     return GroupOut(code=str(g.code), label=str(g.label), level=int(g.level), score=float(g.score))
+
+
+def to_decision_out(d: Any) -> GroupDecisionOut:
+    """``common.groups.GroupDecision`` (or its dict) as the API's ``GroupDecisionOut``: the ranked
+    list marks which of its groups the model decided."""
+    d = d if isinstance(d, dict) else d.model_dump()
+    groups = [to_group_out(g) for g in d["groups"]]
+    decided = {g.code for g in groups}
+    ranked = [RankedGroupOut(**to_group_out(g).model_dump(), decided=to_group_out(g).code in decided)
+              for g in d["ranked"]]
+    return GroupDecisionOut(groups=groups, ranked=ranked, threshold=float(d["threshold"]))
 
 
 def _plain(obj: Any) -> Any:
@@ -110,20 +121,20 @@ class GroupService:
         return model
 
     @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size * 4), max_latency_ms=CONFIG.max_latency_ms)
-    def classify(self, queries: list[GroupQuery]) -> list[list[GroupOut]]:
-        """Ranked groups for each query; queries sharing (level, top_k) go through one predict call."""
+    def classify(self, queries: list[GroupQuery]) -> list[GroupDecisionOut]:
+        """The model's decision and the top_k ranking for each query; queries sharing
+        (level, top_k) go through one scoring pass (``GroupModel.decide``)."""
         model = self._require()
-        out: list[list[GroupOut]] = [[] for _ in queries]
+        out: list[GroupDecisionOut | None] = [None] * len(queries)
         by_key: dict[tuple[int, int], list[int]] = {}
         for i, q in enumerate(queries):
             q = q if isinstance(q, GroupQuery) else GroupQuery.model_validate(q)
             by_key.setdefault((q.level, q.top_k), []).append(i)
         for (level, top_k), idx in by_key.items():
             skills = [_skill(queries[i]) for i in idx]
-            preds = model.predict(skills, level=level, top_k=top_k)
-            for i, groups in zip(idx, preds, strict=True):
-                out[i] = [to_group_out(g) for g in groups]
-        return out
+            for i, d in zip(idx, model.decide(skills, level=level, top_k=top_k), strict=True):
+                out[i] = to_decision_out(d)
+        return [d for d in out if d is not None]
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:
@@ -135,7 +146,8 @@ class GroupService:
     def _describe(self) -> dict:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
         # would wait for the worker thread this method already holds
-        return {**self.source.describe(), "device": self.device, "ready": self.model is not None}
+        return {**self.source.describe(get_settings().group_score_floor), "device": self.device,
+                "ready": self.model is not None}
 
     @bentoml.api
     def info(self) -> dict:

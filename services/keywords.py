@@ -89,7 +89,10 @@ class KeywordService:
     def _describe(self) -> dict:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
         # would wait for the worker thread this method already holds
-        return {**self.source.describe(), "device": self.device, "ready": self.tagger is not None}
+        tagger = self.tagger
+        tier = tagger.tier if tagger is not None else None
+        return {**self.source.describe(get_settings().keyword_score_floor, tier=tier), "tier": tier,
+                "device": self.device, "ready": tagger is not None}
 
     @bentoml.api
     def info(self) -> dict:

@@ -11,9 +11,11 @@ is promoted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from common.registry import folder_metadata
 
 logger = logging.getLogger("jobskills.serving")
 
@@ -26,10 +28,15 @@ class ModelSource:
     tag: str | None
     path: Path | None
     error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, floor: float, tier: str | None = None) -> dict[str, Any]:
+        """Name, tag, path, error, and the model's dev score against ``floor`` (``model`` key)."""
+        from common.registry import model_quality
+
+        quality = model_quality(self.tag, self.metadata, floor, tier=tier) if self.path else None
         return {"name": self.name, "tag": self.tag, "path": str(self.path) if self.path else None,
-                "error": self.error}
+                "error": self.error, "model": quality.as_dict() if quality else None}
 
 
 def champion_tag(name: str) -> str | None:
@@ -56,12 +63,12 @@ def class_model_ref(name: str, tag: str | None, folder: Path | None) -> Any:
     return bentoml.models.BentoModel(tag)
 
 
-def _path_for_tag(name: str, tag: str) -> Path | None:
-    """Loadable folder of the model ``tag`` in the registry's store, or None."""
+def _stored(name: str, tag: str) -> Any:
+    """The registry's ``ModelInfo`` of ``tag``, or None."""
     try:
         from common import registry
 
-        return Path(registry.get_model(tag).path)
+        return registry.get_model(tag)
     except Exception as exc:  # noqa: BLE001  (unknown tag or unreadable store: reported, not raised)
         logger.warning("registry lookup of %s (%s) failed: %s", tag, name, exc)
     return None
@@ -77,14 +84,14 @@ def resolve(name: str, folder: Path | None, tag: str | None, ref: Any = None, ch
         folder = Path(folder)
         if not folder.is_dir():
             return ModelSource(name, None, None, f"model folder {folder} does not exist")
-        return ModelSource(name, f"dir:{folder.name}", folder)
+        return ModelSource(name, f"dir:{folder.name}", folder, metadata=folder_metadata(folder))
     if tag and not champion:
-        path = _path_for_tag(name, tag)
-        if path is None and ref is not None and ref.stored is not None:
-            path = Path(ref.stored.path)
-        if path is None:
-            return ModelSource(name, tag, None, f"model {tag} is not in the BentoML model store")
-        return ModelSource(name, tag, path)
+        info = _stored(name, tag)
+        if info is not None:
+            return ModelSource(name, tag, Path(info.path), metadata=dict(info.metadata))
+        if ref is not None and ref.stored is not None:
+            return ModelSource(name, tag, Path(ref.stored.path), metadata=dict(ref.stored.info.metadata or {}))
+        return ModelSource(name, tag, None, f"model {tag} is not in the BentoML model store")
     try:
         from common import registry
 
@@ -93,9 +100,10 @@ def resolve(name: str, folder: Path | None, tag: str | None, ref: Any = None, ch
         info = None
         logger.warning("registry lookup for %s failed: %s", name, exc)
     if info is not None:
-        return ModelSource(name, str(info.tag), Path(info.path))
+        return ModelSource(name, str(info.tag), Path(info.path), metadata=dict(info.metadata))
     if ref is not None and ref.stored is not None:
-        return ModelSource(name, str(ref.stored.tag), Path(ref.stored.path))
+        return ModelSource(name, str(ref.stored.tag), Path(ref.stored.path),
+                           metadata=dict(ref.stored.info.metadata or {}))
     return ModelSource(
         name, None, None, f"no champion model named {name!r} in the registry; train and promote one first"
     )

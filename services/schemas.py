@@ -168,37 +168,67 @@ class GroupOut(BaseModel):
     code: str
     label: str
     level: int
-    score: float
+    score: float = Field(description="The model's probability that the skill belongs to the group.")
+
+
+class RankedGroupOut(GroupOut):
+    decided: bool = Field(description="True when the model puts the skill in this group (score >= threshold, "
+                          "or the best group); false for a ranked extra shown for browsing.")
+
+
+class GroupDecisionOut(BaseModel):
+    groups: list[GroupOut] = Field(description="The model's decision: the groups the skill is in, best first.")
+    ranked: list[RankedGroupOut] = Field(description="The top_k groups by score, decided or not.")
+    threshold: float = Field(description="The probability threshold the decision used (tuned at training).")
+
+
+class ModelDescription(BaseModel):
+    """Which model answered and how good it is on dev (from the registry)."""
+
+    tag: str | None
+    tier: str | None = Field(None, description="fast or accurate (keyword models); null for group models.")
+    metric: str | None = Field(None, description="The registry's primary metric, e.g. span.overall.f1.")
+    score: float | None = Field(None, description="Its dev value when the model was registered.")
+    floor: float = Field(description="The quality floor (JOBSKILLS_KEYWORD_SCORE_FLOOR / _GROUP_SCORE_FLOOR).")
+    quality: Literal["ok", "below_floor", "unknown"]
+    warning: str | None = None
 
 
 class ExtractResponse(BaseModel):
     keywords: list[Keyword]
     model_tag: str | None
+    model: ModelDescription | None = Field(None, description="The keyword model that answered.")
 
 
 class ExtractBatchResponse(BaseModel):
     results: list[list[Keyword]]
     model_tag: str | None
+    model: ModelDescription | None = Field(None, description="The keyword model that answered.")
 
 
-class SkillGroups(BaseModel):
+class SkillGroups(GroupDecisionOut):
     skill: str
-    groups: list[GroupOut]
 
 
 class ClassifyResponse(BaseModel):
-    results: list[SkillGroups]
+    results: list[SkillGroups] = Field(description="Per skill: the model's decision (groups), the top_k "
+                                       "ranking (ranked) and the threshold used.")
     model_tag: str | None
+    model: ModelDescription | None = Field(None, description="The group model that answered.")
 
 
 class AnalyzedKeyword(Keyword):
-    groups: list[GroupOut]
+    groups: list[GroupOut] = Field(description="The group model's decision for this keyword (empty without one).")
+    ranked: list[RankedGroupOut] = Field(default_factory=list, description="The top_k groups; `decided` marks "
+                                         "the decision, the others are ranked extras.")
 
 
 class AnalyzeResponse(BaseModel):
     keywords: list[AnalyzedKeyword]
     keyword_model_tag: str | None
     group_model_tag: str | None
+    keyword_model: ModelDescription | None = None
+    group_model: ModelDescription | None = None
 
 
 class GroupMatchOut(BaseModel):

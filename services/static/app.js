@@ -35,14 +35,28 @@ function showError(message) {
   el.hidden = !message;
 }
 
+// "keyword-tagger:abc (fast tier, dev span.overall.f1 0.431)"
+function modelText(info) {
+  const m = info.model || {};
+  const bits = [];
+  if (m.tier) bits.push(`${m.tier} tier`);
+  bits.push(m.score == null ? "no dev score" : `dev ${m.metric} ${m.score.toFixed(3)}`);
+  if (m.quality === "below_floor") bits.push("LOW QUALITY");
+  return `${info.tag} (${bits.join(", ")})`;
+}
+
 async function loadStatus() {
   try {
     const s = await postJSON("/status", {});
     const parts = [];
+    const warnings = [];
     for (const [name, info] of [["keywords", s.keywords], ["groups", s.groups]]) {
-      parts.push(info.ready ? `${name}: ${info.tag}` : `${name}: not available (${info.error})`);
+      parts.push(info.ready ? `${name}: ${modelText(info)}` : `${name}: not available (${info.error})`);
+      if (info.ready && info.model && info.model.quality === "below_floor") warnings.push(info.model.warning);
     }
     $("status").textContent = parts.join(" · ");
+    $("quality").textContent = warnings.join(" ");
+    $("quality").hidden = warnings.length === 0;
     $("key-label").hidden = !s.api_key_required;
     $("posting").maxLength = s.max_text_chars;
   } catch (e) {
@@ -84,8 +98,29 @@ function highlightSpans() {
   return out;
 }
 
+// The decision first; ranked groups the model did not decide are marked as extras.
 function groupText(k) {
-  return (k.groups || []).map((g) => `${g.label} (${g.code}, ${g.score.toFixed(2)})`).join("; ");
+  const decided = (k.groups || []).map((g) => `${g.label} (${g.code}, ${g.score.toFixed(2)})`);
+  const extras = (k.ranked || []).filter((g) => !g.decided)
+    .map((g) => `${g.label} (${g.code}, ${g.score.toFixed(2)})`);
+  return decided.join("; ") + (extras.length ? ` | also ranked: ${extras.join("; ")}` : "");
+}
+
+// Table cell: the decided groups, then the ranked extras in a muted span marked as such.
+function groupCell(k) {
+  const cell = document.createElement("span");
+  cell.className = "decided";
+  cell.textContent = (k.groups || []).map((g) => `${g.label} (${g.code}, ${g.score.toFixed(2)})`).join("; ");
+  const extras = (k.ranked || []).filter((g) => !g.decided);
+  const wrap = document.createElement("span");
+  wrap.appendChild(cell);
+  if (extras.length) {
+    const more = document.createElement("span");
+    more.className = "extra muted";
+    more.textContent = ` also ranked: ${extras.map((g) => `${g.label} (${g.score.toFixed(2)})`).join("; ")}`;
+    wrap.appendChild(more);
+  }
+  return wrap;
 }
 
 function render() {
@@ -124,7 +159,7 @@ function render() {
       type.appendChild(o);
     }
     type.addEventListener("change", () => { k.type = type.value; render(); });
-    const cells = [keep, k.text, type, k.added ? "added" : k.score.toFixed(2), groupText(k)];
+    const cells = [keep, k.text, type, k.added ? "added" : k.score.toFixed(2), groupCell(k)];
     cells.forEach((c, j) => {
       const td = document.createElement("td");
       if (j === 4) td.className = "groups";

@@ -18,6 +18,8 @@ OFFLINE_ENV = {
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
+    # transformers' per-load "Loading weights" bars; our own stages keep their one bar each
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
 }
 
 
@@ -46,3 +48,12 @@ def user_errors() -> Iterator[None]:
 def read_text_arg(text: str) -> str:
     """``-`` means read standard input."""
     return sys.stdin.read() if text == "-" else text
+
+
+def print_quality(quality: object) -> None:
+    """Which model answered (tag, tier, dev score) on stderr; a low-quality model in yellow."""
+    line = quality.line()  # type: ignore[attr-defined]
+    if getattr(quality, "status", None) == "below_floor":
+        console.print(f"[yellow]{line}[/yellow]", highlight=False)
+    else:
+        console.print(line, highlight=False)

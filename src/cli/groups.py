@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from cli._util import console, fail, read_text_arg, user_errors
+from cli._util import console, fail, print_quality, read_text_arg, user_errors
 
 
 def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
@@ -117,21 +117,32 @@ def classify_skill(
     phrases = [line for s in skill for line in read_text_arg(s).splitlines() if line.strip()] if skill else []
     if not phrases:
         raise fail("give at least one non-empty skill phrase", code=2)
+    from common.registry import quality_of
+    from common.settings import get_settings
+
     with user_errors():
-        gm, _ = _load_model(model)
-        preds = gm.predict(phrases, level=level, top_k=top_k)
-        chosen = gm.assign(phrases, level=level)
+        gm, model_dir = _load_model(model)
+        decisions = gm.decide(phrases, level=level, top_k=top_k)
+        s = get_settings()
+        quality = quality_of(s.group_model_name, Path(model_dir), s.group_score_floor)
     if as_json:
-        typer.echo(json.dumps([{"skill": p, "groups": [g.model_dump() for g in gs], "assigned": [g.code for g in cs]}
-                               for p, gs, cs in zip(phrases, preds, chosen, strict=True)], indent=2))
+        typer.echo(json.dumps([{"skill": p, "groups": [g.model_dump() for g in d.groups],
+                                "ranked": [g.model_dump() for g in d.ranked], "threshold": d.threshold,
+                                "assigned": [g.code for g in d.groups]}
+                               for p, d in zip(phrases, decisions, strict=True)], indent=2))
+        print_quality(quality)
         return
-    for p, gs, cs in zip(phrases, preds, chosen, strict=True):
-        assigned = {g.code for g in cs}
+    for p, d in zip(phrases, decisions, strict=True):
+        assigned = {g.code for g in d.groups}
         typer.echo(p)
-        for g in gs:
+        for g in d.ranked:
             mark = "*" if g.code in assigned else " "
             typer.echo(f"  {mark} {g.score:.3f}  {g.code:<7} {g.label}")
-    typer.echo("(* = assigned: probability >= threshold, or the best group)")
+        for g in d.groups:
+            if g.code not in {r.code for r in d.ranked}:
+                typer.echo(f"  * {g.score:.3f}  {g.code:<7} {g.label}  (assigned, below the top {top_k})")
+    typer.echo(f"(* = assigned: probability >= threshold {decisions[0].threshold:.3f}, or the best group)")
+    print_quality(quality)
 
 
 def _read_skills(path: Path, extract: bool) -> list[str]:

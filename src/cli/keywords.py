@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from cli._util import console, fail, read_text_arg, user_errors
+from cli._util import console, fail, print_quality, read_text_arg, user_errors
 
 
 def _metrics_table(title: str, report: dict) -> None:
@@ -122,16 +122,22 @@ def extract(
     as_json: bool = typer.Option(False, "--json", help="Print keywords as JSON."),
 ) -> None:
     """Print the keywords (skills and knowledge) of a job description."""
+    from common.registry import quality_of
+    from common.settings import get_settings
     from common.tagger import KeywordTagger, default_model_dir
 
     body = read_text_arg(text)
     if not body.strip():
         raise fail("the text is empty", code=2)
     with user_errors():
-        tagger = KeywordTagger.load(model or default_model_dir())
+        model_dir = model or default_model_dir()
+        tagger = KeywordTagger.load(model_dir)
         keywords = tagger.extract([body])[0]
+        s = get_settings()
+        quality = quality_of(s.keyword_model_name, model_dir, s.keyword_score_floor, tier=tagger.tier)
     if as_json:
         typer.echo(json.dumps([k.model_dump() for k in keywords], indent=2))
+        print_quality(quality)
         return
     from rich.console import Console
     from rich.table import Table
@@ -142,6 +148,7 @@ def extract(
     for k in keywords:
         table.add_row(k.type, k.text, f"{k.start}-{k.end}", f"{k.score:.2f}")
     Console().print(table)
+    print_quality(quality)
 
 
 def register(app: typer.Typer) -> None:

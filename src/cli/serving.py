@@ -24,8 +24,11 @@ def _services_root() -> Path:
 def serve_command(
     host: str, port: int, keyword_model_dir: Path | None, group_model_dir: Path | None,
     keyword_tag: str | None, group_tag: str | None, gpus: str | None, workers: int | None,
+    allow_anonymous_admin: bool = False,
 ) -> list[str]:
     """The ``bentoml serve`` command line and, as a side effect, the environment it reads."""
+    os.environ["JOBSKILLS_SERVE_BIND_HOST"] = host
+    os.environ["JOBSKILLS_SERVE_ALLOW_ANONYMOUS_ADMIN"] = "true" if allow_anonymous_admin else "false"
     for name, folder in (("keyword", keyword_model_dir), ("group", group_model_dir)):
         if folder is not None:
             if not folder.is_dir():
@@ -58,6 +61,9 @@ def register(app: typer.Typer) -> None:
         group_tag: Annotated[str | None, typer.Option(help="Serve this model-store tag, not the champion.")] = None,
         gpus: Annotated[str | None, typer.Option(help="GPUs per model service: auto or a number.")] = None,
         workers: Annotated[int | None, typer.Option(min=1, help="Worker processes per model service.")] = None,
+        allow_anonymous_admin: Annotated[bool, typer.Option(
+            "--allow-anonymous-admin",
+            help="On a non-loopback --host without JOBSKILLS_API_KEY, still serve /reload and /feedback.")] = False,
     ) -> None:
         """Serve the API, the web page (/ui/) and the metrics until Ctrl+C.
 
@@ -65,10 +71,16 @@ def register(app: typer.Typer) -> None:
         starts even without them and /readyz says what is missing.
         """
         from cli._util import console, user_errors
+        from common.settings import get_settings
+        from services.config import ServingConfig
 
         with user_errors():
-            cmd = serve_command(host, port, keyword_model_dir, group_model_dir, keyword_tag, group_tag, gpus, workers)
+            cmd = serve_command(host, port, keyword_model_dir, group_model_dir, keyword_tag, group_tag, gpus, workers,
+                                allow_anonymous_admin)
+            refusal = ServingConfig.load().admin_refusal(get_settings().api_key)
         console.print(f"serving on http://{host}:{port}  (page: /ui/, API docs: /, metrics: /metrics)")
+        if refusal:
+            console.print(f"[yellow]{refusal}[/yellow]", highlight=False)
         try:
             code = subprocess.call(cmd)
         except KeyboardInterrupt:

@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 
 from common import group_features as gf
 from common.group_metrics import best_threshold, decide, multilabel_report
+from common.quiet import summarised_warnings
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,14 @@ class GroupScore(BaseModel):
     label: str
     level: int
     score: float
+
+
+class GroupDecision(BaseModel):
+    """What the model decides for one skill, and the ranking it decided from."""
+
+    groups: list[GroupScore] = Field(description="Groups the skill is put in (score >= threshold, at least one).")
+    ranked: list[GroupScore] = Field(description="The top_k groups by score, decided or not.")
+    threshold: float = Field(description="The tuned probability threshold of this level.")
 
 
 class XGBParams(BaseModel):
@@ -203,31 +212,40 @@ class GroupModel:
             raise ValueError(f"this group model has no level {level} (it has {sorted(self.levels)})")
         return self.levels[level]
 
-    def predict(self, skills: list[str], level: int = 2, top_k: int = 5) -> list[list[GroupScore]]:
-        """The ``top_k`` groups for each skill string, best first, with probabilities."""
+    def _scores(self, skills: list[str], level: int) -> tuple[LevelState, list[str], np.ndarray]:
         st = self._level(level)
         skills = [" ".join(str(s).split()) for s in skills]
         if not skills:
-            return []
-        P = self.proba(level, self.embed(skills), skills)
-        out = []
-        for row in P:
-            order = np.argsort(-row, kind="stable")[:top_k]
-            out.append([GroupScore(code=st.codes[j], label=st.labels[j], level=level, score=float(row[j])) for j in order])
-        return out
+            return st, skills, np.zeros((0, len(st.codes)), dtype=np.float32)
+        return st, skills, self.proba(level, self.embed(skills), skills)
+
+    @staticmethod
+    def _scored(st: LevelState, level: int, row: np.ndarray, idx: Sequence[int]) -> list[GroupScore]:
+        return [GroupScore(code=st.codes[j], label=st.labels[j], level=level, score=float(row[j])) for j in idx]
+
+    def predict(self, skills: list[str], level: int = 2, top_k: int = 5) -> list[list[GroupScore]]:
+        """The ``top_k`` groups for each skill string, best first, with probabilities."""
+        return [d.ranked for d in self.decide(skills, level=level, top_k=top_k)]
 
     def assign(self, skills: list[str], level: int = 2) -> list[list[GroupScore]]:
         """The groups each skill is put in (threshold rule, at least one), best first."""
-        st = self._level(level)
-        skills = [" ".join(str(s).split()) for s in skills]
-        if not skills:
-            return []
-        P = self.proba(level, self.embed(skills), skills)
+        return [d.groups for d in self.decide(skills, level=level, top_k=1)]
+
+    def decide(self, skills: list[str], level: int = 2, top_k: int = 5) -> list[GroupDecision]:
+        """Per skill, the model's decision (``groups``: the tuned threshold rule, at least one,
+        best first) and the ``top_k`` ranking, from one scoring pass.
+
+        Both are needed by callers: the decision is what the model claims (what matching and
+        the CLI use), the ranking is what a person browses; computing them apart doubled the cost.
+        """
+        st, skills, P = self._scores(skills, level)
         chosen = decide(P, st.threshold)
         out = []
         for row, mask in zip(P, chosen, strict=True):
-            idx = [j for j in np.argsort(-row, kind="stable") if mask[j]]
-            out.append([GroupScore(code=st.codes[j], label=st.labels[j], level=level, score=float(row[j])) for j in idx])
+            order = np.argsort(-row, kind="stable")
+            out.append(GroupDecision(groups=self._scored(st, level, row, [j for j in order if mask[j]]),
+                                     ranked=self._scored(st, level, row, order[:top_k]),
+                                     threshold=float(st.threshold)))
         return out
 
     def threshold(self, level: int) -> float:
@@ -409,7 +427,8 @@ def spectral_labels(X: np.ndarray, n_clusters: int, n_neighbors: int, max_points
     sc = SpectralClustering(n_clusters=min(n_clusters, len(Xs) // 2), affinity="nearest_neighbors",
                             n_neighbors=min(n_neighbors, len(Xs) - 1), eigen_solver=_eigen_solver(len(Xs)),
                             assign_labels="cluster_qr", random_state=seed)
-    lab_s = sc.fit_predict(Xs)
+    with summarised_warnings("spectral clustering", logger):  # lobpcg tolerance warnings print arrays
+        lab_s = sc.fit_predict(Xs)
     labels = np.empty(len(X), dtype=np.int64)
     labels[sample] = lab_s
     rest = np.setdiff1d(np.arange(len(X)), sample)

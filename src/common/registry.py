@@ -199,6 +199,83 @@ def champion_path(name: str) -> Path:
     return info.path
 
 
+# --- what answered, and how good it is ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelQuality:
+    """Which model answered and its dev score against the quality floor (shown by CLI and API).
+
+    A champion is only the best model promoted so far; the quickstart's 200-step tagger is a
+    champion too. Users must see when what answers them is below a usable level.
+    """
+
+    tag: str | None
+    tier: str | None
+    metric: str | None
+    score: float | None
+    floor: float
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``below_floor`` or ``unknown`` (no dev score recorded for this model)."""
+        if self.score is None:
+            return "unknown"
+        return "below_floor" if self.score < self.floor else "ok"
+
+    @property
+    def warning(self) -> str | None:
+        if self.status == "below_floor":
+            return (f"{self.tag} scores {self.metric}={self.score:.3f} on dev, below the quality floor "
+                    f"{self.floor:.2f}: its answers are not reliable; train and promote a better model")
+        if self.status == "unknown":
+            return f"{self.tag or 'this model'} has no recorded dev score"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tag": self.tag, "tier": self.tier, "metric": self.metric, "score": self.score,
+                "floor": self.floor, "quality": self.status, "warning": self.warning}
+
+    def line(self) -> str:
+        """One line for a terminal: ``model keyword-tagger:abc (fast), dev span_f1 0.43``."""
+        tier = f" ({self.tier} tier)" if self.tier else ""
+        score = f", dev {self.metric} {self.score:.3f}" if self.score is not None else ", no dev score"
+        flag = f"  LOW QUALITY: below the floor {self.floor:.2f}" if self.status == "below_floor" else ""
+        return f"model {self.tag}{tier}{score}{flag}"
+
+
+def folder_metadata(folder: Path) -> dict[str, Any]:
+    """Registry-style metadata (primary metric and value) for a model folder outside the store,
+    from the dev report a training run left in it (``report.json``); empty when there is none."""
+    report = Path(folder) / "report.json"
+    try:
+        f1 = json.loads(report.read_text(encoding="utf-8"))["span"]["overall"]["f1"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {"primary_metric": "span.overall.f1", "primary_value": float(f1)}
+
+
+def quality_of(name: str, model_dir: Path, floor: float, tier: str | None = None) -> ModelQuality:
+    """The ``ModelQuality`` of the folder a command is about to use: the champion's registry
+    record when ``model_dir`` is the champion, else what the folder itself records."""
+    try:
+        current = champion(name)
+    except Exception:  # noqa: BLE001  (an unreadable store: describe the folder alone)
+        current = None
+    if current is not None and Path(current.path).resolve() == Path(model_dir).resolve():
+        return model_quality(current.tag, current.metadata, floor, tier=tier)
+    return model_quality(f"dir:{Path(model_dir).resolve().name}", folder_metadata(model_dir), floor, tier=tier)
+
+
+def model_quality(tag: str | None, metadata: Mapping[str, Any] | None, floor: float,
+                  tier: str | None = None) -> ModelQuality:
+    """The ``ModelQuality`` of a stored model from its registry metadata (primary metric)."""
+    meta = metadata or {}
+    value = meta.get("primary_value")
+    return ModelQuality(tag=tag, tier=tier or meta.get("tier"), metric=meta.get("primary_metric"),
+                        score=float(value) if value is not None else None, floor=floor)
+
+
 # --- gates ------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,11 @@
 Every path the platform writes to derives from ``data_dir`` so that one folder holds the
 DuckDB database, Parquet files, logs, reports and checkpoints. Nothing is created here:
 callers make directories when they write.
+
+Paths are made absolute once, when the settings are read (relative to the working directory of
+that moment), so that no stage sees a relative path: Great Expectations, BentoML and Prefect
+workers each resolve relative paths against a different base, and a default such as
+``.jobskills`` used to break the validate stage of ``jobskills quickstart``.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +51,31 @@ class Settings(BaseSettings):
     dask_address: str | None = None
     keyword_model_name: str = "keyword-tagger"
     group_model_name: str = "skill-groups"
+
+    keyword_score_floor: float = Field(
+        0.40, ge=0, le=1,
+        description="A keyword champion whose dev span-F1 is below this is flagged as low quality "
+        "(/status, /ui/, `jobskills extract`).",
+    )
+    group_score_floor: float = Field(
+        0.45, ge=0, le=1,
+        description="A skill-group champion whose dev micro-F1 is below this is flagged as low quality.",
+    )
+
+    @field_validator("data_dir", "shared_data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Resolve once here: every stage then sees the same absolute folder."""
+        return value.expanduser().resolve()
+
+    @field_validator("encoder", mode="after")
+    @classmethod
+    def _absolute_encoder(cls, value: str | None) -> str | None:
+        """A local encoder folder given relative to the working directory is made absolute."""
+        if value is None or not value.strip():
+            return None
+        path = Path(value).expanduser()
+        return str(path.resolve()) if path.exists() else value
 
     @property
     def encoder_path(self) -> str:

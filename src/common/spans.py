@@ -143,6 +143,20 @@ def gold_keywords(posting: Posting) -> list[Keyword]:
 _WS = re.compile(r"\S+")
 
 
+# C0/C1 control characters other than tab and newline (NUL, CR, vertical tab, form feed, DEL...)
+_CONTROLS = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
+
+
+def blank_control_chars(text: str) -> str:
+    """Control characters (other than newline and tab) replaced by spaces, one for one.
+
+    Pasted and scraped text carries NULs, carriage returns and form feeds that are not
+    whitespace to a tokenizer, so ``"Python\\x00"`` used to come back as a keyword. The string keeps
+    its length, so offsets computed on the result point into the original text.
+    """
+    return text.translate(_CONTROLS)
+
+
 def whitespace_tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
     """Split raw text into whitespace tokens with their character offsets.
 

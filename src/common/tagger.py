@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from common.spans import bio_to_spans, posting_text, repair_bio, whitespace_tokens
+from common.spans import bio_to_spans, blank_control_chars, posting_text, repair_bio, whitespace_tokens
 from common.tagger_windows import MAX_PIECES_PER_WORD, Window, line_ids, plan_windows
 from common.types import KEYWORD_TYPES, Keyword, Posting
 
@@ -44,6 +44,15 @@ HEAD_FILE = "head.safetensors"
 CHECKPOINT_DIR = "checkpoint"
 
 Variant = Literal["frozen", "finetune", "crf"]
+Tier = Literal["fast", "accurate"]
+# Encoders up to this size serve on CPU as the ``fast`` tier (MiniLM-L6: 22.7M); larger ones
+# (mpnet-base: 109M) are the ``accurate`` tier for GPUs and batch jobs.
+FAST_TIER_MAX_PARAMS = 50_000_000
+
+
+def tier_for_params(n_params: int) -> Tier:
+    """The tier a tagger belongs to by the size of its encoder."""
+    return "fast" if n_params <= FAST_TIER_MAX_PARAMS else "accurate"
 
 
 class TaggerConfig(BaseModel):
@@ -142,6 +151,7 @@ def _word_pieces(tokenizer: Any, words: list[str]) -> list[list[int]]:
 
 
 def _doc_from_text(tokenizer: Any, text: str) -> _Doc:
+    text = blank_control_chars(text)  # same length: offsets still point into the caller's text
     words, offsets = whitespace_tokens(text)
     return _Doc(words, offsets, line_ids(text, offsets), _word_pieces(tokenizer, words))
 
@@ -341,6 +351,14 @@ class KeywordTagger:
     @property
     def variant(self) -> str:
         return str(self.meta.get("variant"))
+
+    @property
+    def tier(self) -> str:
+        """``fast`` or ``accurate``: recorded at training, else read off the encoder's size."""
+        recorded = self.meta.get("tier")
+        if recorded:
+            return str(recorded)
+        return tier_for_params(sum(p.numel() for p in self.net.encoder.parameters()))
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str | None = None) -> KeywordTagger:

@@ -26,14 +26,23 @@ def build_tagger(encoder: Path, work: Path) -> dict:
     train, dev = synthetic_postings(16, seed=0), synthetic_postings(4, seed=1)
     cfg = TaggerConfig(encoder=str(encoder), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,
                        dropout=0.0, seed=3, epochs=100, max_steps=40, eval_each_epoch=False, threads=1)
-    res = train_tagger(cfg, train, None, work / "tagger", progress=False)
-    tagger = KeywordTagger.load(res.model_dir, device="cpu")
-    report = evaluate_keywords(dev, tagger.extract([posting_text(p) for p in dev]))
-    decision = registry.register_and_gate("keyword-tagger", res.model_dir, report, "span.overall.f1",
-                                          metadata={"params": {"tiny": True}})
-    assert decision.promoted, decision.reason
-    return {"tag": decision.tag, "path": str(registry.champion_path("keyword-tagger")),
-            "f1": report["span"]["overall"]["f1"]}
+
+    def train_and_register(steps: int, out: str) -> tuple[str, float]:
+        res = train_tagger(cfg.model_copy(update={"max_steps": steps}), train, None, work / out, progress=False)
+        tagger = KeywordTagger.load(res.model_dir, device="cpu")
+        report = evaluate_keywords(dev, tagger.extract([posting_text(p) for p in dev]))
+        decision = registry.register_and_gate("keyword-tagger", res.model_dir, report, "span.overall.f1",
+                                              metadata={"params": {"tiny": True, "max_steps": steps}})
+        assert decision.promoted, decision.reason
+        return str(decision.tag), float(report["span"]["overall"]["f1"])
+
+    # a 1-step tagger is champion first: the previous champion a rollback returns to, far below
+    # the quality floor (tests/services/test_serving_api.py checks the service flags it)
+    weak_tag, weak_f1 = train_and_register(1, "tagger-weak")
+    assert weak_f1 < 0.4, f"the 1-step tagger scores {weak_f1}: not weak enough to test the floor"
+    tag, f1 = train_and_register(40, "tagger")
+    return {"tag": tag, "path": str(registry.champion_path("keyword-tagger")), "f1": f1,
+            "weak_tag": weak_tag, "weak_f1": weak_f1}
 
 
 GROUPS = [

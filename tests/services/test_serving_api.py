@@ -48,8 +48,63 @@ def test_health_ready_and_status(client, tiny_models):
     assert s["keywords"]["ready"] and s["groups"]["ready"]
     assert s["keywords"]["tag"] == tiny_models["keywords"]["tag"]
     assert s["groups"]["tag"] == tiny_models["groups"]["tag"]
-    assert s["api_key_required"] is True
+    assert s["api_key_required"] is True and s["admin"] == "enabled"
     assert s["max_text_chars"] == 3000 and s["max_batch_items"] == 8
+
+
+def test_status_says_which_model_answers(client, tiny_models):
+    """/status, /extract and /classify name the model (tag, tier) and its dev score from the registry."""
+    s = client.post("/status", json={}).json()
+    kw, grp = s["keywords"]["model"], s["groups"]["model"]
+    assert kw["tag"] == tiny_models["keywords"]["tag"] and kw["tier"] == "fast"
+    assert kw["metric"] == "span.overall.f1" and kw["score"] == pytest.approx(tiny_models["keywords"]["f1"])
+    assert kw["floor"] == pytest.approx(0.40)
+    assert kw["quality"] == ("below_floor" if kw["score"] < kw["floor"] else "ok")
+    assert grp["tag"] == tiny_models["groups"]["tag"] and grp["metric"] == "l2.micro_f1"
+    assert grp["score"] is not None and grp["tier"] is None
+    ext = client.post("/extract", json={"text": POSTING}).json()
+    assert ext["model"] == kw
+    cls = client.post("/classify", json={"skills": ["python"]}).json()
+    assert cls["model"] == grp
+
+
+def test_a_champion_below_the_floor_is_flagged(client, tiny_models, serving_env, monkeypatch):
+    """Roll back to the 1-step tagger (what a user does after a bad promotion) and reload: the
+    service still answers, and /status and /extract flag the model as below the quality floor."""
+    from common import registry
+
+    monkeypatch.setenv("BENTOML_HOME", serving_env["BENTOML_HOME"])
+    key = {"X-API-Key": API_KEY}
+    try:
+        assert registry.rollback("keyword-tagger").tag == tiny_models["keywords"]["weak_tag"]
+        assert client.post("/reload", headers=key).status_code == 200
+        kw = client.post("/status", json={}).json()["keywords"]["model"]
+        assert kw["tag"] == tiny_models["keywords"]["weak_tag"]
+        assert kw["score"] == pytest.approx(tiny_models["keywords"]["weak_f1"]) and kw["score"] < kw["floor"]
+        assert kw["quality"] == "below_floor" and "below the quality floor" in kw["warning"]
+        ext = client.post("/extract", json={"text": POSTING})
+        assert ext.status_code == 200 and ext.json()["model"]["quality"] == "below_floor"
+    finally:
+        registry.promote(tiny_models["keywords"]["tag"])
+        assert client.post("/reload", headers=key).status_code == 200
+    assert client.post("/status", json={}).json()["keywords"]["tag"] == tiny_models["keywords"]["tag"]
+
+
+def test_control_characters_never_reach_a_keyword(client, local_tagger):
+    """NUL, CR, form feed and DEL are blanked before tagging; offsets still index the sent text."""
+    clean = "We need Python and SQL experience with cloud data design."
+    dirty = clean.replace(" and", "\x00 and").replace(" experience", "\r experience").replace(
+        "cloud", "\x0ccloud\x7f")
+    body = client.post("/extract", json={"text": dirty}).json()
+    assert body["keywords"], "no keywords: the control-character check would be vacuous"
+    _check_keywords(dirty, body["keywords"])
+    for k in body["keywords"]:
+        assert not any(ord(c) < 32 and c not in "\t\n" or 0x7F <= ord(c) < 0xA0 for c in k["text"]), k
+    py = [k for k in body["keywords"] if k["text"].startswith("Python")]
+    assert py and py[0]["text"] == "Python"
+    # the same words without the control characters give the same keyword texts
+    ref = client.post("/extract", json={"text": clean}).json()["keywords"]
+    assert sorted(k["text"] for k in body["keywords"]) == sorted(k["text"] for k in ref)
 
 
 def test_extract_serves_the_champion(client, local_tagger, tiny_models, data_dir):
@@ -92,13 +147,31 @@ def test_classify_ranks_groups_like_the_model(client, local_groups, tiny_models,
     assert body["model_tag"] == tiny_models["groups"]["tag"]
     assert [x["skill"] for x in body["results"]] == skills
     expected = local_groups.predict(skills, level=level, top_k=top_k)
-    for res, exp in zip(body["results"], expected):
-        groups = res["groups"]
-        assert 1 <= len(groups) <= top_k
-        assert all(g["level"] == level for g in groups)
-        scores = [g["score"] for g in groups]
+    decided = local_groups.assign(skills, level=level)
+    for res, exp, dec in zip(body["results"], expected, decided):
+        ranked = res["ranked"]
+        assert 1 <= len(ranked) <= top_k
+        assert all(g["level"] == level for g in ranked)
+        scores = [g["score"] for g in ranked]
         assert scores == sorted(scores, reverse=True)
-        assert [g["code"] for g in groups] == [g.code for g in exp]
+        assert [g["code"] for g in ranked] == [g.code for g in exp]
+        # the decision is the model's threshold rule (what classify-skill and match use), not the top_k
+        assert res["threshold"] == pytest.approx(local_groups.threshold(level))
+        assert [g["code"] for g in res["groups"]] == [g.code for g in dec]
+        assert all(g["score"] >= res["threshold"] for g in res["groups"][1:])
+        assert [g["decided"] for g in ranked] == [g["code"] in {d.code for d in dec} for g in ranked]
+
+
+def test_classify_decision_differs_from_the_ranking(client, local_groups):
+    """With top_k=4 (every level-2 group of the tiny taxonomy) the ranking has extras the model
+    did not decide; the decision holds only groups at or above the threshold (or the best one)."""
+    skills = ["python programming", "manage sql data", "team communication"]
+    body = client.post("/classify", json={"skills": skills, "level": 2, "top_k": 4}).json()
+    extras = [g for res in body["results"] for g in res["ranked"] if not g["decided"]]
+    assert extras, "every ranked group was decided: the decision and the ranking are not told apart"
+    for res in body["results"]:
+        assert len(res["groups"]) < 4 or all(g["decided"] for g in res["ranked"])
+        assert all(g["score"] < res["threshold"] for g in res["ranked"] if not g["decided"])
 
 
 def test_analyze_gives_keywords_with_groups(client):
@@ -111,8 +184,13 @@ def test_analyze_gives_keywords_with_groups(client):
     assert [(k["start"], k["end"]) for k in body["keywords"]] == [(k["start"], k["end"]) for k in extracted]
     assert body["keywords"], "the tiny tagger found no keywords: the page test would be vacuous"
     for k in body["keywords"]:
-        assert 1 <= len(k["groups"]) <= 2
-        assert all(g["level"] == 2 for g in k["groups"])
+        assert 1 <= len(k["ranked"]) <= 2 and len(k["groups"]) >= 1
+        assert all(g["level"] == 2 for g in k["groups"] + k["ranked"])
+        # the decision comes first in the ranking and is marked there
+        decided = {g["code"] for g in k["groups"]}
+        assert {g["code"] for g in k["ranked"] if g["decided"]} == decided & {g["code"] for g in k["ranked"]}
+    assert body["keyword_model"]["tag"] == body["keyword_model_tag"]
+    assert body["group_model"]["tag"] == body["group_model_tag"]
 
 
 def test_match_with_texts_and_with_skill_lists(client):

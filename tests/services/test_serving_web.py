@@ -44,6 +44,15 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
     page.goto(f"{server}/ui/")
     page.wait_for_function("document.getElementById('status').textContent.includes('keywords:')")
     assert "not available" not in page.text_content("#status")
+    # the status line names each model with its tier and dev score; a weak one gets a visible warning
+    status = client.post("/status", json={}).json()
+    line = page.text_content("#status")
+    assert status["keywords"]["tag"] in line and "fast tier" in line and "dev span.overall.f1" in line
+    weak = [m["model"]["warning"] for m in (status["keywords"], status["groups"])
+            if m["model"]["quality"] == "below_floor"]
+    assert page.is_visible("#quality") == bool(weak)
+    if weak:
+        assert page.text_content("#quality") == " ".join(weak)
     page.fill("#posting", POSTING)
     page.click("#analyze")
     page.wait_for_selector("#highlighted mark.kw")
@@ -65,6 +74,15 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
     classes = page.eval_on_selector_all("#highlighted mark.kw", "els => els.map(e => e.className)")
     assert all(("kw-skill" in c) or ("kw-knowledge" in c) for c in classes)
     assert page.locator("#keywords tbody tr").count() == len(expected)
+    # the table shows each keyword's decided groups, then the ranked extras marked as such
+    for i, k in enumerate(expected):
+        cell = page.locator("#keywords tbody tr").nth(i).locator("td.groups")
+        decided = cell.locator(".decided").text_content()
+        assert [g["label"] in decided for g in k["groups"]] == [True] * len(k["groups"])
+        extras = [g for g in k["ranked"] if not g["decided"]]
+        assert (cell.locator(".extra").count() == 1) == bool(extras)
+        if extras:
+            assert "also ranked" in cell.locator(".extra").text_content()
 
     # correct: drop one keyword, add "Python" as Knowledge, send with the API key
     py = (POSTING.index("Python"), POSTING.index("Python") + len("Python"))

@@ -78,6 +78,23 @@ def test_predict_ranks_groups_and_survives_save_load(trained, tmp_path):
     assert model.predict([], level=2) == []
 
 
+def test_decide_is_assign_and_predict_in_one_pass(trained):
+    res, *_ = trained
+    model = GroupModel.load(res.model_dir)
+    skills = ["cook meals", "write python code", "teach children"]
+    for level in (1, 2):
+        decisions = model.decide(skills, level=level, top_k=2)
+        assert [[g.code for g in d.ranked] for d in decisions] == [
+            [g.code for g in r] for r in model.predict(skills, level=level, top_k=2)]
+        assert [[g.code for g in d.groups] for d in decisions] == [
+            [g.code for g in r] for r in model.assign(skills, level=level)]
+        for d in decisions:
+            assert d.threshold == pytest.approx(model.threshold(level)) and d.groups
+            assert all(g.score >= d.threshold for g in d.groups[1:])
+            assert [g.score for g in d.groups] == sorted((g.score for g in d.groups), reverse=True)
+    assert model.decide([], level=2) == []
+
+
 def test_ovr_baseline_trains(tiny_bert_dir):
     df = gt.skills()
     res = train_groups(_cfg(tiny_bert_dir, kind="ovr"), df, df.head(5), gt.groups(), progress=False, embed_cache=False)
@@ -135,8 +152,12 @@ def test_classify_skill_prints_ranked_groups(trained):
     res = CliRunner().invoke(app, ["classify-skill", "cook meals", "--model", str(model_dir), "--top-k", "2", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert data[0]["skill"] == "cook meals" and len(data[0]["groups"]) == 2
-    assert data[0]["assigned"] and data[0]["groups"][0]["score"] >= data[0]["groups"][1]["score"]
+    assert data[0]["skill"] == "cook meals" and len(data[0]["ranked"]) == 2
+    assert data[0]["assigned"] and data[0]["ranked"][0]["score"] >= data[0]["ranked"][1]["score"]
+    # groups is the model's decision (as /classify), the same codes as assigned
+    assert [g["code"] for g in data[0]["groups"]] == data[0]["assigned"]
+    assert data[0]["threshold"] == pytest.approx(GroupModel.load(model_dir).threshold(2))
+    assert "no dev score" in res.stderr  # a folder outside the registry: which model, and no score for it
 
 
 def test_match_reads_files(trained, tmp_path):

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from common.spans import (
     bio_to_spans,
+    blank_control_chars,
     char_spans_to_tokens,
     gold_keywords,
     is_valid_bio,
@@ -102,3 +103,22 @@ def test_whitespace_tokens_keep_original_offsets():
     words, offs = whitespace_tokens(text)
     assert words == ["Python,", "SQL", "team-work"]
     assert [text[s:e] for s, e in offs] == words
+
+
+def test_control_characters_are_blanked_one_for_one():
+    text = "Python\x00, SQL\r\nand\x0cGo\tRust\x7f\x85end"
+    clean = blank_control_chars(text)
+    assert len(clean) == len(text)
+    assert clean == "Python , SQL \nand Go\tRust  end"
+    words, offsets = whitespace_tokens(clean)
+    assert words == ["Python", ",", "SQL", "and", "Go", "Rust", "end"]
+    assert [text[s:e] for s, e in offsets] == words  # offsets index the original string
+
+
+@given(st.text(max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_blanking_keeps_length_newlines_and_tabs(text):
+    clean = blank_control_chars(text)
+    assert len(clean) == len(text)
+    assert [i for i, c in enumerate(text) if c in "\n\t"] == [i for i, c in enumerate(clean) if c in "\n\t"]
+    assert not any(ord(c) < 32 and c not in "\n\t" for c in clean)

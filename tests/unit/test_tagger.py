@@ -167,3 +167,32 @@ def test_average_of_identical_taggers_and_o_bias(tiny_bert_dir, tmp_path):
         [[(k.start, k.end, k.type) for k in ks] for ks in base]
     avg.meta["o_bias"] = 50.0  # O always wins: nothing is a keyword
     assert avg.extract([text]) == [[]]
+
+
+def test_extract_cli_says_which_model_answered(tiny_bert_dir, tmp_path, monkeypatch):
+    """`jobskills extract` prints the keywords, then the model, its tier and its dev score; a model
+    below the floor (JOBSKILLS_KEYWORD_SCORE_FLOOR) is flagged LOW QUALITY."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from common.settings import get_settings
+
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30, eval_each_epoch=False), synthetic_postings(12),
+                       synthetic_postings(3, seed=1), tmp_path / "m", progress=False)
+    f1 = json.loads((res.model_dir / "report.json").read_text())["span"]["overall"]["f1"]
+    text = "we need python and sql\x00, strong communication"
+    monkeypatch.setenv("JOBSKILLS_KEYWORD_SCORE_FLOOR", "1.0")
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "empty-store"))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["extract", text, "--model", str(res.model_dir), "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    kws = json.loads(out.stdout)
+    assert kws and all("\x00" not in k["text"] and text[k["start"]:k["end"]] == k["text"] for k in kws)
+    line = " ".join(out.stderr.split())
+    assert f"model dir:m (fast tier), dev span.overall.f1 {f1:.3f}" in line
+    assert ("LOW QUALITY: below the floor 1.00" in line) == (f1 < 1.0)
