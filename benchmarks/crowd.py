@@ -5,9 +5,9 @@ Usage::
     nice -n 10 python benchmarks/crowd.py [--data ../shared/data] [--split dev] [--out reports/crowd.json]
 
 Spans: every SkillSpan posting of the split is labelled by ``per_doc`` of seven simulated
-annotators (two careful, three average, two spammers; ``common.crowd_sim.default_profiles``).
+annotators (two careful, three average, two spammers; ``common.testing.crowd_sim.default_profiles``).
 Reported: strict span F1 against gold of exact-span majority vote, token majority vote, the
-merge (``common.crowd.merge_spans``), the merge with 5% gold questions (scored on the other
+merge (``common.labels.crowd.merge_spans``), the merge with 5% gold questions (scored on the other
 documents), and every annotator on the documents they labelled. Groups: every ESCO skill of
 the split gets ``per_doc`` labels; accuracy = merged label is one of the skill's gold groups.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 
 def run(data: Path, split: str, per_docs: list[int], seed: int) -> dict:
 
-    from common.crowd import (
+    from common.labels.crowd import (
         annotator_quality,
         gold_span_frame,
         group_accuracy,
@@ -32,9 +32,9 @@ def run(data: Path, split: str, per_docs: list[int], seed: int) -> dict:
         span_prf,
         token_majority_vote,
     )
-    from common.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
-    from common.esco import load_skills
-    from common.skillspan import load_skillspan
+    from common.testing.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
+    from common.data.esco import load_skills
+    from common.data.skillspan import load_skillspan
 
     posts = load_skillspan(split, data)
     gold = gold_span_frame(posts)

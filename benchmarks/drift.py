@@ -35,18 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports", type=Path, default=Path("/tmp/jobskills-drift-bench/reports"))
     args = ap.parse_args(argv)
 
-    from common.drift import DriftConfig, TextEmbedder, build_reference
-    from common.drift_window import skillspan_items, training_skills
-    from common.monitoring import run_check
-    from common.settings import get_settings
-    from common.skillspan import load_skillspan
+    from common.monitoring.drift import DriftConfig, TextEmbedder, build_reference
+    from common.monitoring.window import skillspan_items, training_skills
+    from common.monitoring.reference import run_check
+    from common.core.settings import get_settings
+    from common.data.skillspan import load_skillspan
 
     data = args.data or get_settings().shared_data_dir
     cfg = DriftConfig.from_yaml(args.config) if args.config else DriftConfig()
     cfg = cfg.model_copy(update={"num_threads": args.threads, **({"encoder": args.encoder} if args.encoder else {})})
     predict, pred_name = None, "gold keywords (perfect tagger)"
     if args.tagger_dir:
-        from common.tagger import KeywordTagger
+        from common.keywords.tagger import KeywordTagger
 
         tagger = KeywordTagger.load(args.tagger_dir)
         predict, pred_name = tagger.extract, f"tagger {args.tagger_dir}"

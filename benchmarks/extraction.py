@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="also write the JSON report here")
     args = ap.parse_args(argv)
 
-    from common.extract import ExtractConfig
-    from common.skillspan import DataMissingError, load_skillspan
-    from common.testsite import measure_extraction, skillspan_site_postings
+    from common.data.extract import ExtractConfig
+    from common.data.skillspan import DataMissingError, load_skillspan
+    from common.testing.testsite import measure_extraction, skillspan_site_postings
 
     try:
         postings = load_skillspan(args.split, Path(args.data))

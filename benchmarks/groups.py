@@ -54,13 +54,13 @@ VARIANTS: dict[str, dict] = {
 
 def _mirror_encoder(path: Path, cfg_path: Path) -> tuple[str, float]:
     """The adapted encoder folder and its training seconds (trained now when absent)."""
-    from common.mirror_bert import INFO_FILE, MirrorConfig, train_mirror_bert
+    from common.groups.mirror_bert import INFO_FILE, MirrorConfig, train_mirror_bert
 
     if (path / INFO_FILE).exists():
         return str(path), float(json.loads((path / INFO_FILE).read_text())["seconds"])
     import yaml
 
-    from common import esco
+    from common.data import esco
 
     data = yaml.safe_load(cfg_path.read_text()).get("mirror") or {}
     res = train_mirror_bert(MirrorConfig.model_validate(data), esco.load_skills("train")["label"].tolist(), path)
@@ -69,8 +69,8 @@ def _mirror_encoder(path: Path, cfg_path: Path) -> tuple[str, float]:
 
 def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int | None, threads: int | None,
         save_dir: Path | None = None, seed: int | None = None) -> list[dict]:
-    from common import esco
-    from common.groups import GroupConfig, train_groups
+    from common.data import esco
+    from common.groups.model import GroupConfig, train_groups
 
     train, dev = esco.load_skills("train"), esco.load_skills("dev")
     rows: list[dict] = []
@@ -135,8 +135,8 @@ def main() -> None:
         return
     import logging
 
-    from cli._util import offline_env
-    from common.settings import get_settings
+    from jobskills.cli._util import offline_env
+    from common.core.settings import get_settings
 
     offline_env()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)

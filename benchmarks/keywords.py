@@ -64,12 +64,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from common.baselines import make_baseline
-    from common.keyword_eval import evaluate_keywords
-    from common.settings import get_settings
-    from common.skillspan import load_skillspan
-    from common.spans import posting_text
-    from common.tagger import TAGGER_FILE, KeywordTagger, TaggerConfig, train_tagger
+    from common.keywords.baselines import make_baseline
+    from common.keywords.evaluate import evaluate_keywords
+    from common.core.settings import get_settings
+    from common.data.skillspan import load_skillspan
+    from common.text.spans import posting_text
+    from common.keywords.tagger import TAGGER_FILE, KeywordTagger, TaggerConfig, train_tagger
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -128,8 +128,8 @@ def pct(values: list[float], q: float) -> float:
 def load_texts(n: int, max_chars: int) -> list[str]:
     """Real postings (SkillSpan dev), cut at a sentence boundary to at most ``max_chars``."""
     try:
-        from common.skillspan import load_skillspan
-        from common.spans import posting_text
+        from common.data.skillspan import load_skillspan
+        from common.text.spans import posting_text
 
         postings = load_skillspan("dev")
     except Exception as exc:  # noqa: BLE001  (no shared data: a fixed sample keeps the script usable)
@@ -234,7 +234,7 @@ def default_model_dir() -> Path | None:
     """The registry champion tagger, else the MiniLM fine-tune folder the training step writes."""
     try:
         from common.registry import champion_path
-        from common.settings import get_settings
+        from common.core.settings import get_settings
 
         return Path(champion_path(get_settings().keyword_model_name))
     except Exception:  # noqa: BLE001  (no registry or champion: the training output folder)

@@ -37,11 +37,11 @@ def log(msg: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from common.lda import LDAConfig, shuffled_runs, tune_ldade, vectorize
-    from common.settings import get_settings
-    from common.topic_corpus import benchmark_collection
-    from common.topic_metrics import npmi_coherence, stability, topic_diversity
-    from common.topics import (
+    from common.topics.lda import LDAConfig, shuffled_runs, tune_ldade, vectorize
+    from common.core.settings import get_settings
+    from common.topics.corpus import benchmark_collection
+    from common.topics.metrics import npmi_coherence, stability, topic_diversity
+    from common.topics.model import (
         Encoder,
         TopicConfig,
         TopicModel,
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     # ---- BERT topics + c-TF-IDF ------------------------------------------------------------
     if not {"bert", "bert-kmeans"} <= set(args.skip):
         paras, para_doc = paragraphs_of(texts, tcfg)
-        emb, embed_s = cached_embeddings(paras, Encoder(tcfg.encoder, tcfg.device, tcfg.batch_size),
+        emb, embed_s = cached_embeddings(paras, Encoder(tcfg.encoder, tcfg.device, max_length=None, batch_size=tcfg.batch_size),
                                          s.cache_dir / "topics")
         log(f"embedded {len(paras)} paragraphs in {embed_s:.1f}s")
         para_doc = np.asarray(para_doc)

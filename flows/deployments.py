@@ -26,7 +26,7 @@ def build_deployments(
     monitor_cron: str | None = "0 * * * *",
 ) -> list[Any]:
     """The deployment objects (``flow.to_deployment``) with their cron schedules."""
-    from common.settings import get_settings
+    from common.core.settings import get_settings
     from flows.merge_labels import merge_labels_flow
     from flows.retrain import retrain
 
@@ -48,19 +48,16 @@ def build_deployments(
         merge_labels_flow.to_deployment(name="nightly", cron=merge_cron, tags=["pipeline"]),
     ]
     if monitor_cron:
-        try:
-            from flows.monitor import monitor
-        except ImportError:  # monitoring not installed: serve the pipeline alone
-            monitor = None
-        if monitor is not None:
-            deps.append(
-                monitor.to_deployment(
-                    name="hourly",
-                    cron=monitor_cron,
-                    tags=["monitoring"],
-                    parameters={"retrain_deployment": "retrain/weekly"},
-                )
+        from flows.monitor import monitor
+
+        deps.append(
+            monitor.to_deployment(
+                name="hourly",
+                cron=monitor_cron,
+                tags=["monitoring"],
+                parameters={"retrain_deployment": "retrain/weekly"},
             )
+        )
     return deps
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-PRIMARY = {"keywords": "span_f1", "groups": "l2.micro_f1"}
+from common.pipeline.kinds import KINDS
+
+PRIMARY = {kind: mk.primary_metric for kind, mk in KINDS.items()}
 
 
 def _run_id() -> str:
@@ -26,42 +28,26 @@ def _run_id() -> str:
     return str(flow_run.id or f"local-{int(time.time())}")
 
 
-@task(name="evaluate-keyword-champion", cache_policy=None)
-def evaluate_keyword_champion(dev_postings: list) -> dict[str, Any] | None:
-    """The keyword champion's flat metrics on ``dev_postings`` (None without a champion)."""
+@task(name="evaluate-champion", cache_policy=None)
+def evaluate_champion(kind: str, dev: Any) -> dict[str, Any] | None:
+    """The ``kind`` champion's metrics on ``dev`` (postings or skills); None without a champion."""
     from common import registry
-    from common.settings import get_settings
-    from common.tagger import KeywordTagger, evaluate_tagger, flat_metrics
+    from common.pipeline.kinds import model_kind
 
-    info = registry.champion(get_settings().keyword_model_name)
-    if info is None or not dev_postings:
+    mk = model_kind(kind)
+    info = registry.champion(mk.registry_name)
+    if info is None or dev is None or not len(dev):
         return None
-    return {
-        "tag": info.tag,
-        "metrics": flat_metrics(evaluate_tagger(KeywordTagger.load(info.path), dev_postings)),
-    }
-
-
-@task(name="evaluate-group-champion", cache_policy=None)
-def evaluate_group_champion(dev_df) -> dict[str, Any] | None:
-    """The group champion's metrics on ESCO dev (None without a champion)."""
-    from common import registry
-    from common.groups import GroupModel, evaluate_groups
-    from common.settings import get_settings
-
-    info = registry.champion(get_settings().group_model_name)
-    if info is None or dev_df is None or not len(dev_df):
-        return None
-    return {"tag": info.tag, "metrics": evaluate_groups(GroupModel.load(info.path), dev_df)}
+    return {"tag": info.tag, "metrics": mk.score(info.path, dev)}
 
 
 @task(name="keyword-baselines", cache_policy=None)
 def keyword_baselines(names: list[str], train_postings: list, dev_postings: list) -> dict[str, Any]:
-    """Unsupervised baselines (``common.baselines``) on the same dev postings, for the report."""
-    from common.baselines import make_baseline
-    from common.keyword_eval import evaluate_keywords
-    from common.spans import posting_text
-    from common.tagger import flat_metrics
+    """Unsupervised baselines (``common.keywords.baselines``) on the same dev postings, for the report."""
+    from common.keywords.baselines import make_baseline
+    from common.keywords.evaluate import evaluate_keywords
+    from common.text.spans import posting_text
+    from common.keywords.tagger import flat_metrics
 
     out: dict[str, Any] = {}
     for name in names:
@@ -96,10 +82,10 @@ def evaluate_flow(
     ``max_dev_skills`` must be the caps the candidate was trained with (``TaggerConfig.
     max_eval_postings``, ``GroupConfig.max_dev_skills``) so that both sides see the same items.
     """
-    from common.label_merge import training_sets
-    from common.settings import get_settings
-    from common.storage import Store
-    from flows.train import group_training_frames
+    from common.labels.merge import training_sets
+    from common.core.settings import get_settings
+    from common.data.storage import Store
+    from common.labels.merge import group_training_frames
 
     logger = get_run_logger()
     run_id = _run_id()
@@ -110,7 +96,7 @@ def evaluate_flow(
         train, dev = training_sets(data["merged"], data["postings"])
         dev = dev[:max_dev_postings] if max_dev_postings else dev  # the slice train_tagger scored
         cand = trained["keywords"]["metrics"]
-        champ = evaluate_keyword_champion(dev)
+        champ = evaluate_champion("keywords", dev)
         base = keyword_baselines(list(baselines), train, dev) if baselines and dev and train else {}
         report["keywords"] = {
             "candidate": {"model_dir": trained["keywords"]["model_dir"], "metrics": cand},
@@ -121,11 +107,11 @@ def evaluate_flow(
             "baselines": base,
         }
     if "groups" in trained:
-        _, dev_df, _ = group_training_frames(data, "ignore")
+        _, dev_df, _ = group_training_frames(data["merged"], "ignore")
         if max_dev_skills:  # the rows train_groups scored
             dev_df = dev_df.head(max_dev_skills).reset_index(drop=True)
         cand = trained["groups"]["metrics"]
-        champ = evaluate_group_champion(dev_df)
+        champ = evaluate_champion("groups", dev_df)
         report["groups"] = {
             "candidate": {"model_dir": trained["groups"]["model_dir"], "metrics": cand},
             "champion": champ,

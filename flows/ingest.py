@@ -15,9 +15,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.tasks import exponential_backoff
 
-from common.ingest import Batch, IngestConfig, fetch_to_batch, host_slots, page_to_posting, read_folder, summarise
-from common.records import RawPage, RunRecord, utcnow
-from common.scrape import FetchResult, Fetcher, ScrapeConfig, TransientFetchError, read_url_list, sitemap_urls
+from common.data.ingest import Batch, IngestConfig, fetch_to_batch, host_slots, page_to_posting, read_folder, summarise
+from common.data.records import RawPage, RunRecord, utcnow
+from common.data.scrape import FetchResult, Fetcher, ScrapeConfig, TransientFetchError, read_url_list, sitemap_urls
 from flows.runners import SettingsTaskRunner
 
 
@@ -60,7 +60,7 @@ def parse_page(fetched: FetchResult | RawPage, cfg: IngestConfig, run_id: str | 
 @task(name="store-batch", cache_policy=None)
 def store_batch(batch: Batch, run_id: str, params: dict[str, Any]) -> dict[str, Any]:
     """Write everything in one place; returns counts of rows received and rows newly stored."""
-    from common.storage import Store
+    from common.data.storage import Store
 
     counts = summarise(batch)
     with Store.open() as store:

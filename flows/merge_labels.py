@@ -1,6 +1,6 @@
 """The merge-labels flow: labels by annotator (and user feedback) -> merged labels in the store.
 
-A thin wrapper over ``common.label_merge``: read the valid labels, read feedback JSONL from
+A thin wrapper over ``common.labels.merge``: read the valid labels, read feedback JSONL from
 ``settings.feedback_dir``, merge, write ``merged_labels`` and the agreement/annotator reports
 under ``<reports_dir>/merge/<run id>/``.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from common.crowd import MergeConfig
+from common.labels.crowd import MergeConfig
 
 
 def _run_id() -> str:
@@ -24,7 +24,7 @@ def _run_id() -> str:
 
 @task(name="load-labels", cache_policy=None)
 def load_labels():
-    from common.storage import Store
+    from common.data.storage import Store
 
     with Store.open() as store:
         return store.labels(status="valid")
@@ -32,24 +32,24 @@ def load_labels():
 
 @task(name="load-feedback", cache_policy=None)
 def load_feedback() -> list[dict[str, Any]]:
-    from common.request_log import iter_jsonl
-    from common.settings import get_settings
+    from common.data.request_log import iter_jsonl
+    from common.core.settings import get_settings
 
     return list(iter_jsonl(get_settings().feedback_dir, "feedback"))
 
 
 @task(name="merge", cache_policy=None)
 def merge(labels, feedback: list[dict[str, Any]], cfg: MergeConfig, run_id: str):
-    from common.label_merge import merge_store_labels
+    from common.labels.merge import merge_store_labels
 
     return merge_store_labels(labels, cfg, feedback=feedback, run_id=run_id)
 
 
 @task(name="store-merged", cache_policy=None)
 def store_merged(outcome, run_id: str) -> dict[str, Any]:
-    from common.records import RunRecord, utcnow
-    from common.settings import get_settings
-    from common.storage import Store
+    from common.data.records import RunRecord, utcnow
+    from common.core.settings import get_settings
+    from common.data.storage import Store
 
     paths = outcome.save_reports(get_settings().reports_dir / "merge" / run_id)
     with Store.open() as store:

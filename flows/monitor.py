@@ -1,6 +1,6 @@
 """The scheduled drift monitor: request logs -> drift check -> Evidently workspace -> retrain.
 
-A thin wrapper over ``common.monitoring``: load the window of served postings from
+A thin wrapper over ``common.monitoring.reference``: load the window of served postings from
 ``settings.logs_dir``, make sure the reference profile exists (SkillSpan train with the
 champion's predictions), run the check (HTML report, decision JSON, workspace snapshot), and
 when drift is found start the ``retrain`` flow — as a sub-flow in local mode, or through
@@ -20,12 +20,12 @@ from typing import Any
 from prefect import flow, get_run_logger, tags, task
 from prefect.artifacts import create_markdown_artifact
 
-from common.drift import DriftConfig, DriftResult, ReferenceProfile, TextEmbedder
-from common.monitoring import ensure_reference, read_decision, reference_dir, run_check, write_decision
+from common.monitoring.drift import DriftConfig, DriftResult, ReferenceProfile, TextEmbedder
+from common.monitoring.reference import ensure_reference, read_decision, reference_dir, run_check, write_decision
 
 
 def _settings():
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     return get_settings()
 
@@ -38,7 +38,7 @@ def _config(config_path: str | None, overrides: dict[str, Any] | None) -> DriftC
 @task(name="load-window", cache_policy=None)
 def load_window_task(hours: float | None, endpoints: list[str], logs_dir: str | None = None,
                      group_level: int | None = None) -> list[Any]:
-    from common.drift_window import load_window
+    from common.monitoring.window import load_window
 
     return load_window(Path(logs_dir) if logs_dir else _settings().logs_dir, hours=hours, endpoints=endpoints,
                        group_level=group_level)

@@ -16,34 +16,15 @@ from prefect import flow, get_run_logger, task
 from common.registry import GateConfig
 
 
-def smoke_keywords(model_dir: Path) -> None:
-    """The tagger loads and returns well-formed keywords for a short text."""
-    from common.tagger import KeywordTagger
-
-    out = KeywordTagger.load(model_dir).extract(["We need Python and SQL skills and good communication."])
-    if len(out) != 1 or not isinstance(out[0], list):
-        raise ValueError("the tagger returned no result list for one text")
-
-
-def smoke_groups(model_dir: Path) -> None:
-    """The group model loads and scores a skill."""
-    from common.groups import GroupModel
-
-    out = GroupModel.load(model_dir).predict(["python programming"], level=2, top_k=3)
-    if len(out) != 1 or not out[0]:
-        raise ValueError("the group model returned no groups for one skill")
-
-
 @task(name="gate-and-register", cache_policy=None)
 def gate_and_register(
     kind: str, evaluation: dict[str, Any], trained: dict[str, Any], gate: GateConfig
 ) -> dict[str, Any]:
     from common import registry
-    from common.lineage import code_version
-    from common.settings import get_settings
+    from common.core.lineage import code_version
+    from common.pipeline.kinds import model_kind
 
-    s = get_settings()
-    name = s.keyword_model_name if kind == "keywords" else s.group_model_name
+    mk = model_kind(kind)
     cand = evaluation["candidate"]
     metadata = {
         "data_version": trained.get("data_version"),
@@ -57,13 +38,13 @@ def gate_and_register(
         },
     }
     decision = registry.register_and_gate(
-        name,
+        mk.registry_name,
         Path(cand["model_dir"]),
         cand["metrics"],
         evaluation["primary_metric"],
         gate=gate,
         metadata=metadata,
-        smoke_check=smoke_keywords if kind == "keywords" else smoke_groups,
+        smoke_check=mk.smoke_check,
         champion_metrics=(evaluation.get("champion") or {}).get("metrics"),
     )
     return decision.as_dict()
@@ -79,7 +60,8 @@ def promote_flow(
     """Gate every evaluated candidate; returns the decision per model kind."""
     logger = get_run_logger()
     out: dict[str, Any] = {}
-    for kind, gate in (("keywords", keyword_gate), ("groups", group_gate)):
+    gates = {"keywords": keyword_gate, "groups": group_gate}
+    for kind, gate in gates.items():
         if kind in evaluation and kind in trained:
             out[kind] = gate_and_register(
                 kind,

@@ -13,7 +13,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from common.pipeline_config import PipelineConfig
+from common.pipeline.config import PipelineConfig
 
 
 def _load_config(

@@ -38,7 +38,7 @@ def task_runner(
     ``cluster_kwargs`` replaces :data:`DEFAULT_CLUSTER_KWARGS` for a temporary local cluster.
     """
     if settings is None:
-        from common.settings import get_settings
+        from common.core.settings import get_settings
 
         settings = get_settings()
     kind = getattr(settings, "task_runner", "sequential")

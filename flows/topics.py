@@ -1,7 +1,7 @@
 """The topics flow: refit BERT topics on the stored postings and publish them for the API.
 
 Reads the postings marked ``valid`` in the store (or texts/a file given as parameters), fits the
-topic model (``common.topics``), saves it with its topic map plot under
+topic model (``common.topics.model``), saves it with its topic map plot under
 ``<models_dir>/topics/<run stamp>/``, publishes it as ``<models_dir>/topics/latest`` (what
 ``POST /topics`` serves), and records the run (counts, topic count, noise share) in the store.
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from common.records import RunRecord, utcnow
-from common.topic_corpus import read_text_file
+from common.data.records import RunRecord, utcnow
+from common.topics.corpus import read_text_file
 
 
 def _flow_run_id() -> str:
@@ -26,7 +26,7 @@ def _flow_run_id() -> str:
 @task(name="load-postings", cache_policy=None)
 def load_postings(statuses: list[str]) -> tuple[list[str], list[str]]:
     """Texts and ids of the stored postings with one of ``statuses``."""
-    from common.storage import Store
+    from common.data.storage import Store
 
     with Store.open() as store:
         df = store.postings(status=statuses)
@@ -38,7 +38,7 @@ def load_postings(statuses: list[str]) -> tuple[list[str], list[str]]:
 def fit_task(texts: list[str], doc_ids: list[str], config_path: str | None, out_dir: str | None,
              publish: bool) -> dict[str, Any]:
     """Fit and save the topic model (plot included); returns the run folder and fit info."""
-    from common.topics import TopicConfig, fit_topics
+    from common.topics.model import TopicConfig, fit_topics
 
     cfg = TopicConfig.from_yaml(config_path) if config_path else TopicConfig()
     model, run_dir = fit_topics(texts, cfg, doc_ids=doc_ids, out_dir=out_dir, make_latest=publish)
@@ -77,7 +77,7 @@ def topics_flow(
     info = fit_task(texts, doc_ids, config_path, out_dir, publish)
     logger.info("topics: %s topics over %s documents (%s paragraphs) -> %s", info["n_topics"], info["n_docs"],
                 info["n_paragraphs"], info["model_dir"])
-    from common.storage import Store
+    from common.data.storage import Store
 
     metrics = {k: info[k] for k in ("n_docs", "n_paragraphs", "n_topics", "noise_share", "seconds")}
     with Store.open() as store:

@@ -16,8 +16,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from common.groups import GroupConfig
-from common.tagger import TaggerConfig
+from common.groups.model import GroupConfig
+from common.keywords.tagger import TaggerConfig
 
 
 def _cfg_hash(cfg: Any) -> str:
@@ -25,7 +25,7 @@ def _cfg_hash(cfg: Any) -> str:
 
 
 def candidate_dir(model_name: str, data_version: str, cfg: Any) -> Path:
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     return get_settings().models_dir / model_name / f"{data_version.replace(':', '-')}-{_cfg_hash(cfg)}"
 
@@ -35,7 +35,7 @@ def _complete(path: Path, marker: str) -> bool:
 
 
 def _kw_key(context: Any, params: dict[str, Any]) -> str | None:
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     d = candidate_dir(get_settings().keyword_model_name, params["data_version"], params["cfg"])
     return (
@@ -46,7 +46,7 @@ def _kw_key(context: Any, params: dict[str, Any]) -> str | None:
 
 
 def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     d = candidate_dir(get_settings().group_model_name, params["data_version"], params["cfg"])
     key = f"{d.name}-{params.get('crowd_groups')}"
@@ -60,7 +60,7 @@ def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
 @task(name="load-training-data", cache_policy=None)
 def load_training_data() -> dict[str, Any]:
     """Merged labels and postings from the store, with the store's data version."""
-    from common.storage import Store
+    from common.data.storage import Store
 
     with Store.open() as store:
         return {
@@ -73,9 +73,9 @@ def load_training_data() -> dict[str, Any]:
 @task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
 def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> dict[str, Any]:
     """Fine-tune the tagger on merged train postings, evaluated on dev (gold) postings."""
-    from common.label_merge import training_sets
-    from common.settings import get_settings
-    from common.tagger import train_tagger
+    from common.labels.merge import training_sets
+    from common.core.settings import get_settings
+    from common.keywords.tagger import train_tagger
 
     train, dev = training_sets(data["merged"], data["postings"])
     if not train:
@@ -95,58 +95,16 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
     return result
 
 
-def group_training_frames(data: dict[str, Any], crowd_groups: str = "union"):
-    """ESCO train/dev/groups frames, with merged crowd group labels added to train."""
-    import pandas as pd
-
-    from common import esco
-    from common.label_merge import merged_group_frame
-
-    train_df = esco.load_skills("train")
-    dev_df = esco.load_skills("dev")
-    groups_df = esco.load_groups()
-    if crowd_groups == "union":
-        crowd = merged_group_frame(data["merged"])
-        dev_labels = set(dev_df["label"])
-        crowd = crowd[~crowd["label"].isin(dev_labels)]  # a dev skill never trains
-        parent = dict(zip(groups_df["code"], groups_df["parent_code"]))
-        by_label = {lab: i for i, lab in enumerate(train_df["label"])}
-        extra = []
-        for r in crowd.itertuples(index=False):
-            codes = [c for c in r.groups_l2 if c in parent]
-            if not codes:
-                continue
-            if r.label in by_label:
-                i = by_label[r.label]
-                train_df.at[i, "groups_l2"] = list(dict.fromkeys(list(train_df.at[i, "groups_l2"]) + codes))
-                train_df.at[i, "groups_l1"] = list(
-                    dict.fromkeys(list(train_df.at[i, "groups_l1"]) + [parent[c] for c in codes])
-                )
-            else:
-                extra.append(
-                    {
-                        "uri": r.uri,
-                        "label": r.label,
-                        "text": r.label,
-                        "pillar": "",
-                        "groups_l1": list(dict.fromkeys(parent[c] for c in codes)),
-                        "groups_l2": codes,
-                    }
-                )
-        if extra:
-            train_df = pd.concat([train_df, pd.DataFrame(extra)], ignore_index=True)
-    return train_df, dev_df, groups_df
-
-
 @task(name="train-groups", cache_key_fn=_grp_key, persist_result=True)
 def train_groups_task(
     cfg: GroupConfig, data_version: str, data: dict[str, Any], crowd_groups: str = "union"
 ) -> dict[str, Any]:
     """Fit the group classifier on ESCO training skills (+ merged crowd labels), evaluated on ESCO dev."""
-    from common.groups import train_groups
-    from common.settings import get_settings
+    from common.core.settings import get_settings
+    from common.groups.model import train_groups
+    from common.labels.merge import group_training_frames
 
-    train_df, dev_df, groups_df = group_training_frames(data, crowd_groups)
+    train_df, dev_df, groups_df = group_training_frames(data["merged"], crowd_groups)
     out = candidate_dir(get_settings().group_model_name, data_version, cfg)
     res = train_groups(
         cfg, train_df=train_df, dev_df=dev_df, groups_df=groups_df, out_dir=out, progress=False

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 from prefect import flow, get_run_logger, task
 
-from common.records import RunRecord, utcnow
-from common.validation import (
+from common.data.records import RunRecord, utcnow
+from common.data.validation import (
     SUITES,
     BlockingValidationError,
     ValidationOutcome,
@@ -29,7 +29,7 @@ SUITE_TABLE = {"postings": ("postings", "posting_id", None), "span_labels": ("la
 
 
 def _store():
-    from common.storage import Store
+    from common.data.storage import Store
 
     return Store.open()
 
@@ -45,7 +45,7 @@ def load_batch(suite: str, statuses: list[str]) -> pd.DataFrame:
 @task(name="run-suite", cache_policy=None)
 def run_suite(suite: str, df: pd.DataFrame, run_id: str) -> ValidationOutcome:
     """GX validation of one batch; writes result JSON and Data Docs under the data folder."""
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     s = get_settings()
     params = {"esco_group_codes": esco_group_codes(s.esco_dir)} if suite == "group_labels" else {}

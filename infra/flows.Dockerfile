@@ -42,8 +42,8 @@ RUN pip install --index-url "${TORCH_INDEX_URL}" "torch==${TORCH_VERSION}"
 
 # dependencies layer: only pyproject changes invalidate it
 COPY pyproject.toml README.md ./
-RUN mkdir -p src/common src/cli flows services \
-    && touch src/common/__init__.py src/cli/__init__.py flows/__init__.py services/__init__.py \
+RUN mkdir -p src/common src/jobskills/cli flows services \
+    && touch src/common/__init__.py src/jobskills/__init__.py src/jobskills/cli/__init__.py flows/__init__.py services/__init__.py \
     && pip install ".[k8s]" \
     && pip uninstall -y jobskills
 

@@ -6,7 +6,7 @@ Endpoints (all POST with a JSON body unless noted): ``/extract``, ``/extract_bat
 models are loaded), ``GET /metrics`` (Prometheus), ``GET /docs.json`` (OpenAPI) and the Swagger
 page at ``/``. The web page is at ``/ui/``.
 
-Every prediction is appended to ``settings.logs_dir`` with ``common.request_log.log_request``
+Every prediction is appended to ``settings.logs_dir`` with ``common.data.request_log.log_request``
 (input text, output keywords/groups with scores, model tag, latency) for drift monitoring.
 """
 
@@ -24,9 +24,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from common.request_log import log_feedback, log_request
-from common.settings import get_settings
-from common.types import Keyword
+from common.data.request_log import log_feedback, log_request
+from common.core.settings import get_settings
+from common.core.types import Keyword
 from services.config import ServingConfig
 from services.groups import GroupQuery, GroupService, to_decision_out
 from services.guard import BodyGuard
@@ -315,10 +315,8 @@ class ApiService:
         """The topic model, loaded once; (None, reason) when there is none."""
         if self._topic_model is not None:
             return self._topic_model, None
-        try:
-            from common.topics import default_model_path, load_topic_model
-        except ImportError:
-            return None, "topic modelling is not installed in this build"
+        from common.topics.model import default_model_path, load_topic_model
+
         path = Path(CONFIG.topic_model_dir or default_model_path())
         import anyio
 

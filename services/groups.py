@@ -15,7 +15,7 @@ import bentoml
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, Field
 
-from common.settings import get_settings, resolve_device
+from common.core.settings import get_settings, resolve_device
 from services import model_sources
 from services.config import ServingConfig
 from services.schemas import GroupDecisionOut, GroupOut, RankedGroupOut
@@ -33,14 +33,14 @@ class GroupQuery(BaseModel):
 
 
 def to_group_out(g: Any) -> GroupOut:
-    """``common.groups.GroupScore`` (whatever its class) as the API's ``GroupOut``."""
+    """``common.groups.model.GroupScore`` (whatever its class) as the API's ``GroupOut``."""
     if isinstance(g, dict):
         return GroupOut(**{k: g[k] for k in ("code", "label", "level", "score")})
     return GroupOut(code=str(g.code), label=str(g.label), level=int(g.level), score=float(g.score))
 
 
 def to_decision_out(d: Any) -> GroupDecisionOut:
-    """``common.groups.GroupDecision`` (or its dict) as the API's ``GroupDecisionOut``: the ranked
+    """``common.groups.model.GroupDecision`` (or its dict) as the API's ``GroupDecisionOut``: the ranked
     list marks which of its groups the model decided."""
     d = d if isinstance(d, dict) else d.model_dump()
     groups = [to_group_out(g) for g in d["groups"]]
@@ -73,7 +73,7 @@ def _plain(obj: Any) -> Any:
     runner_connection=CONFIG.runner_connection(),
 )
 class GroupService:
-    """Serves ``common.groups.GroupModel``; starts without a model and reports why (see ``info``)."""
+    """Serves ``common.groups.model.GroupModel``; starts without a model and reports why (see ``info``)."""
 
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.group_model_tag, CONFIG.group_model_dir)
 
@@ -99,7 +99,7 @@ class GroupService:
             if self.model is None:
                 self.source = source
             return
-        from common.groups import GroupModel
+        from common.groups.model import GroupModel
 
         t0 = time.perf_counter()
         try:
@@ -138,8 +138,8 @@ class GroupService:
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:
-        """Resume/job overlap in competency groups (``common.matching.match``)."""
-        from common.matching import match
+        """Resume/job overlap in competency groups (``common.groups.matching.match``)."""
+        from common.groups.matching import match
 
         return _plain(match(resume_skills, job_skills, self._require(), level=level))
 

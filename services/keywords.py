@@ -15,8 +15,8 @@ from typing import Any
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
 
-from common.settings import get_settings, resolve_device
-from common.types import Keyword
+from common.core.settings import get_settings, resolve_device
+from common.core.types import Keyword
 from services import model_sources
 from services.config import ServingConfig
 
@@ -34,7 +34,7 @@ MODEL_NAME = get_settings().keyword_model_name
     runner_connection=CONFIG.runner_connection(),
 )
 class KeywordService:
-    """Serves ``common.tagger.KeywordTagger``; starts without a model and reports why (see ``info``)."""
+    """Serves ``common.keywords.tagger.KeywordTagger``; starts without a model and reports why (see ``info``)."""
 
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.keyword_model_tag, CONFIG.keyword_model_dir)
 
@@ -61,7 +61,7 @@ class KeywordService:
             if self.tagger is None:
                 self.source = source
             return
-        from common.tagger import KeywordTagger
+        from common.keywords.tagger import KeywordTagger
 
         t0 = time.perf_counter()
         try:

@@ -1,6 +1,6 @@
 """Request and response bodies of the HTTP API (they are also its OpenAPI schema).
 
-Limits (text length, batch size) come from ``common.settings`` when a request is validated, not
+Limits (text length, batch size) come from ``common.core.settings`` when a request is validated, not
 when this module is imported, so a deployment changes them with ``JOBSKILLS_MAX_TEXT_CHARS`` and
 ``JOBSKILLS_MAX_BATCH_ITEMS``. A value that breaks a rule fails pydantic validation, which BentoML
 answers with 400 and the reason; nothing here can produce a 500.
@@ -12,13 +12,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from common.types import Keyword
+from common.core.types import Keyword
 
 MAX_SKILL_CHARS = 200
 
 
 def _limits() -> tuple[int, int]:
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     s = get_settings()
     return s.max_text_chars, s.max_batch_items
@@ -148,7 +148,7 @@ class FeedbackRequest(_Strict):
         return self
 
     def to_record(self) -> dict:
-        """The feedback record format of ``common.request_log``."""
+        """The feedback record format of ``common.data.request_log``."""
         kws = [
             Keyword(start=k.start, end=k.end, text=self.text[k.start : k.end], type=k.type, score=1.0).model_dump()
             for k in self.keywords

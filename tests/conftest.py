@@ -31,7 +31,7 @@ def shared_data() -> Path:
 @pytest.fixture()
 def settings_env(tmp_path, monkeypatch):
     """Point the platform's data folder at a temporary directory for one test."""
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("JOBSKILLS_SHARED_DATA_DIR", str(SHARED_DATA))

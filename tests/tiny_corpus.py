@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from common.types import Posting, Sentence
+from common.core.types import Posting, Sentence
 
 KNOWLEDGE = ["python", "java", "sql", "cloud"]
 FILLER = ["we", "are", "looking", "for", "a", "team", "with", "strong", "experience", "in", "the", "of", "to", "and", "you", "will", "our", "data"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from common import esco
+from common.data import esco
 
 
 def test_esco_splits_and_groups(shared_data):

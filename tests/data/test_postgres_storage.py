@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.storage import Store
+from common.data.storage import Store
 
 _spec = importlib.util.spec_from_file_location(
     "storage_contract", Path(__file__).resolve().parents[1] / "unit" / "test_storage.py"
@@ -22,7 +22,7 @@ for _name in dir(_contract):
 @pytest.fixture()
 def store(postgres_url, settings_env, monkeypatch):
     monkeypatch.setenv("JOBSKILLS_STORAGE_URL", postgres_url)
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     get_settings.cache_clear()
     with Store.open(get_settings()) as s:
@@ -33,7 +33,7 @@ def store(postgres_url, settings_env, monkeypatch):
 
 def test_postgres_store_is_shared_between_connections(store, postgres_url, settings_env):
     """Two clients of one server see each other's committed rows (the point of using PostgreSQL)."""
-    from common.records import PostingRecord
+    from common.data.records import PostingRecord
 
     store.add_postings([PostingRecord(text="shared between workers")])
     other = settings_env.model_copy(update={"storage_url": postgres_url})
@@ -43,7 +43,7 @@ def test_postgres_store_is_shared_between_connections(store, postgres_url, setti
 
 
 def test_bad_storage_url_is_a_clear_error(settings_env):
-    from common.storage import StorageError
+    from common.data.storage import StorageError
 
     bad = settings_env.model_copy(update={"storage_url": "mysql://nope"})
     with pytest.raises(StorageError, match="unsupported storage_url"):

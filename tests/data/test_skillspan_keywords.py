@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from common.keyword_eval import evaluate_keywords
-from common.skillspan import DataMissingError, load_skillspan
-from common.spans import gold_keywords, is_valid_bio, posting_text, whitespace_tokens
+from common.keywords.evaluate import evaluate_keywords
+from common.data.skillspan import DataMissingError, load_skillspan
+from common.text.spans import gold_keywords, is_valid_bio, posting_text, whitespace_tokens
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_minilm_tagger_learns_on_real_postings(splits, tmp_path):
 
     40 steps are not enough (dev F1 0.0: the heads still predict O everywhere); 100 steps reach ~0.31.
     """
-    from common.tagger import KeywordTagger, TaggerConfig, train_tagger
+    from common.keywords.tagger import KeywordTagger, TaggerConfig, train_tagger
 
     cfg = TaggerConfig(max_steps=100, lr=1e-4, max_eval_postings=6)
     res = train_tagger(cfg, splits["train"], splits["dev"], tmp_path / "m", progress=False)

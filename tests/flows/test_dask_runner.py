@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.ingest import IngestConfig
-from common.scrape import ScrapeConfig
-from common.storage import Store
-from common.testsite import build_site, serve
+from common.data.ingest import IngestConfig
+from common.data.scrape import ScrapeConfig
+from common.data.storage import Store
+from common.testing.testsite import build_site, serve
 
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("prefect_dask")
@@ -54,7 +54,7 @@ def _stored(settings) -> tuple[list[str], int]:
 
 
 def test_ingest_flow_runs_on_dask_cluster(site, cluster, settings_env, monkeypatch, tmp_path):
-    from common.settings import get_settings
+    from common.core.settings import get_settings
     from flows.ingest import ingest_flow
     from flows.runners import SettingsTaskRunner
 

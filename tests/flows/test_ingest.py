@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from common.ingest import IngestConfig
-from common.scrape import ScrapeConfig
-from common.storage import Store
-from common.testsite import build_site, serve
+from common.data.ingest import IngestConfig
+from common.data.scrape import ScrapeConfig
+from common.data.storage import Store
+from common.testing.testsite import build_site, serve
 
 POSTINGS = [
     (f"Role {i}", [f"Posting number {i} is for a data engineer who will build pipelines with Python and SQL.",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from common.crowd_sim import CrowdSimConfig, simulate_span_crowd
-from common.records import LabelRecord, PostingRecord
-from common.request_log import log_feedback
-from common.sample_data import SAMPLE_DIR
-from common.skillspan import load_skillspan
-from common.spans import posting_text
-from common.storage import Store
+from common.testing.crowd_sim import CrowdSimConfig, simulate_span_crowd
+from common.data.records import LabelRecord, PostingRecord
+from common.data.request_log import log_feedback
+from common.data.sample import SAMPLE_DIR
+from common.data.skillspan import load_skillspan
+from common.text.spans import posting_text
+from common.data.storage import Store
 
 
 def test_merge_flow_stores_merged_labels_gold_and_feedback(settings_env):

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from common.drift_window import log_items, skillspan_items
+from common.monitoring.window import log_items, skillspan_items
 
 
 @pytest.fixture(scope="module")
 def dev_windows(shared_data):
-    from common.skillspan import load_skillspan
+    from common.data.skillspan import load_skillspan
 
     dev = load_skillspan("dev", shared_data)
     return {s: skillspan_items([p for p in dev if p.source == s]) for s in ("tech", "house")}
@@ -29,8 +29,8 @@ OVERRIDES = {"num_threads": 1, "max_lines_per_text": 16, "save_html": False}
 @pytest.fixture(scope="module")
 def tech_reference(tiny_bert_dir, shared_data, tmp_path_factory):
     """A SkillSpan train/tech reference built once with the tiny encoder."""
-    from common.drift import DriftConfig, TextEmbedder
-    from common.monitoring import build_skillspan_reference
+    from common.monitoring.drift import DriftConfig, TextEmbedder
+    from common.monitoring.reference import build_skillspan_reference
 
     cfg = DriftConfig(encoder=str(tiny_bert_dir), **OVERRIDES)
     ref_dir = tmp_path_factory.mktemp("reference")
@@ -61,7 +61,7 @@ def test_tech_window_no_drift_no_retrain(monitor_env, dev_windows):
     # Evidence on disk and in the workspace.
     saved = json.loads((Path(record["report_dir"]) / "decision.json").read_text())
     assert saved["result"] == record["result"]
-    from common.drift_workspace import list_snapshots
+    from common.monitoring.workspace import list_snapshots
 
     assert list_snapshots(settings.evidently_workspace, "jobskills drift") == [record["workspace"]["snapshot_id"]]
 

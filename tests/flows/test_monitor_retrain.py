@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from common.drift_window import log_items, skillspan_items
+from common.monitoring.window import log_items, skillspan_items
 
 
 @pytest.fixture(scope="module")
 def sample_bert(make_tiny_bert):
     """A tiny random BERT whose WordPiece vocabulary holds every word of the sample postings."""
-    from common.sample_data import SAMPLE_DIR
-    from common.skillspan import load_skillspan
+    from common.data.sample import SAMPLE_DIR
+    from common.data.skillspan import load_skillspan
 
     words = sorted({t.lower() for split in ("train", "dev") for p in load_skillspan(split, SAMPLE_DIR)
                     for s in p.sentences for t in s.tokens})
@@ -35,11 +35,11 @@ def _tagger_cfg(encoder, **kw):
 def test_drift_starts_retrain_and_worse_candidate_is_refused(settings_env, monkeypatch, tmp_path, shared_data,
                                                             tiny_bert_dir, sample_bert):
     from common import registry
-    from common.drift import DriftConfig, TextEmbedder
-    from common.monitoring import build_skillspan_reference
-    from common.sample_data import SAMPLE_DIR
-    from common.skillspan import load_skillspan
-    from common.tagger import TaggerConfig, train_tagger
+    from common.monitoring.drift import DriftConfig, TextEmbedder
+    from common.monitoring.reference import build_skillspan_reference
+    from common.data.sample import SAMPLE_DIR
+    from common.data.skillspan import load_skillspan
+    from common.keywords.tagger import TaggerConfig, train_tagger
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
     settings = settings_env

@@ -18,14 +18,14 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from jobskills.cli.main import app
 
 
 def _jobskills(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     from prefect.settings import PREFECT_API_URL
 
     full = {**os.environ, **env, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    code = "from cli.main import app; app()"
+    code = "from jobskills.cli.main import app; app()"
     return subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, env=full, timeout=600
     )
@@ -62,7 +62,7 @@ def test_quickstart_on_the_sample(tmp_path, monkeypatch, tiny_bert_dir):
 @pytest.mark.slow
 def test_quickstart_then_retrain_keeps_champion(tmp_path, monkeypatch, tiny_bert_dir):
     from common import registry
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
     monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))
@@ -73,12 +73,12 @@ def test_quickstart_then_retrain_keeps_champion(tmp_path, monkeypatch, tiny_bert
     runner = CliRunner()
     try:
         kw, grp = _quickstart(tmp_path, tiny_bert_dir)
-        from common.sample_data import SAMPLE_DIR
+        from common.data.sample import SAMPLE_DIR
 
         monkeypatch.setenv("JOBSKILLS_SHARED_DATA_DIR", str(SAMPLE_DIR))
         get_settings.cache_clear()
 
-        from common.pipeline_config import PipelineConfig, quickstart_config_path
+        from common.pipeline.config import PipelineConfig, quickstart_config_path
         from flows.retrain import retrain
 
         cfg = PipelineConfig.from_yaml(quickstart_config_path()).with_encoder(str(tiny_bert_dir))

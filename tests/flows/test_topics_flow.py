@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from common.records import PostingRecord
-from common.storage import Store
+from common.data.records import PostingRecord
+from common.data.storage import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from topic_collection import themed_collection  # noqa: E402
@@ -18,7 +18,7 @@ CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "topics_small.yam
 
 
 def test_topics_flow_on_stored_postings(settings_env):
-    from common.topics import default_model_path, load_topic_model
+    from common.topics.model import default_model_path, load_topic_model
     from flows.topics import topics_flow
 
     texts, _ = themed_collection(per_theme=6)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from common.records import LabelRecord, PostingRecord
-from common.storage import Store
-from common.validation import BlockingValidationError
+from common.data.records import LabelRecord, PostingRecord
+from common.data.storage import Store
+from common.data.validation import BlockingValidationError
 
 GOOD = "We are looking for a software engineer with experience in Python and SQL to join the data team."
 

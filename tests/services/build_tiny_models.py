@@ -19,9 +19,9 @@ from tiny_corpus import synthetic_postings
 
 def build_tagger(encoder: Path, work: Path) -> dict:
     from common import registry
-    from common.keyword_eval import evaluate_keywords
-    from common.spans import posting_text
-    from common.tagger import KeywordTagger, TaggerConfig, train_tagger
+    from common.keywords.evaluate import evaluate_keywords
+    from common.text.spans import posting_text
+    from common.keywords.tagger import KeywordTagger, TaggerConfig, train_tagger
 
     train, dev = synthetic_postings(16, seed=0), synthetic_postings(4, seed=1)
     cfg = TaggerConfig(encoder=str(encoder), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,
@@ -72,8 +72,8 @@ def build_groups(encoder: Path, work: Path) -> dict:
     import yaml
 
     from common import registry
-    from common.esco import skills_frame
-    from common.groups import GroupConfig, GroupModel, train_groups
+    from common.data.esco import skills_frame
+    from common.groups.model import GroupConfig, GroupModel, train_groups
 
     rows = [{"label": s, "groups_l2": [code], "groups_l1": [code.split(".")[0]]}
             for code, labels in SKILLS.items() for s in labels]
@@ -93,7 +93,7 @@ def build_groups(encoder: Path, work: Path) -> dict:
 
 def build_topics(encoder: Path, work: Path) -> dict:
     """A topic model folder (not published: the tests install it while the server runs)."""
-    from common.topics import TopicConfig, fit_topics
+    from common.topics.model import TopicConfig, fit_topics
 
     texts = [" ".join(w for s in p.sentences for w in s.tokens) for p in synthetic_postings(24, seed=5)]
     cfg = TopicConfig(encoder=str(encoder), reducer="pca", n_components=3, clusterer="kmeans", n_clusters=3,

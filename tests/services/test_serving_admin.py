@@ -19,7 +19,7 @@ import pytest
 from procs import stop_group
 from typer.testing import CliRunner
 
-from cli.main import app
+from jobskills.cli.main import app
 from services.config import ServingConfig, is_loopback
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,12 +100,12 @@ def test_admin_refusal_rules(monkeypatch):
 
 def test_serve_on_an_exposed_host_says_so_in_one_sentence(monkeypatch):
     """The CLI prints the refusal before starting the server, and passes the host to it."""
-    import cli.serving
+    from jobskills.cli import serving as serving_cli
 
     calls = []
-    monkeypatch.setattr(cli.serving.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(serving_cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
     monkeypatch.delenv("JOBSKILLS_API_KEY", raising=False)
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     get_settings.cache_clear()
     try:

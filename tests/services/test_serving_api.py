@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from common.request_log import iter_jsonl
-from common.types import KEYWORD_TYPES
+from common.data.request_log import iter_jsonl
+from common.core.types import KEYWORD_TYPES
 
 API_KEY = "test-key-123"  # tests/services/conftest.py gives the server this key
 
@@ -21,14 +21,14 @@ RESUME = "Software developer: Java, Python, testing and cloud design. Good commu
 
 @pytest.fixture(scope="session")
 def local_tagger(tiny_models):
-    from common.tagger import KeywordTagger
+    from common.keywords.tagger import KeywordTagger
 
     return KeywordTagger.load(tiny_models["keywords"]["path"], device="cpu")
 
 
 @pytest.fixture(scope="session")
 def local_groups(tiny_models):
-    from common.groups import GroupModel
+    from common.groups.model import GroupModel
 
     return GroupModel.load(tiny_models["groups"]["path"])
 

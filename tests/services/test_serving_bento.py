@@ -25,7 +25,7 @@ def test_bentoml_build_packs_code_page_and_champions(serving_env, tiny_models):
     # BentoML 1.4 lists each service's models under services[*].models (containerize/export copy them)
     packed = {str(m["tag"]) for svc in info["services"] for m in svc.get("models", [])}
     assert {tiny_models["keywords"]["tag"], tiny_models["groups"]["tag"]} <= packed
-    for rel in ("src/services/api.py", "src/services/static/index.html", "src/common/tagger.py",
-                "src/common/settings.py"):
+    for rel in ("src/services/api.py", "src/services/static/index.html", "src/common/keywords/tagger.py",
+                "src/common/core/settings.py"):
         assert (bento_dir / rel).exists(), rel
     assert not (bento_dir / "src" / "tests").exists()

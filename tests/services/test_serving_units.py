@@ -70,7 +70,7 @@ def test_guard_replays_a_good_body_and_stops_bad_ones():
 
 
 def test_request_schemas_enforce_the_settings_limits(settings_env, monkeypatch):
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     monkeypatch.setenv("JOBSKILLS_MAX_TEXT_CHARS", "10")
     monkeypatch.setenv("JOBSKILLS_MAX_BATCH_ITEMS", "2")
@@ -118,7 +118,7 @@ def test_serving_config_from_yaml_and_env(tmp_path, monkeypatch):
 
 
 def test_serve_command_sets_the_environment(tmp_path, monkeypatch):
-    from cli.serving import serve_command
+    from jobskills.cli.serving import serve_command
 
     for k in ("JOBSKILLS_SERVE_KEYWORD_MODEL_DIR", "JOBSKILLS_SERVE_GPUS"):
         monkeypatch.delenv(k, raising=False)
@@ -135,7 +135,7 @@ def test_serve_command_sets_the_environment(tmp_path, monkeypatch):
 
 
 def test_serve_cli_refuses_a_missing_model_folder(tmp_path):
-    from cli.main import app
+    from jobskills.cli.main import app
 
     res = CliRunner().invoke(app, ["serve", "--keyword-model-dir", str(tmp_path / "nope")])
     assert res.exit_code == 2

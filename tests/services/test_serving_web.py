@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from common.request_log import iter_jsonl
+from common.data.request_log import iter_jsonl
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.descriptors import MonitoredItem, words
+from common.monitoring.descriptors import MonitoredItem, words
 
 
 def bag_embedder(dim: int = 16):

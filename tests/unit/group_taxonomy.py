@@ -29,7 +29,7 @@ _MULTI = {"write python data pipelines": ["T.1", "T.2"], "prepare meals for pati
 
 
 def skills() -> pd.DataFrame:
-    from common.esco import skills_frame
+    from common.data.esco import skills_frame
 
     rows = []
     for code, labels in _SKILLS.items():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.baselines import TypeLexicon, candidates, make_baseline
-from common.keyword_eval import evaluate_keywords
-from common.spans import posting_text
-from common.types import Posting, Sentence
+from common.keywords.baselines import TypeLexicon, candidates, make_baseline
+from common.keywords.evaluate import evaluate_keywords
+from common.text.spans import posting_text
+from common.core.types import Posting, Sentence
 
 
 def _postings() -> list[Posting]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from common.crowd import (
+from common.labels.crowd import (
     MergeConfig,
     SpanCrowd,
     annotator_quality,
@@ -21,10 +21,11 @@ from common.crowd import (
     span_prf,
     token_majority_vote,
 )
-from common.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
-from common.sample_data import SAMPLE_DIR, SKILLS
-from common.skillspan import load_skillspan
-from common.spans import bio_to_spans, posting_text
+from common.testing.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
+from common.data.sample import SAMPLE_DIR
+from common.testing.sample_build import SKILLS
+from common.data.skillspan import load_skillspan
+from common.text.spans import bio_to_spans, posting_text
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +192,7 @@ def test_binary_dawid_skene_matches_crowdkit(sample_postings):
 
     from crowdkit.aggregation import DawidSkene
 
-    from common.crowd import binary_dawid_skene
+    from common.labels.crowd import binary_dawid_skene
 
     rng = random.Random(0)
     rows = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from common.ctfidf import class_counts, ctfidf, fit_ctfidf, top_words
+from common.topics.ctfidf import class_counts, ctfidf, fit_ctfidf, top_words
 
 DOCS = [
     "python code python team",

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 
-from common.descriptors import MonitoredItem, Vocabulary, cross_fitted_descriptors, describe, words
-from common.drift import DriftConfig, FeatureTest, build_reference, check_drift, dominant_group
-from common.drift_window import item_from_record, load_window, log_items
-from common.request_log import log_request
+from common.monitoring.descriptors import MonitoredItem, Vocabulary, cross_fitted_descriptors, describe, words
+from common.monitoring.drift import DriftConfig, FeatureTest, build_reference, check_drift, dominant_group
+from common.monitoring.window import item_from_record, load_window, log_items
+from common.data.request_log import log_request
 
 
 def test_words_drop_numbers_punctuation_and_placeholders():
@@ -150,7 +150,7 @@ def test_disabled_features_are_not_tested(synthetic):
 def test_reference_profile_round_trip(synthetic, tmp_path):
     _, _, prof = synthetic
     prof.save(tmp_path / "ref")
-    from common.drift import ReferenceProfile
+    from common.monitoring.drift import ReferenceProfile
 
     back = ReferenceProfile.load(tmp_path / "ref")
     assert back.descriptors.shape == prof.descriptors.shape
@@ -169,8 +169,8 @@ def test_group_codes_of_another_level_are_not_compared():
 
 
 def test_skillspan_items_take_groups_from_one_batched_call(shared_data):
-    from common.drift_window import skillspan_items
-    from common.skillspan import load_skillspan
+    from common.monitoring.window import skillspan_items
+    from common.data.skillspan import load_skillspan
 
     postings = load_skillspan("dev", shared_data)[:3]
     calls = []

@@ -16,9 +16,9 @@ import pytest
 from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 from typer.testing import CliRunner
 
-from common.drift import DriftConfig, build_reference
-from common.drift_workspace import PANELS
-from common.monitoring import run_check
+from common.monitoring.drift import DriftConfig, build_reference
+from common.monitoring.workspace import PANELS
+from common.monitoring.reference import run_check
 
 
 def _free_port() -> int:
@@ -50,7 +50,7 @@ def test_dashboard_serves_panels_with_data(workspace):
     port = _free_port()
     env = {**os.environ, "JOBSKILLS_DATA_DIR": str(ws.parent)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "dashboard", "--workspace", str(ws), "--port", str(port)],
+        [sys.executable, "-m", "jobskills.cli.main", "dashboard", "--workspace", str(ws), "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}/api"
@@ -94,10 +94,10 @@ def test_dashboard_serves_panels_with_data(workspace):
 
 
 def test_cli_errors_are_one_sentence(tmp_path, monkeypatch):
-    from cli.main import app
+    from jobskills.cli.main import app
 
     monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path))
-    from common.settings import get_settings
+    from common.core.settings import get_settings
 
     get_settings.cache_clear()
     runner = CliRunner()
@@ -115,7 +115,7 @@ def test_cli_errors_are_one_sentence(tmp_path, monkeypatch):
 
 
 def test_retrain_summary_lines():
-    from cli.monitoring import retrain_summary
+    from jobskills.cli.monitoring import retrain_summary
 
     assert retrain_summary(None) == "retrain: not started"
     assert retrain_summary({"skipped": "trigger disabled"}) == "retrain: trigger disabled"

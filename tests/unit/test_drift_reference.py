@@ -20,11 +20,11 @@ def registry_home(settings_env, monkeypatch, tmp_path):
 
 def test_reference_uses_and_follows_the_champion(registry_home, tiny_bert_dir, tmp_path):
     from common import registry
-    from common.drift import DriftConfig, ReferenceProfile
-    from common.monitoring import champion_tagger, ensure_reference
-    from common.sample_data import SAMPLE_DIR
-    from common.skillspan import load_skillspan
-    from common.tagger import TaggerConfig, train_tagger
+    from common.monitoring.drift import DriftConfig, ReferenceProfile
+    from common.monitoring.reference import champion_tagger, ensure_reference
+    from common.data.sample import SAMPLE_DIR
+    from common.data.skillspan import load_skillspan
+    from common.keywords.tagger import TaggerConfig, train_tagger
 
     name = registry_home.keyword_model_name
     cfg = DriftConfig(encoder="hashing", num_threads=1)
@@ -56,9 +56,9 @@ def test_reference_uses_and_follows_the_champion(registry_home, tiny_bert_dir, t
 
 
 def test_reference_with_group_predictions(tmp_path):
-    from common.drift import DriftConfig, ReferenceProfile
-    from common.monitoring import build_skillspan_reference
-    from common.sample_data import SAMPLE_DIR
+    from common.monitoring.drift import DriftConfig, ReferenceProfile
+    from common.monitoring.reference import build_skillspan_reference
+    from common.data.sample import SAMPLE_DIR
 
     cfg = DriftConfig(encoder="hashing", num_threads=1, group_level=1)
     build_skillspan_reference(cfg, tmp_path / "ref", SAMPLE_DIR, embedder=bag_embedder(),
@@ -72,7 +72,7 @@ def test_reference_with_group_predictions(tmp_path):
 def test_shipped_config_is_the_default():
     from pathlib import Path
 
-    from common.drift import DriftConfig
+    from common.monitoring.drift import DriftConfig
 
     path = Path(__file__).resolve().parents[2] / "configs" / "drift.yaml"
     assert DriftConfig.from_yaml(path) == DriftConfig()

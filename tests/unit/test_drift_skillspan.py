@@ -14,13 +14,13 @@ import json
 
 import pytest
 
-from common.drift import DriftConfig, TextEmbedder, build_reference, check_drift
-from common.drift_window import skillspan_items, training_skills
+from common.monitoring.drift import DriftConfig, TextEmbedder, build_reference, check_drift
+from common.monitoring.window import skillspan_items, training_skills
 
 
 @pytest.fixture(scope="module")
 def skillspan(shared_data):
-    from common.skillspan import load_skillspan
+    from common.data.skillspan import load_skillspan
 
     train, dev = load_skillspan("train", shared_data), load_skillspan("dev", shared_data)
     ref = [p for p in train if p.source == "tech"]
@@ -54,8 +54,8 @@ def test_tech_window_against_tech_reference_is_not_drift(skillspan, tiny_setup):
 
 def test_house_window_against_tech_reference_is_drift(skillspan, tiny_setup, tmp_path):
     cfg, emb, prof = tiny_setup
-    from common.drift_workspace import dashboard_panels, list_snapshots
-    from common.monitoring import run_check
+    from common.monitoring.workspace import dashboard_panels, list_snapshots
+    from common.monitoring.reference import run_check
 
     res, out_dir = run_check(skillspan["house"], prof, cfg, tmp_path / "reports", tmp_path / "ws", embedder=emb)
     assert res.drift_detected and res.share_drifted >= cfg.drift_share

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common import embeddings
-from common.embeddings import embed_texts
+from common.text import embeddings
+from common.text.embeddings import embed_texts
 
 TEXTS = ["python developer", "strong communication skills", "sql", "cloud testing and design of software"]
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from common.extract import ExtractConfig, extract_posting, guess_language, html_to_text, jobposting_jsonld
-from common.testsite import (
+from common.data.extract import ExtractConfig, extract_posting, guess_language, html_to_text, jobposting_jsonld
+from common.testing.testsite import (
     leaked_snippets,
     measure_extraction,
     posting_page,
@@ -84,7 +84,7 @@ def test_recovery_and_leakage_metric():
 
 def test_recovery_on_skillspan_pages(shared_data):
     """Real SkillSpan postings inside cluttered pages served on 127.0.0.1 (see benchmarks/extraction.py)."""
-    from common.skillspan import load_skillspan
+    from common.data.skillspan import load_skillspan
 
     postings = load_skillspan("dev", shared_data)[:16]
     report = measure_extraction(skillspan_site_postings(postings))

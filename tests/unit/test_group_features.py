@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common import group_features as gf
+from common.groups import features as gf
 
 
 def _unit(v):

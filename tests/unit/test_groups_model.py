@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 import group_taxonomy as gt  # noqa: E402
 
-from cli.main import app  # noqa: E402
+from jobskills.cli.main import app  # noqa: E402
 
-from common.groups import (  # noqa: E402
+from common.groups.model import (  # noqa: E402
     GroupConfig,
     GroupModel,
     GroupScore,

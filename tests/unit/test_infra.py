@@ -63,7 +63,7 @@ def _prefect_yaml() -> dict:
 
 
 def _settings_fields() -> set[str]:
-    from common.settings import Settings
+    from common.core.settings import Settings
 
     return {f"JOBSKILLS_{k.upper()}" for k in Settings.model_fields}
 
@@ -596,7 +596,7 @@ def test_scale_doc_commands_refer_to_real_files_and_commands():
         if words[0] == "jobskills":
             from typer.main import get_command
 
-            from cli.main import app
+            from jobskills.cli.main import app
 
             assert words[1] in get_command(app).commands, f"{cmd!r}: no such jobskills command"
         if words[0] == "python" and words[1] == "-m":

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from common.keyword_eval import evaluate_keywords, predicted_sequences, save_report
-from common.spans import gold_keywords, posting_text
-from common.types import Keyword, Posting, Sentence
+from common.keywords.evaluate import evaluate_keywords, predicted_sequences, save_report
+from common.text.spans import gold_keywords, posting_text
+from common.core.types import Keyword, Posting, Sentence
 
 
 def _kw(text: str, phrase: str, ktype: str, occurrence: int = 0) -> Keyword:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.groups import GroupScore
-from common.matching import match
+from common.groups.model import GroupScore
+from common.groups.matching import match
 
 # a stand-in group model: each skill's assigned groups and probabilities are fixed by hand
 ASSIGNED = {

@@ -1,4 +1,4 @@
-"""Library warnings are summarised in one log line where they arise (``common.quiet``)."""
+"""Library warnings are summarised in one log line where they arise (``common.core.quiet``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from common.quiet import summarised_warnings
+from common.core.quiet import summarised_warnings
 
 
 def test_warnings_become_one_line(caplog):
@@ -34,11 +34,11 @@ def test_no_warning_no_line(caplog):
 def test_spectral_clustering_prints_no_solver_arrays(caplog):
     """800 points in 8 blobs with 40 clusters: the AMG/lobpcg solver warns (residual arrays) and
     the graph is not connected; none of it leaks, one line says what happened."""
-    from common.groups import spectral_labels
+    from common.groups.model import spectral_labels
 
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(size=(100, 32)) + rng.normal(size=32) * 3 for _ in range(8)]).astype(np.float32)
-    with caplog.at_level(logging.INFO, logger="common.groups"), warnings.catch_warnings(record=True) as leaked:
+    with caplog.at_level(logging.INFO, logger="common.groups.model"), warnings.catch_warnings(record=True) as leaked:
         warnings.simplefilter("always")
         labels = spectral_labels(X, 40, 10, 3000, 0)
     assert not leaked, [str(w.message)[:80] for w in leaked]

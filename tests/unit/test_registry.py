@@ -123,3 +123,81 @@ def test_state_survives_processes_and_follows_bentoml_home(home, tmp_path, monke
     assert registry.champion("kw") is None and registry.list_models() == []
     with pytest.raises(FileNotFoundError):
         registry.champion_path("kw")
+
+
+class FolderStore:
+    """A store that is only folders and a JSON index: the registry needs nothing else."""
+
+    ROOT: Path
+
+    def __init__(self) -> None:
+        self.root = self.ROOT
+
+    @property
+    def home(self) -> Path:
+        return self.root
+
+    def _index(self) -> dict:
+        path = self.root / "index.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def list(self, name=None):
+        from common.registry.store import StoredModel
+
+        return [StoredModel(tag=t, name=t.split(":")[0], version=t.split(":")[1], path=self.root / t.replace(":", "/"),
+                            metadata=m, created=m["_created"]) for t, m in self._index().items()
+                if name is None or t.startswith(f"{name}:")]
+
+    def get(self, tag):
+        from common.registry.store import StoreError
+
+        for m in self.list():
+            if m.tag == tag:
+                return m
+        raise StoreError(tag)
+
+    def save(self, name, model_dir, metadata, labels):
+        import shutil
+
+        index = self._index()
+        tag = f"{name}:v{len(index) + 1}"
+        shutil.copytree(model_dir, self.root / name / f"v{len(index) + 1}")
+        index[tag] = {**metadata, "_created": f"{len(index):04d}"}
+        (self.root / "index.json").write_text(json.dumps(index))
+        return self.get(tag)
+
+
+def test_the_registry_runs_on_any_store_that_follows_the_protocol(tmp_path, monkeypatch):
+    """No BentoML: a folder store named by JOBSKILLS_MODEL_STORE gets champions, gates and rollback."""
+    from common.core.settings import get_settings
+    from common.registry.store import ModelStore, load_store
+
+    FolderStore.ROOT = tmp_path / "store"
+    monkeypatch.setattr(sys.modules[__name__], "FolderStore", FolderStore, raising=False)
+    monkeypatch.setenv("JOBSKILLS_MODEL_STORE", f"{__name__}:FolderStore")
+    get_settings.cache_clear()
+    try:
+        assert isinstance(load_store(), ModelStore)
+        a = registry.register_and_gate("kw", _model(tmp_path, "a"), _m(0.4), P, metadata=META)
+        b = registry.register_and_gate("kw", _model(tmp_path, "b"), _m(0.5), P, metadata=META)
+        worse = registry.register_and_gate("kw", _model(tmp_path, "c"), _m(0.3), P, metadata=META)
+        assert a.promoted and b.promoted and not worse.promoted
+        assert registry.champion("kw").tag == b.tag == "kw:v2"
+        assert (registry.champion_path("kw") / "model.bin").exists()
+        assert registry.rollback("kw").tag == a.tag
+        assert (FolderStore.ROOT / registry.STATE_FILE).exists()  # champion state lives in the store's home
+        assert not (tmp_path / "bentoml").exists()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_bad_store_setting_is_one_sentence(monkeypatch):
+    from common.core.settings import get_settings
+
+    monkeypatch.setenv("JOBSKILLS_MODEL_STORE", "no_such_module:Store")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="model_store 'no_such_module:Store' cannot be loaded"):
+            registry.champion("kw")
+    finally:
+        get_settings.cache_clear()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from common.scrape import (
+from common.data.scrape import (
     Fetcher,
     HostRateLimiter,
     RobotsCache,
@@ -16,7 +16,7 @@ from common.scrape import (
     read_url_list,
     sitemap_urls,
 )
-from common.testsite import Route, build_site, serve
+from common.testing.testsite import Route, build_site, serve
 
 POSTINGS = [
     ("Data engineer", ["We need a data engineer with Python and SQL.", "You will build pipelines in the cloud."], ["Python"]),
@@ -109,7 +109,7 @@ def test_transient_raises_when_asked_and_retrying_recovers(site):
 def test_transient_error_pickles():
     import pickle
 
-    from common.scrape import FetchResult
+    from common.data.scrape import FetchResult
 
     err = TransientFetchError(FetchResult(url="http://x", ok=False, error="timeout", transient=True))
     again = pickle.loads(pickle.dumps(err))

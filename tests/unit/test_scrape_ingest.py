@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from common.ingest import IngestConfig, fetch_to_batch, host_slots, page_to_posting, read_jsonl, summarise
-from common.records import RawPage
-from common.scrape import FetchResult
+from common.data.ingest import IngestConfig, fetch_to_batch, host_slots, page_to_posting, read_jsonl, summarise
+from common.data.records import RawPage
+from common.data.scrape import FetchResult
 
 
 def test_fetch_results_become_pages_or_quarantine():

@@ -1,10 +1,10 @@
-"""Settings resolve every path once, where they are read (``common.settings``)."""
+"""Settings resolve every path once, where they are read (``common.core.settings``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from common.settings import Settings, get_settings
+from common.core.settings import Settings, get_settings
 
 
 def test_relative_paths_become_absolute_against_the_working_directory(tmp_path, monkeypatch):

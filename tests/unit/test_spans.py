@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.spans import (
+from common.text.spans import (
     bio_to_spans,
     blank_control_chars,
     char_spans_to_tokens,
@@ -18,7 +18,7 @@ from common.spans import (
     token_spans_to_char,
     whitespace_tokens,
 )
-from common.types import Posting, Sentence
+from common.core.types import Posting, Sentence
 
 TOKEN = st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc", "Cs")), min_size=1, max_size=8)
 TOKEN = TOKEN.filter(lambda t: not any(c.isspace() for c in t))

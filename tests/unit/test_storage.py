@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from common.records import (
+from common.data.records import (
     LabelRecord,
     MergedLabelRecord,
     PostingRecord,
@@ -18,7 +18,7 @@ from common.records import (
     RunRecord,
     content_hash,
 )
-from common.storage import TABLES, Store
+from common.data.storage import TABLES, Store
 
 
 @pytest.fixture()
@@ -120,8 +120,8 @@ def test_parquet_export_matches_tables(store, tmp_path):
 
 def test_span_postings_round_trip(store, shared_data):
     """SkillSpan postings stored as postings + gold span labels come back identical."""
-    from common.ingest import read_jsonl
-    from common.skillspan import load_skillspan
+    from common.data.ingest import read_jsonl
+    from common.data.skillspan import load_skillspan
 
     batch = read_jsonl(shared_data / "skillspan" / "dev.jsonl")
     store.add_postings(batch.postings)

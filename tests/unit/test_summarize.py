@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from common.summarize import extractive_summary, split_sentences
-from common.types import Keyword
+from common.topics.summarize import extractive_summary, split_sentences
+from common.core.types import Keyword
 
 TEXT = (
     "We are a friendly company in Berlin. "

@@ -9,8 +9,8 @@ import pytest
 import torch
 from tiny_corpus import FILLER, synthetic_postings
 
-from common.spans import posting_text
-from common.tagger import KeywordTagger, TaggerConfig, _build_net, train_tagger
+from common.text.spans import posting_text
+from common.keywords.tagger import KeywordTagger, TaggerConfig, _build_net, train_tagger
 
 
 def tiny_cfg(tiny_bert_dir, **kw) -> TaggerConfig:
@@ -105,7 +105,7 @@ def test_frozen_variant_keeps_encoder_weights(tiny_bert_dir, tmp_path):
 
 
 def test_training_resumes_from_checkpoint(tiny_bert_dir, tmp_path, monkeypatch):
-    import common.tagger as tagger_mod
+    import common.keywords.tagger as tagger_mod
 
     cfg = tiny_cfg(tiny_bert_dir, max_steps=8, checkpoint_steps=4)
     train = synthetic_postings(6)
@@ -141,8 +141,8 @@ def test_bio_viterbi_finds_the_best_valid_path():
     """Brute force over all well-formed O/B/I paths of short sequences."""
     import itertools
 
-    from common.spans import is_valid_bio
-    from common.tagger import LABELS, bio_viterbi
+    from common.text.spans import is_valid_bio
+    from common.keywords.tagger import LABELS, bio_viterbi
 
     rng = np.random.default_rng(0)
     for n in range(1, 6):
@@ -155,7 +155,7 @@ def test_bio_viterbi_finds_the_best_valid_path():
 
 
 def test_average_of_identical_taggers_and_o_bias(tiny_bert_dir, tmp_path):
-    from common.tagger import average_taggers
+    from common.keywords.tagger import average_taggers
 
     res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=20), synthetic_postings(8), None, tmp_path / "a",
                        progress=False)
@@ -176,8 +176,8 @@ def test_extract_cli_says_which_model_answered(tiny_bert_dir, tmp_path, monkeypa
 
     from typer.testing import CliRunner
 
-    from cli.main import app
-    from common.settings import get_settings
+    from jobskills.cli.main import app
+    from common.core.settings import get_settings
 
     res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30, eval_each_epoch=False), synthetic_postings(12),
                        synthetic_postings(3, seed=1), tmp_path / "m", progress=False)

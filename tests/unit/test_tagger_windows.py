@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.tagger_windows import line_ids, plan_windows
+from common.keywords.windows import line_ids, plan_windows
 
 
 @st.composite

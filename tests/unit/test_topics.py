@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from common.topics import TopicConfig, TopicModel, load_topic_model, publish_latest, split_paragraphs
+from common.topics.model import TopicConfig, TopicModel, load_topic_model, publish_latest, split_paragraphs
 from topic_collection import THEMES, themed_collection
 
 SMALL = TopicConfig(reducer="pca", n_components=5, clusterer="kmeans", n_clusters=3, min_df=1, seed=1)
@@ -62,7 +62,7 @@ def test_describe_new_posting(themed_model):
 
 
 def test_describe_uses_given_keywords_for_tags_and_summary(themed_model):
-    from common.types import Keyword
+    from common.core.types import Keyword
 
     model, _, _ = themed_model
     text = "We weld steel.\nYou will use TIG welding and MIG welding daily.\nNice team."

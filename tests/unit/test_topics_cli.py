@@ -7,7 +7,7 @@ import json
 from topic_collection import themed_collection
 from typer.testing import CliRunner
 
-from cli.main import app
+from jobskills.cli.main import app
 
 runner = CliRunner()
 

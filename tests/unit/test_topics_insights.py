@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.insights import resume_insights
-from common.types import Keyword
+from common.topics.insights import resume_insights
+from common.core.types import Keyword
 
 RESUME = ("Registered nurse with ten years on intensive care wards.\nI lead a team of six nurses.\n"
           "Hobbies: hiking.\nTrained new staff in patient care and wound care.")

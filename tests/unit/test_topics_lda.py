@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from topic_collection import themed_collection
 
-from common.lda import LDAConfig, LDAParams, fit_lda, lda_top_words, shuffled_runs, tune_ldade, vectorize
-from common.topic_metrics import stability
+from common.topics.lda import LDAConfig, LDAParams, fit_lda, lda_top_words, shuffled_runs, tune_ldade, vectorize
+from common.topics.metrics import stability
 
 CFG = LDAConfig(max_features=300, min_df=1, max_iter=5, k_bounds=(2, 6), tune_runs=2, popsize=2, generations=1,
                 tune_max_docs=None, seed=3)

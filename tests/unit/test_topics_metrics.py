@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from common.topic_metrics import jaccard, npmi_coherence, run_similarity, stability, topic_diversity
+from common.topics.metrics import jaccard, npmi_coherence, run_similarity, stability, topic_diversity
 
 RUN = [["python", "java", "code"], ["nurse", "patient", "care"], ["steel", "weld", "metal"]]
 

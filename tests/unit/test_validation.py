@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from common.records import LabelRecord, PostingRecord
-from common.validation import (
+from common.data.records import LabelRecord, PostingRecord
+from common.data.validation import (
     SUITES,
     BlockingValidationError,
     expectations_dir,
@@ -111,7 +111,7 @@ def test_group_labels_unknown_codes():
 
 
 def test_group_codes_from_esco(shared_data):
-    from common.validation import esco_group_codes
+    from common.data.validation import esco_group_codes
 
     codes = esco_group_codes(shared_data / "esco")
     assert len(codes) == 640 and "S4.8" in codes and "061" in codes

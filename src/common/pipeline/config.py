@@ -1,0 +1,58 @@
+"""Typed configuration of the model half of the pipeline (merge -> train -> evaluate -> promote).
+
+One YAML file (``configs/pipeline.yaml``; ``configs/quickstart.yaml`` for the tiny budget)
+holds a section per stage; each section is the stage's own pydantic config, so a file that
+names an unknown field fails early with the field's name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from common.core.config import StageConfig
+from common.labels.crowd import MergeConfig
+from common.groups.model import GroupConfig
+from common.registry import GateConfig
+from common.keywords.tagger import TaggerConfig
+
+ModelKind = Literal["keywords", "groups"]
+
+
+class PipelineConfig(StageConfig):
+    """Stages of the retrain flow after ingest/validate."""
+
+    models: list[ModelKind] = Field(default_factory=lambda: ["keywords", "groups"])
+    merge: MergeConfig = Field(default_factory=MergeConfig)
+    keywords: TaggerConfig = Field(default_factory=TaggerConfig)
+    groups: GroupConfig = Field(default_factory=GroupConfig)
+    keyword_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
+    group_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
+    baselines: list[Literal["tfidf", "yake", "keybert"]] = Field(
+        default_factory=lambda: ["tfidf", "yake"],
+        description="Unsupervised keyword baselines scored next to the candidate (report only, no gate).",
+    )
+    crowd_groups: Literal["union", "ignore"] = Field(
+        "union", description="Add merged crowd group labels to the ESCO training skills (union) or not."
+    )
+
+    def with_encoder(self, encoder: str | None) -> PipelineConfig:
+        """The same config with both models on another encoder folder (tests use a tiny BERT)."""
+        if not encoder:
+            return self
+        return self.model_copy(
+            update={
+                "keywords": self.keywords.model_copy(update={"encoder": encoder}),
+                "groups": self.groups.model_copy(update={"encoder": encoder}),
+            }
+        )
+
+
+def quickstart_config_path() -> Path:
+    """``configs/quickstart.yaml`` in a checkout, else the copy shipped with the package."""
+    repo = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
+    from common.data.sample import SAMPLE_DIR
+
+    return repo if repo.exists() else SAMPLE_DIR / "quickstart.yaml"

@@ -1,0 +1,88 @@
+"""The model kinds the platform trains, gates and serves, declared once.
+
+Evaluate, promote, the CLI and the services all need, per kind: the registry name, the primary
+metric the gate compares, the quality floor, how to load a model folder, a smoke check, and how
+to score a model on dev data. Before, each of them switched on ``kind == "keywords"`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.core.settings import get_settings
+
+
+def _load_tagger(path: Path) -> Any:
+    from common.keywords.tagger import KeywordTagger
+
+    return KeywordTagger.load(path)
+
+
+def _load_groups(path: Path) -> Any:
+    from common.groups.model import GroupModel
+
+    return GroupModel.load(path)
+
+
+def _smoke_tagger(path: Path) -> None:
+    out = _load_tagger(path).extract(["We need Python and SQL skills and good communication."])
+    if len(out) != 1 or not isinstance(out[0], list):
+        raise ValueError("the tagger returned no result list for one text")
+
+
+def _smoke_groups(path: Path) -> None:
+    out = _load_groups(path).predict(["python programming"], level=2, top_k=3)
+    if len(out) != 1 or not out[0]:
+        raise ValueError("the group model returned no groups for one skill")
+
+
+def _score_tagger(path: Path, dev: Any) -> dict[str, Any]:
+    from common.keywords.tagger import evaluate_tagger, flat_metrics
+
+    return flat_metrics(evaluate_tagger(_load_tagger(path), dev))
+
+
+def _score_groups(path: Path, dev: Any) -> dict[str, Any]:
+    from common.groups.model import evaluate_groups
+
+    return evaluate_groups(_load_groups(path), dev)
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model (``keywords`` or ``groups``) and what every stage needs to know of it."""
+
+    kind: str
+    name_setting: str  # the Settings field holding the registry name
+    floor_setting: str  # the Settings field holding the quality floor
+    primary_metric: str
+    load: Callable[[Path], Any]
+    smoke_check: Callable[[Path], None]
+    score: Callable[[Path, Any], dict[str, Any]]  # (model folder, dev data) -> metrics
+
+    @property
+    def registry_name(self) -> str:
+        return str(getattr(get_settings(), self.name_setting))
+
+    @property
+    def floor(self) -> float:
+        return float(getattr(get_settings(), self.floor_setting))
+
+
+KINDS: dict[str, ModelKind] = {
+    "keywords": ModelKind("keywords", "keyword_model_name", "keyword_score_floor", "span_f1",
+                          _load_tagger, _smoke_tagger, _score_tagger),
+    "groups": ModelKind("groups", "group_model_name", "group_score_floor", "l2.micro_f1",
+                        _load_groups, _smoke_groups, _score_groups),
+}
+
+
+def model_kind(kind: str) -> ModelKind:
+    """The declared kind; an unknown one is a ``ValueError`` naming the known ones."""
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown model kind {kind!r}; use {' or '.join(KINDS)}") from None

@@ -1,0 +1,148 @@
+"""Keyword commands: ``train-keywords``, ``evaluate-keywords``, ``extract``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from jobskills.cli._util import console, fail, print_quality, read_text_arg, user_errors
+
+
+def _metrics_table(title: str, report: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("scope", "precision", "recall", "F1"):
+        table.add_column(col, justify="right" if col != "scope" else "left")
+    rows = [(f"span {k}", report["span"][k]) for k in ("overall", "Skill", "Knowledge")]
+    rows += [(f"span {src}", r["span"]["overall"]) for src, r in report.get("by_source", {}).items()]
+    rows += [("document keyword set", report["doc"])]
+    for name, r in rows:
+        table.add_row(name, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}")
+    from rich.console import Console
+
+    Console().print(table)
+
+
+def train_keywords(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TaggerConfig YAML (e.g. configs/tagger.yaml)."),
+    variant: Optional[str] = typer.Option(None, help="frozen | finetune | crf (overrides the config)."),
+    encoder: Optional[str] = typer.Option(None, help="Local Hugging Face model folder (default: MiniLM)."),
+    epochs: Optional[float] = typer.Option(None, help="Training epochs."),
+    max_steps: Optional[int] = typer.Option(None, help="Debug cap: stop after this many steps."),
+    max_train_postings: Optional[int] = typer.Option(None, help="Debug cap on training postings."),
+    max_eval_postings: Optional[int] = typer.Option(None, help="Debug cap on dev postings."),
+    lr: Optional[float] = typer.Option(None, help="Encoder learning rate."),
+    batch_size: Optional[int] = typer.Option(None, help="Windows per step."),
+    seed: Optional[int] = typer.Option(None, help="Random seed."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads (1 helps on a busy CPU)."),
+    out: Optional[Path] = typer.Option(
+        None, help="Output folder (default <data_dir>/models/keyword-tagger/<variant>); rerun to resume."
+    ),
+    no_eval: bool = typer.Option(False, "--no-eval", help="Skip the SkillSpan dev evaluation."),
+) -> None:
+    """Train the keyword tagger on SkillSpan train, evaluate on dev, save model and report."""
+    from common.core.settings import get_settings
+    from common.data.skillspan import load_skillspan
+    from common.keywords.tagger import TaggerConfig, train_tagger
+
+    with user_errors():
+        overrides = dict(variant=variant, encoder=encoder, epochs=epochs, max_steps=max_steps,
+                         max_train_postings=max_train_postings, max_eval_postings=max_eval_postings,
+                         lr=lr, batch_size=batch_size, seed=seed, threads=threads)
+        if config is not None:
+            if not config.exists():
+                raise fail(f"config file {config} does not exist", code=2)
+            cfg = TaggerConfig.from_yaml(config, **overrides)
+        else:
+            cfg = TaggerConfig(**{k: v for k, v in overrides.items() if v is not None})
+        settings = get_settings()
+        out_dir = out or settings.models_dir / settings.keyword_model_name / cfg.variant
+        train = load_skillspan("train")
+        dev = None if no_eval else load_skillspan("dev")
+        console.print(f"training {cfg.variant} tagger on {len(train)} postings -> {out_dir}")
+        result = train_tagger(cfg, train, dev, out_dir, progress=True)
+    from common.core.artifacts import publish_latest
+    from common.keywords.tagger import latest_model_dir
+
+    publish_latest(result.model_dir, latest_model_dir())
+    console.print(f"saved {result.model_dir} in {result.seconds:.0f}s")
+    if result.report is not None:
+        _metrics_table(f"SkillSpan dev, {cfg.variant}", result.report)
+        console.print(f"report: {result.model_dir / 'report.json'} and report.png")
+
+
+def evaluate_keywords_cmd(
+    model: Optional[Path] = typer.Option(None, help="Tagger folder (default: champion, else latest)."),
+    split: str = typer.Option("dev", help="SkillSpan split to score (train or dev)."),
+    max_postings: Optional[int] = typer.Option(None, help="Debug cap on postings."),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default <data_dir>/reports/keywords/<model>)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Score a trained tagger on SkillSpan (strict span P/R/F1 and document keyword sets)."""
+    from common.keywords.evaluate import save_report
+    from common.core.settings import get_settings
+    from common.data.skillspan import load_skillspan
+    from common.keywords.tagger import KeywordTagger, default_model_dir, evaluate_tagger
+
+    if split not in ("train", "dev"):
+        raise fail(f"unknown split {split!r}: use train or dev", code=2)
+    with user_errors():
+        model_dir = model or default_model_dir()
+        tagger = KeywordTagger.load(model_dir)
+        postings = load_skillspan(split)[:max_postings] if max_postings else load_skillspan(split)
+        with console.status(f"tagging {len(postings)} {split} postings"):
+            report = evaluate_tagger(tagger, postings)
+    report["model"] = {"model_dir": str(model_dir), "variant": tagger.variant, "split": split}
+    out_dir = out or get_settings().reports_dir / "keywords" / Path(model_dir).resolve().name
+    json_path, png_path = save_report(report, out_dir, name=f"eval-{split}")
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        _metrics_table(f"SkillSpan {split}, {Path(model_dir).name}", report)
+    console.print(f"report: {json_path} and {png_path.name}")
+
+
+def extract(
+    text: str = typer.Argument(..., help="Job description text, or - to read standard input."),
+    model: Optional[Path] = typer.Option(None, help="Tagger folder (default: champion, else latest)."),
+    as_json: bool = typer.Option(False, "--json", help="Print keywords as JSON."),
+) -> None:
+    """Print the keywords (skills and knowledge) of a job description."""
+    from common.registry import quality_of
+    from common.core.settings import get_settings
+    from common.keywords.tagger import KeywordTagger, default_model_dir
+
+    body = read_text_arg(text)
+    if not body.strip():
+        raise fail("the text is empty", code=2)
+    with user_errors():
+        model_dir = model or default_model_dir()
+        tagger = KeywordTagger.load(model_dir)
+        keywords = tagger.extract([body])[0]
+        s = get_settings()
+        quality = quality_of(s.keyword_model_name, model_dir, s.keyword_score_floor, tier=tagger.tier)
+    if as_json:
+        typer.echo(json.dumps([k.model_dump() for k in keywords], indent=2))
+        print_quality(quality)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(keywords)} keywords")
+    for col in ("type", "keyword", "chars", "score"):
+        table.add_column(col)
+    for k in keywords:
+        table.add_row(k.type, k.text, f"{k.start}-{k.end}", f"{k.score:.2f}")
+    Console().print(table)
+    print_quality(quality)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to ``app``."""
+    app.command("train-keywords")(train_keywords)
+    app.command("evaluate-keywords")(evaluate_keywords_cmd)
+    app.command("extract")(extract)
