@@ -16,6 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from common.pipeline.kinds import KINDS
+from common.pipeline.results import TrainedModel, TrainedRun
 
 PRIMARY = {kind: mk.primary_metric for kind, mk in KINDS.items()}
 
@@ -68,9 +69,17 @@ def _delta(cand: dict[str, Any], champ: dict[str, Any] | None, primary: str) -> 
     return metric_value(cand, primary) - metric_value(champ["metrics"], primary)
 
 
+def _compare(kind: str, candidate: TrainedModel, dev: Any, **extra: Any) -> dict[str, Any]:
+    """The candidate's training figures beside the champion re-scored on the same ``dev``."""
+    cand = candidate.metrics
+    champ = evaluate_champion(kind, dev)
+    return {"candidate": {"model_dir": candidate.model_dir, "metrics": cand}, "champion": champ,
+            "primary_metric": PRIMARY[kind], "delta": _delta(cand, champ, PRIMARY[kind]), **extra}
+
+
 @flow(name="evaluate", log_prints=True)
 def evaluate_flow(
-    trained: dict[str, Any],
+    trained: TrainedRun,
     baselines: list[str] | None = None,
     max_dev_postings: int | None = None,
     max_dev_skills: int | None = None,
@@ -91,34 +100,17 @@ def evaluate_flow(
     run_id = _run_id()
     with Store.open() as store:
         data = {"merged": store.merged_labels(), "postings": store.postings()}
-    report: dict[str, Any] = {"run_id": run_id, "data_version": trained.get("data_version")}
-    if "keywords" in trained:
+    report: dict[str, Any] = {"run_id": run_id, "data_version": trained.data_version}
+    if "keywords" in trained.models:
         train, dev = training_sets(data["merged"], data["postings"])
         dev = dev[:max_dev_postings] if max_dev_postings else dev  # the slice train_tagger scored
-        cand = trained["keywords"]["metrics"]
-        champ = evaluate_champion("keywords", dev)
         base = keyword_baselines(list(baselines), train, dev) if baselines and dev and train else {}
-        report["keywords"] = {
-            "candidate": {"model_dir": trained["keywords"]["model_dir"], "metrics": cand},
-            "champion": champ,
-            "primary_metric": PRIMARY["keywords"],
-            "delta": _delta(cand, champ, PRIMARY["keywords"]),
-            "dev_postings": len(dev),
-            "baselines": base,
-        }
-    if "groups" in trained:
+        report["keywords"] = _compare("keywords", trained.models["keywords"], dev, dev_postings=len(dev), baselines=base)
+    if "groups" in trained.models:
         _, dev_df, _ = group_training_frames(data["merged"], "ignore")
         if max_dev_skills:  # the rows train_groups scored
             dev_df = dev_df.head(max_dev_skills).reset_index(drop=True)
-        cand = trained["groups"]["metrics"]
-        champ = evaluate_champion("groups", dev_df)
-        report["groups"] = {
-            "candidate": {"model_dir": trained["groups"]["model_dir"], "metrics": cand},
-            "champion": champ,
-            "primary_metric": PRIMARY["groups"],
-            "delta": _delta(cand, champ, PRIMARY["groups"]),
-            "dev_skills": len(dev_df),
-        }
+        report["groups"] = _compare("groups", trained.models["groups"], dev_df, dev_skills=len(dev_df))
     out_dir = get_settings().reports_dir / "evaluate" / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

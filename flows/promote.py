@@ -13,12 +13,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
+from common.pipeline.results import TrainedModel, TrainedRun
 from common.registry import GateConfig
 
 
 @task(name="gate-and-register", cache_policy=None)
 def gate_and_register(
-    kind: str, evaluation: dict[str, Any], trained: dict[str, Any], gate: GateConfig
+    kind: str, evaluation: dict[str, Any], trained: TrainedModel, gate: GateConfig
 ) -> dict[str, Any]:
     from common import registry
     from common.core.lineage import code_version
@@ -27,10 +28,10 @@ def gate_and_register(
     mk = model_kind(kind)
     cand = evaluation["candidate"]
     metadata = {
-        "data_version": trained.get("data_version"),
+        "data_version": trained.data_version,
         "code_version": code_version(),
-        "params": trained.get("params"),
-        "train_seconds": trained.get("seconds"),
+        "params": trained.params,
+        "train_seconds": trained.seconds,
         "kind": kind,
         "evaluation": {
             "champion": (evaluation.get("champion") or {}).get("tag"),
@@ -53,7 +54,7 @@ def gate_and_register(
 @flow(name="promote", log_prints=True)
 def promote_flow(
     evaluation: dict[str, Any],
-    trained: dict[str, Any],
+    trained: TrainedRun,
     keyword_gate: GateConfig | None = None,
     group_gate: GateConfig | None = None,
 ) -> dict[str, Any]:
@@ -62,13 +63,8 @@ def promote_flow(
     out: dict[str, Any] = {}
     gates = {"keywords": keyword_gate, "groups": group_gate}
     for kind, gate in gates.items():
-        if kind in evaluation and kind in trained:
-            out[kind] = gate_and_register(
-                kind,
-                evaluation[kind],
-                {**trained[kind], "data_version": trained.get("data_version")},
-                gate or GateConfig(),
-            )
+        if kind in evaluation and kind in trained.models:
+            out[kind] = gate_and_register(kind, evaluation[kind], trained.models[kind], gate or GateConfig())
             logger.info(
                 "%s: %s - %s",
                 kind,

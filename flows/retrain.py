@@ -67,7 +67,7 @@ def retrain(
     trained = train_flow(
         models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups
     )
-    out["train"] = trained
+    out["train"] = trained.model_dump(mode="json")
     evaluation = evaluate_flow(
         trained,
         baselines=cfg.baselines,

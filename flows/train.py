@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 
 from common.groups.model import GroupConfig
 from common.keywords.tagger import TaggerConfig
+from common.pipeline.results import TrainedModel, TrainedRun
 
 
 def _cfg_hash(cfg: Any) -> str:
@@ -30,6 +31,11 @@ def candidate_dir(model_name: str, data_version: str, cfg: Any) -> Path:
     return get_settings().models_dir / model_name / f"{data_version.replace(':', '-')}-{_cfg_hash(cfg)}"
 
 
+# bump when the tasks' result type changes, so that results cached by an older version (dicts
+# before TrainedModel) are never returned to code that expects the new type
+RESULT_FORMAT = "v2"
+
+
 def _complete(path: Path, marker: str) -> bool:
     return (path / marker).exists() and (path / "train_result.json").exists()
 
@@ -39,7 +45,7 @@ def _kw_key(context: Any, params: dict[str, Any]) -> str | None:
 
     d = candidate_dir(get_settings().keyword_model_name, params["data_version"], params["cfg"])
     return (
-        f"train-keywords-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
+        f"train-keywords-{RESULT_FORMAT}-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
         if _complete(d, "tagger.json")
         else None
     )
@@ -51,7 +57,7 @@ def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
     d = candidate_dir(get_settings().group_model_name, params["data_version"], params["cfg"])
     key = f"{d.name}-{params.get('crowd_groups')}"
     return (
-        f"train-groups-{key}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
+        f"train-groups-{RESULT_FORMAT}-{key}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
         if _complete(d, "group_model.json")
         else None
     )
@@ -71,7 +77,7 @@ def load_training_data() -> dict[str, Any]:
 
 
 @task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
-def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> dict[str, Any]:
+def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> TrainedModel:
     """Fine-tune the tagger on merged train postings, evaluated on dev (gold) postings."""
     from common.labels.merge import training_sets
     from common.core.settings import get_settings
@@ -82,23 +88,17 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
         raise ValueError("no merged span labels to train on; run ingest, validate and merge-labels first")
     out = candidate_dir(get_settings().keyword_model_name, data_version, cfg)
     res = train_tagger(cfg, train, dev, out, progress=False)
-    result = {
-        "model_dir": str(res.model_dir),
-        "metrics": res.metrics,
-        "seconds": res.seconds,
-        "train_postings": len(train),
-        "dev_postings": len(dev),
-        "data_version": data_version,
-        "params": cfg.model_dump(mode="json"),
-    }
-    (out / "train_result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    result = TrainedModel(kind="keywords", model_dir=str(res.model_dir), metrics=res.metrics, seconds=res.seconds,
+                          data_version=data_version, params=cfg.model_dump(mode="json"),
+                          counts={"train_postings": len(train), "dev_postings": len(dev)})
+    result.save()
     return result
 
 
 @task(name="train-groups", cache_key_fn=_grp_key, persist_result=True)
 def train_groups_task(
     cfg: GroupConfig, data_version: str, data: dict[str, Any], crowd_groups: str = "union"
-) -> dict[str, Any]:
+) -> TrainedModel:
     """Fit the group classifier on ESCO training skills (+ merged crowd labels), evaluated on ESCO dev."""
     from common.core.settings import get_settings
     from common.groups.model import train_groups
@@ -109,16 +109,10 @@ def train_groups_task(
     res = train_groups(
         cfg, train_df=train_df, dev_df=dev_df, groups_df=groups_df, out_dir=out, progress=False
     )
-    result = {
-        "model_dir": str(res.model_dir),
-        "metrics": res.metrics,
-        "seconds": res.seconds,
-        "train_skills": len(train_df),
-        "dev_skills": len(dev_df),
-        "data_version": data_version,
-        "params": cfg.model_dump(mode="json"),
-    }
-    (out / "train_result.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    result = TrainedModel(kind="groups", model_dir=str(res.model_dir), metrics=res.metrics, seconds=res.seconds,
+                          data_version=data_version, params=cfg.model_dump(mode="json"),
+                          counts={"train_skills": len(train_df), "dev_skills": len(dev_df)})
+    result.save()
     return result
 
 
@@ -128,24 +122,17 @@ def train_flow(
     keywords: TaggerConfig | None = None,
     groups: GroupConfig | None = None,
     crowd_groups: str = "union",
-) -> dict[str, Any]:
+) -> TrainedRun:
     """Train the requested models (``keywords``, ``groups``) on the current merged data."""
     logger = get_run_logger()
     models = list(models or ["keywords", "groups"])
     data = load_training_data()
-    version = data["data_version"]
-    out: dict[str, Any] = {"data_version": version}
+    out = TrainedRun(data_version=data["data_version"])
     if "keywords" in models:
-        out["keywords"] = train_keywords(keywords or TaggerConfig(), version, data)
-        logger.info(
-            "keyword tagger: %s",
-            {
-                k: round(v, 4)
-                for k, v in out["keywords"]["metrics"].items()
-                if k in ("span_f1", "span_precision", "span_recall")
-            },
-        )
+        kw = out.models["keywords"] = train_keywords(keywords or TaggerConfig(), out.data_version, data)
+        logger.info("keyword tagger: %s", {k: round(v, 4) for k, v in kw.metrics.items()
+                                           if k in ("span_f1", "span_precision", "span_recall")})
     if "groups" in models:
-        out["groups"] = train_groups_task(groups or GroupConfig(), version, data, crowd_groups)
-        logger.info("group model: l2 %s", out["groups"]["metrics"].get("l2", {}).get("micro_f1"))
+        grp = out.models["groups"] = train_groups_task(groups or GroupConfig(), out.data_version, data, crowd_groups)
+        logger.info("group model: l2 %s", grp.metrics.get("l2", {}).get("micro_f1"))
     return out

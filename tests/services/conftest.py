@@ -10,27 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from procs import stop_group
+from procs import free_port, start_bentoml, stop_group
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 API_KEY = "test-key-123"
 LIMITS = {"JOBSKILLS_MAX_TEXT_CHARS": "3000", "JOBSKILLS_MAX_BATCH_ITEMS": "8",
           "JOBSKILLS_SERVE_MAX_BODY_BYTES": "65536"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -85,28 +77,9 @@ def tiny_topic_model(serving_env, serving_root, tiny_bert_dir) -> Path:
 def server(serving_env, serving_root, tiny_models) -> str:
     """Base URL of a running ``bentoml serve services.api:ApiService`` on 127.0.0.1."""
     port = free_port()
-    log = serving_root / "server.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host", "127.0.0.1",
-             "--port", str(port)],
-            env=serving_env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc = start_bentoml(serving_env, REPO, serving_root / "server.log", port)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited with {proc.returncode}:\n{log.read_text()[-5000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after 180 s:\n{log.read_text()[-5000:]}")
-            time.sleep(0.5)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_group(proc)
 

@@ -9,28 +9,17 @@ refusal does not depend on them.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from procs import stop_group
+from procs import free_port, start_bentoml, stop_group
 from typer.testing import CliRunner
 
 from jobskills.cli.main import app
 from services.config import ServingConfig, is_loopback
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +30,9 @@ def exposed_server(tmp_path_factory):
                 "JOBSKILLS_DATA_DIR": str(root / "data"), "JOBSKILLS_SERVE_GPUS": "0",
                 "JOBSKILLS_SERVE_BIND_HOST": "0.0.0.0"})
     port = free_port()
-    log = root / "server.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "bentoml", "serve", "services.api:ApiService", "--host",
-                                 "127.0.0.1", "--port", str(port)], env=env, cwd=REPO, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    proc = start_bentoml(env, REPO, root / "server.log", port, ready_path="/healthz", timeout=120)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited {proc.returncode}:\n{log.read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not up after 120 s:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield url, root
+        yield f"http://127.0.0.1:{port}", root
     finally:
         stop_group(proc)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import numpy as np
 import pytest
+from procs import free_port
 from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 from typer.testing import CliRunner
 
 from common.monitoring.drift import DriftConfig, build_reference
 from common.monitoring.workspace import PANELS
 from common.monitoring.reference import run_check
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +41,7 @@ def workspace(tmp_path_factory):
 
 def test_dashboard_serves_panels_with_data(workspace):
     ws, cfg = workspace
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "JOBSKILLS_DATA_DIR": str(ws.parent)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobskills.cli.main", "dashboard", "--workspace", str(ws), "--port", str(port)],

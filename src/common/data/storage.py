@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import time
+import types
+import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,145 +51,71 @@ if TYPE_CHECKING:
     from common.core.settings import Settings
 
 
+def _sql_type(annotation: Any) -> tuple[str, bool]:
+    """(SQL type, stored as JSON) of a record field: lists and dicts are JSON text."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin in (typing.Union, types.UnionType) and len(args) == 1:
+        return _sql_type(args[0])
+    if origin in (list, dict) or annotation in (list, dict):
+        return "TEXT", True
+    if annotation is int:
+        return "INTEGER", False
+    if annotation is float:
+        return "DOUBLE PRECISION", False
+    if annotation is datetime:
+        return "TIMESTAMP", False
+    if annotation is str or origin is typing.Literal:
+        return "TEXT", False
+    raise TypeError(f"no SQL type for a record field of type {annotation!r}")
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """A table: columns with SQL types, the key, how writes treat existing keys, JSON columns."""
+    """A table of one record model (``common.data.records``): its columns are the model's fields.
+
+    A column is ``NOT NULL`` when it is part of a key or a required plain field; list and dict
+    fields are stored as JSON text. Deriving the columns keeps the table and the record from
+    drifting apart (they used to be declared twice).
+    """
 
     name: str
     model: type[BaseModel]
-    columns: tuple[tuple[str, str], ...]
     keys: tuple[tuple[str, ...], ...]  # each tuple is one unique key; a row is "known" if any matches
     mode: str  # "insert" (skip known rows) or "upsert" (replace known rows)
-    json_columns: tuple[str, ...] = ()
     order_by: str = ""
 
     @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        key_columns = {c for key in self.keys for c in key}
+        out = []
+        for field, info in self.model.model_fields.items():
+            sql, is_json = _sql_type(info.annotation)
+            not_null = field in key_columns or (info.is_required() and not is_json)
+            out.append((field, f"{sql} NOT NULL" if not_null else sql))
+        return tuple(out)
+
+    @property
+    def json_columns(self) -> tuple[str, ...]:
+        return tuple(f for f, info in self.model.model_fields.items() if _sql_type(info.annotation)[1])
+
+    @property
     def column_names(self) -> list[str]:
-        return [c for c, _ in self.columns]
+        return list(self.model.model_fields)
 
 
-TS = "TIMESTAMP"
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
-        TableSpec(
-            "raw_pages",
-            RawPage,
-            (
-                ("url", "TEXT NOT NULL"),
-                ("content_hash", "TEXT NOT NULL"),
-                ("final_url", "TEXT"),
-                ("status_code", "INTEGER"),
-                ("content_type", "TEXT"),
-                ("html", "TEXT"),
-                ("source", "TEXT"),
-                ("fetched_at", TS),
-                ("run_id", "TEXT"),
-            ),
-            keys=(("url", "content_hash"),),
-            mode="insert",
-            order_by="fetched_at, url",
-        ),
-        TableSpec(
-            "postings",
-            PostingRecord,
-            (
-                ("posting_id", "TEXT NOT NULL"),
-                ("url", "TEXT"),
-                ("content_hash", "TEXT NOT NULL"),
-                ("source", "TEXT"),
-                ("title", "TEXT"),
-                ("organisation", "TEXT"),
-                ("date_posted", "TEXT"),
-                ("skills", "TEXT"),
-                ("text", "TEXT"),
-                ("text_source", "TEXT"),
-                ("language", "TEXT"),
-                ("split", "TEXT"),
-                ("status", "TEXT"),
-                ("ingested_at", TS),
-                ("run_id", "TEXT"),
-            ),
-            keys=(("posting_id",), ("content_hash",)),
-            mode="insert",
-            json_columns=("skills",),
-            order_by="ingested_at, posting_id",
-        ),
-        TableSpec(
-            "labels",
-            LabelRecord,
-            (
-                ("label_id", "TEXT NOT NULL"),
-                ("kind", "TEXT NOT NULL"),
-                ("doc_id", "TEXT NOT NULL"),
-                ("item", "TEXT"),
-                ("annotator", "TEXT NOT NULL"),
-                ("value", "TEXT"),
-                ("source", "TEXT"),
-                ("status", "TEXT"),
-                ("created_at", TS),
-                ("run_id", "TEXT"),
-            ),
-            keys=(("label_id",),),
-            mode="insert",
-            json_columns=("value",),
-            order_by="created_at, label_id",
-        ),
-        TableSpec(
-            "merged_labels",
-            MergedLabelRecord,
-            (
-                ("kind", "TEXT NOT NULL"),
-                ("doc_id", "TEXT NOT NULL"),
-                ("item", "TEXT NOT NULL"),
-                ("value", "TEXT"),
-                ("confidence", "DOUBLE PRECISION"),
-                ("method", "TEXT"),
-                ("n_annotators", "INTEGER"),
-                ("created_at", TS),
-                ("run_id", "TEXT"),
-            ),
-            keys=(("kind", "doc_id", "item"),),
-            mode="upsert",
-            json_columns=("value",),
-            order_by="kind, doc_id, item",
-        ),
-        TableSpec(
-            "quarantine",
-            QuarantineRecord,
-            (
-                ("quarantine_id", "TEXT NOT NULL"),
-                ("stage", "TEXT NOT NULL"),
-                ("source_table", "TEXT"),
-                ("row_key", "TEXT"),
-                ("reason", "TEXT NOT NULL"),
-                ("expectation", "TEXT"),
-                ("row", "TEXT"),
-                ("created_at", TS),
-                ("run_id", "TEXT"),
-            ),
-            keys=(("quarantine_id",),),
-            mode="insert",
-            json_columns=("row",),
-            order_by="created_at, quarantine_id",
-        ),
-        TableSpec(
-            "runs",
-            RunRecord,
-            (
-                ("run_id", "TEXT NOT NULL"),
-                ("flow", "TEXT NOT NULL"),
-                ("status", "TEXT"),
-                ("started_at", TS),
-                ("finished_at", TS),
-                ("params", "TEXT"),
-                ("metrics", "TEXT"),
-            ),
-            keys=(("run_id",),),
-            mode="upsert",
-            json_columns=("params", "metrics"),
-            order_by="started_at, run_id",
-        ),
+        TableSpec("raw_pages", RawPage, keys=(("url", "content_hash"),), mode="insert", order_by="fetched_at, url"),
+        TableSpec("postings", PostingRecord, keys=(("posting_id",), ("content_hash",)), mode="insert",
+                  order_by="ingested_at, posting_id"),
+        TableSpec("labels", LabelRecord, keys=(("label_id",),), mode="insert", order_by="created_at, label_id"),
+        TableSpec("merged_labels", MergedLabelRecord, keys=(("kind", "doc_id", "item"),), mode="upsert",
+                  order_by="kind, doc_id, item"),
+        TableSpec("quarantine", QuarantineRecord, keys=(("quarantine_id",),), mode="insert",
+                  order_by="created_at, quarantine_id"),
+        TableSpec("runs", RunRecord, keys=(("run_id",),), mode="upsert", order_by="started_at, run_id"),
     )
 }
 
@@ -611,7 +539,7 @@ class Store:
             order = f" ORDER BY {spec.order_by}" if spec.order_by else ""
             df = self._db.fetch_df(f"SELECT * FROM {name}{order}")
             for c, t in spec.columns:  # stable dtypes even for empty or all-null columns
-                if t == TS:
+                if t.startswith("TIMESTAMP"):
                     df[c] = pd.to_datetime(df[c])
                 elif t.startswith("TEXT"):
                     df[c] = df[c].astype("string")

@@ -8,4 +8,6 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "KINDS": "kinds",
     "ModelKind": "kinds",
     "model_kind": "kinds",
+    "TrainedModel": "results",
+    "TrainedRun": "results",
 })
