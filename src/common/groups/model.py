@@ -618,12 +618,42 @@ def train_groups(
     (``common.data.esco.skills_frame``) to train on any taxonomy. ``dev_df=None`` with ESCO
     defaults loads the dev split; pass an empty frame to skip evaluation.
     """
-    from common.data import esco
-    from common.core.settings import get_settings
+    from common.text.embeddings import Encoder, embed_texts
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     _set_threads(cfg.threads)
+    train_df, dev_df, groups_df = _training_frames(cfg, train_df, dev_df, groups_df, data_dir)
+    encoder_path = _adapted_encoder(cfg, encoder_or_default(cfg.encoder), train_df, out_dir, progress, timings)
+
+    t0 = time.perf_counter()
+    texts = train_df[cfg.text_field].astype(str).tolist()
+    enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.max_length)
+    K = embed_texts(texts, encoder=enc, batch_size=cfg.embed_batch_size, use_cache=embed_cache, progress=progress)
+    timings["embed_train"] = time.perf_counter() - t0
+
+    pca, kmeans, n_spectral, km_known, sp_known = _reduce_and_cluster(cfg, K, timings)
+    model = GroupModel(cfg, encoder_path, K, texts, {}, pca, kmeans, n_spectral)
+    model._encoder = enc
+    fit = _LevelFit(cfg, model, train_df, groups_df, km_known, sp_known, embed_cache)
+    for level in cfg.levels:
+        fit.level(level, timings)
+
+    train_seconds = time.perf_counter() - t_start
+    metrics = _training_metrics(model, dev_df, fit.inner, embed_cache, progress, timings)
+    metrics["train_seconds"] = train_seconds
+    metrics["timings"] = timings
+    model.metrics = metrics
+    model_dir = model.save(out_dir) if out_dir else None
+    return GroupTrainResult(model_dir=model_dir, metrics=metrics, seconds=train_seconds, timings=timings, model=model)
+
+
+def _training_frames(cfg: GroupConfig, train_df: pd.DataFrame | None, dev_df: pd.DataFrame | None,
+                     groups_df: pd.DataFrame | None, data_dir: str | Path | None,
+                     ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """The frames to train on: ESCO's by default, capped by the config's debug limits."""
+    from common.data import esco
+
     if train_df is None:
         train_df = esco.load_skills("train", data_dir)
         if dev_df is None:
@@ -634,111 +664,137 @@ def train_groups(
         train_df = train_df.sample(n=min(cfg.max_train_skills, len(train_df)), random_state=cfg.seed).reset_index(drop=True)
     if dev_df is not None and cfg.max_dev_skills:
         dev_df = dev_df.head(cfg.max_dev_skills).reset_index(drop=True)
+    return train_df, dev_df, groups_df
 
-    encoder_path = encoder_or_default(cfg.encoder)
-    if cfg.mirror:
-        from common.groups.mirror_bert import MirrorConfig, train_mirror_bert
 
-        mcfg = MirrorConfig.model_validate({**cfg.mirror, "encoder": encoder_path, "seed": cfg.seed,
-                                            "threads": cfg.mirror.get("threads", cfg.threads)})
-        mdir = Path(out_dir) / "mirror-encoder" if out_dir else get_settings().models_dir / "mirror-bert" / "latest"
-        mres = train_mirror_bert(mcfg, train_df["label"].tolist(), mdir, progress=progress)
-        encoder_path = str(mres.model_dir)
-        timings["mirror_bert"] = mres.seconds
+def _adapted_encoder(cfg: GroupConfig, encoder_path: str, train_df: pd.DataFrame, out_dir: str | Path | None,
+                     progress: bool, timings: dict[str, float]) -> str:
+    """``encoder_path``, or a Mirror-BERT adaptation of it on the training labels (``cfg.mirror``)."""
+    if not cfg.mirror:
+        return encoder_path
+    from common.core.settings import get_settings
+    from common.groups.mirror_bert import MirrorConfig, train_mirror_bert
+
+    mcfg = MirrorConfig.model_validate({**cfg.mirror, "encoder": encoder_path, "seed": cfg.seed,
+                                        "threads": cfg.mirror.get("threads", cfg.threads)})
+    mdir = Path(out_dir) / "mirror-encoder" if out_dir else get_settings().models_dir / "mirror-bert" / "latest"
+    mres = train_mirror_bert(mcfg, train_df["label"].tolist(), mdir, progress=progress)
+    timings["mirror_bert"] = mres.seconds
+    return str(mres.model_dir)
+
+
+def _reduce_and_cluster(cfg: GroupConfig, K: np.ndarray, timings: dict[str, float]) -> tuple[Any, Any, int, Any, Any]:
+    """SkillBERT's PCA and, with the ``clusters`` feature, k-means and spectral labels of the
+    training skills: ``(pca, kmeans, n_spectral, kmeans labels, spectral labels)``."""
+    if cfg.kind != "skillbert":
+        return None, None, 0, None, None
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
 
     t0 = time.perf_counter()
-    texts = train_df[cfg.text_field].astype(str).tolist()
-    from common.text.embeddings import Encoder, embed_texts
-
-    enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.max_length)
-    K = embed_texts(texts, encoder=enc, batch_size=cfg.embed_batch_size, use_cache=embed_cache, progress=progress)
-    timings["embed_train"] = time.perf_counter() - t0
-
-    labels_map, parents_map = _groups_frame_lookup(groups_df)
-    pca = kmeans = None
+    dims = min(cfg.pca_dims, K.shape[1], len(K))
+    pca = PCA(n_components=dims, random_state=cfg.seed).fit(K)
+    kmeans = km_known = sp_known = None
     n_spectral = 0
-    km_known = sp_known = None
-    feats = set(cfg.features)
-    if cfg.kind == "skillbert":
-        from sklearn.cluster import KMeans
-        from sklearn.decomposition import PCA
-
-        t0 = time.perf_counter()
-        dims = min(cfg.pca_dims, K.shape[1], len(K))
-        pca = PCA(n_components=dims, random_state=cfg.seed).fit(K)
+    if "clusters" in set(cfg.features):
         Kr = pca.transform(K).astype(np.float32)
-        if "clusters" in feats:
-            k_km = max(2, min(cfg.kmeans_clusters, len(K) // 2))
-            kmeans = KMeans(n_clusters=k_km, n_init=1, random_state=cfg.seed).fit(Kr)
-            km_known = kmeans.labels_
-            n_spectral = max(2, min(cfg.spectral_clusters, len(K) // 2))
-            sp_known = spectral_labels(Kr, n_spectral, cfg.spectral_neighbors, cfg.spectral_max_points, cfg.seed)
-        timings["reduce_cluster"] = time.perf_counter() - t0
-        logger.info("PCA + clusters in %.1fs", timings["reduce_cluster"])
+        k_km = max(2, min(cfg.kmeans_clusters, len(K) // 2))
+        kmeans = KMeans(n_clusters=k_km, n_init=1, random_state=cfg.seed).fit(Kr)
+        km_known = kmeans.labels_
+        n_spectral = max(2, min(cfg.spectral_clusters, len(K) // 2))
+        sp_known = spectral_labels(Kr, n_spectral, cfg.spectral_neighbors, cfg.spectral_max_points, cfg.seed)
+    timings["reduce_cluster"] = time.perf_counter() - t0
+    logger.info("PCA + clusters in %.1fs", timings["reduce_cluster"])
+    return pca, kmeans, n_spectral, km_known, sp_known
 
-    level_states: dict[int, LevelState] = {}
-    model = GroupModel(cfg, encoder_path, K, texts, level_states, pca, kmeans, n_spectral)
-    model._encoder = enc
-    rng = np.random.default_rng(cfg.seed)
-    inner = rng.random(len(K)) < cfg.inner_dev_frac
-    if inner.all() or not inner.any():
-        inner[: max(1, len(K) // 5)] = True
-        inner[max(1, len(K) // 5):] = False
-    train_self = np.arange(len(K), dtype=np.int64)
-    folds = fold_ids(cfg, len(K))  # shared by the networks' out-of-fold split, group statistics and XGBoost
-    dev_eval: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    oof_by_level: dict[int, np.ndarray] = {}
 
-    for level in cfg.levels:
-        t0 = time.perf_counter()
+class _LevelFit:
+    """Fits one level after another into ``model.levels``; level 2 reads level 1's out-of-fold
+    network probabilities (the parent feature), so the levels share this state."""
+
+    def __init__(self, cfg: GroupConfig, model: GroupModel, train_df: pd.DataFrame, groups_df: pd.DataFrame,
+                 km_known: Any, sp_known: Any, embed_cache: bool) -> None:
+        self.cfg, self.model, self.train_df, self.embed_cache = cfg, model, train_df, embed_cache
+        self.labels_map, self.parents_map = _groups_frame_lookup(groups_df)
+        self.km_known, self.sp_known = km_known, sp_known
+        n = len(model.known_emb)
+        inner = np.random.default_rng(cfg.seed).random(n) < cfg.inner_dev_frac
+        if inner.all() or not inner.any():
+            inner[: max(1, n // 5)] = True
+            inner[max(1, n // 5):] = False
+        self.inner_mask = inner
+        self.folds = fold_ids(cfg, n)  # shared by the networks' out-of-fold split, group statistics and XGBoost
+        self.oof_by_level: dict[int, np.ndarray] = {}
+        self.inner: dict[int, tuple[float, float, int]] = {}  # level -> (inner micro-F1, candidate recall, trees)
+
+    def _state(self, level: int) -> LevelState:
+        """Codes, labels, the skill x group matrix and the group-name embeddings of ``level``."""
+        from common.text.embeddings import embed_texts
+
         col = f"groups_l{level}"
-        codes = sorted({c for cs in train_df[col] for c in cs})
+        codes = sorted({c for cs in self.train_df[col] for c in cs})
         if not codes:
             raise ValueError(f"no level-{level} groups in the training skills")
-        Y = _codes_matrix(train_df[col].tolist(), codes)
-        glabels = [labels_map.get(c, c) for c in codes]
-        name_emb = embed_texts(glabels, encoder=enc, use_cache=embed_cache)
+        Y = _codes_matrix(self.train_df[col].tolist(), codes)
+        glabels = [self.labels_map.get(c, c) for c in codes]
+        enc = self.model.encoder()
+        name_emb = embed_texts(glabels, encoder=enc, use_cache=self.embed_cache)
         parent_emb = None
         if level >= 2:
-            plabels = [labels_map.get(parents_map.get(c, ""), glabels[i]) for i, c in enumerate(codes)]
-            parent_emb = embed_texts(plabels, encoder=enc, use_cache=embed_cache)
-        st = LevelState(level=level, codes=codes, labels=glabels, Y=Y, name_emb=name_emb, parent_name_emb=parent_emb)
-        level_states[level] = st
-        if cfg.kind == "ovr":
-            from sklearn.linear_model import LogisticRegression
-            from sklearn.multiclass import OneVsRestClassifier
+            plabels = [self.labels_map.get(self.parents_map.get(c, ""), glabels[i]) for i, c in enumerate(codes)]
+            parent_emb = embed_texts(plabels, encoder=enc, use_cache=self.embed_cache)
+        return LevelState(level=level, codes=codes, labels=glabels, Y=Y, name_emb=name_emb, parent_name_emb=parent_emb)
 
-            est = OneVsRestClassifier(LogisticRegression(C=cfg.ovr_c, max_iter=1000), n_jobs=1)
-            keep = Y.any(axis=0)
-            _fit_proba(est, K, Y, K[:1])
-            st.ovr = _Masked(est, keep)
-            st.threshold = cfg.ovr_threshold if cfg.threshold is None else cfg.threshold
-            timings[f"fit_l{level}"] = time.perf_counter() - t0
-            continue
+    def level(self, level: int, timings: dict[str, float]) -> None:
+        t0 = time.perf_counter()
+        st = self.model.levels[level] = self._state(level)
+        if self.cfg.kind == "ovr":
+            self._fit_ovr(st)
+        else:
+            self._fit_skillbert(st, timings, t0)
+            return
+        timings[f"fit_l{level}"] = time.perf_counter() - t0
+
+    def _fit_ovr(self, st: LevelState) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        K, cfg = self.model.known_emb, self.cfg
+        est = OneVsRestClassifier(LogisticRegression(C=cfg.ovr_c, max_iter=1000), n_jobs=1)
+        _fit_proba(est, K, st.Y, K[:1])
+        st.ovr = _Masked(est, st.Y.any(axis=0))
+        st.threshold = cfg.ovr_threshold if cfg.threshold is None else cfg.threshold
+
+    def _fit_skillbert(self, st: LevelState, timings: dict[str, float], t0: float) -> None:
+        """Out-of-fold network, pair features, XGBoost (cross-fitted or inner split), threshold."""
+        cfg, model, level, Y = self.cfg, self.model, st.level, st.Y
+        K, texts = model.known_emb, model.known_texts
+        feats = set(cfg.features)
         oof, st.nn = oof_nn_proba(cfg, K, Y)
-        oof_by_level[level] = oof
+        self.oof_by_level[level] = oof
         timings[f"nn_l{level}"] = time.perf_counter() - t0
         logger.info("level %d: out-of-fold network in %.1fs", level, timings[f"nn_l{level}"])
         parent_prob = None
-        if level == 2 and 1 in oof_by_level and "nn" in feats:
-            pos1 = {c: i for i, c in enumerate(level_states[1].codes)}
-            st.parent_idx = np.array([pos1.get(parents_map.get(c, ""), -1) for c in codes], dtype=np.int64)
-            parent_prob = parent_probabilities(st, oof_by_level[1])
+        if level == 2 and 1 in self.oof_by_level and "nn" in feats:
+            pos1 = {c: i for i, c in enumerate(model.levels[1].codes)}
+            st.parent_idx = np.array([pos1.get(self.parents_map.get(c, ""), -1) for c in st.codes], dtype=np.int64)
+            parent_prob = parent_probabilities(st, self.oof_by_level[1])
         if "lexical" in feats:
             st.lexical = gf.LexicalGroups().fit(texts, Y)
-        st.km_known, st.sp_known = km_known, sp_known
+        st.km_known, st.sp_known = self.km_known, self.sp_known
         t1 = time.perf_counter()
-        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob, folds=folds)
+        train_self = np.arange(len(K), dtype=np.int64)
+        X, rows, cols, names = pair_features(model, st, K, texts, train_self, oof, parent_prob, folds=self.folds)
         st.feature_names = names
         y = Y[rows, cols]
         timings[f"features_l{level}"] = time.perf_counter() - t1
-        logger.info("level %d: %d pairs x %d features, candidate recall %.3f", level, len(rows), X.shape[1],
-                    y.sum() / max(1, Y.sum()))
+        recall = y.sum() / max(1, Y.sum())
+        logger.info("level %d: %d pairs x %d features, candidate recall %.3f", level, len(rows), X.shape[1], recall)
         t1 = time.perf_counter()
         if cfg.xgb_fit == "cv":
-            st.xgb, P_fit, fit_idx, best_it = _xgb_cross_fit(cfg, X, y, rows, cols, folds, Y.shape)
+            st.xgb, P_fit, fit_idx, best_it = _xgb_cross_fit(cfg, X, y, rows, cols, self.folds, Y.shape)
         else:
-            st.xgb, P_fit, fit_idx, best_it = _xgb_inner_fit(cfg, X, y, rows, cols, inner, Y.shape)
+            st.xgb, P_fit, fit_idx, best_it = _xgb_inner_fit(cfg, X, y, rows, cols, self.inner_mask, Y.shape)
         if cfg.threshold is None:
             st.threshold, inner_f1 = best_threshold(Y[fit_idx], P_fit[fit_idx])
         else:
@@ -747,25 +803,23 @@ def train_groups(
         timings[f"xgb_l{level}"] = time.perf_counter() - t1
         logger.info("level %d: XGBoost %d trees, threshold %.3f, inner micro-F1 %.3f in %.1fs",
                     level, best_it, st.threshold, inner_f1, timings[f"xgb_l{level}"])
-        dev_eval[level] = (np.array([inner_f1]), np.array([y.sum() / max(1, Y.sum()), best_it]))
+        self.inner[level] = (float(inner_f1), float(recall), int(best_it))
 
+
+def _training_metrics(model: GroupModel, dev_df: pd.DataFrame | None, inner: dict[int, tuple[float, float, int]],
+                      embed_cache: bool, progress: bool, timings: dict[str, float]) -> dict[str, Any]:
+    """Dev metrics per level (when there is a dev frame), the training-side figures, thresholds."""
     metrics: dict[str, Any] = {}
-    train_seconds = time.perf_counter() - t_start
     if dev_df is not None and len(dev_df):
         t0 = time.perf_counter()
         metrics = evaluate_groups(model, dev_df, embed_cache=embed_cache, progress=progress)
         timings["evaluate"] = time.perf_counter() - t0
-    for level, (f1, extra) in dev_eval.items():
+    for level, (f1, recall, trees) in inner.items():
         metrics.setdefault(f"l{level}", {}).update(
-            {"inner_micro_f1": float(f1[0]), "train_candidate_recall": float(extra[0]), "xgb_trees": int(extra[1])}
-        )
-    for level, st in level_states.items():
+            {"inner_micro_f1": f1, "train_candidate_recall": recall, "xgb_trees": trees})
+    for level, st in model.levels.items():
         metrics.setdefault(f"l{level}", {})["threshold"] = st.threshold
-    metrics["train_seconds"] = train_seconds
-    metrics["timings"] = timings
-    model.metrics = metrics
-    model_dir = model.save(out_dir) if out_dir else None
-    return GroupTrainResult(model_dir=model_dir, metrics=metrics, seconds=train_seconds, timings=timings, model=model)
+    return metrics
 
 
 def evaluate_groups(model: GroupModel, dev_df: pd.DataFrame, embed_cache: bool = True,

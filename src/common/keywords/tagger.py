@@ -532,30 +532,43 @@ def train_tagger(
     early stopping on dev, so dev figures stay an honest estimate).
     """
     import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+
+    from common.core.settings import resolve_device
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from common.core.settings import resolve_device
-
     device = resolve_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _seed_everything(cfg.seed)
+    train, dev = _training_postings(cfg, train_postings, dev_postings)
+    tagger = _initial_tagger(cfg, device)
+    items = _items([_doc_from_posting(tagger.tokenizer, p) for p in train], tagger.tokenizer, cfg.max_length,
+                   cfg.stride)
+    run = _TrainingRun(cfg, tagger, items, out_dir / CHECKPOINT_DIR)
+    run.resume()
+    run.loop(dev, progress)
+    return _finish(cfg, run, train, dev, out_dir, t0)
 
-    train_postings = list(train_postings)[: cfg.max_train_postings] if cfg.max_train_postings else list(train_postings)
-    if not train_postings:
+
+def _training_postings(cfg: TaggerConfig, train_postings: Sequence[Posting],
+                       dev_postings: Sequence[Posting] | None) -> tuple[list[Posting], list[Posting]]:
+    """Train and dev postings after the config's debug caps; no training postings is an error."""
+    train = list(train_postings)[: cfg.max_train_postings] if cfg.max_train_postings else list(train_postings)
+    if not train:
         raise ValueError("no training postings")
     dev = list(dev_postings or [])
-    if cfg.max_eval_postings:
-        dev = dev[: cfg.max_eval_postings]
+    return train, dev[: cfg.max_eval_postings] if cfg.max_eval_postings else dev
+
+
+def _initial_tagger(cfg: TaggerConfig, device: str) -> KeywordTagger:
+    """The untrained tagger: the encoder (or ``init_from``'s tagger, same variant) with new heads."""
+    from transformers import AutoModel, AutoTokenizer
 
     enc_path = cfg.init_from or cfg.encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(enc_path)
-    encoder = AutoModel.from_pretrained(enc_path)
-    net = _build_net(encoder, cfg.variant, cfg.dropout).to(device)
+    net = _build_net(AutoModel.from_pretrained(enc_path), cfg.variant, cfg.dropout).to(device)
     if cfg.init_from:
         from safetensors.torch import load_file
 
@@ -563,123 +576,168 @@ def train_tagger(
         if init_meta.get("variant") != cfg.variant:
             raise ValueError(f"init_from {cfg.init_from} is a {init_meta.get('variant')} tagger, not {cfg.variant}")
         net.load_state_dict(load_file(str(Path(cfg.init_from) / HEAD_FILE)), strict=False)
-    tagger = KeywordTagger(net, tokenizer, _meta(cfg), device)
+    return KeywordTagger(net, tokenizer, _meta(cfg), device)
 
-    docs = [_doc_from_posting(tokenizer, p) for p in train_postings]
-    items = _items(docs, tokenizer, cfg.max_length, cfg.stride)
-    steps_per_epoch = math.ceil(len(items) / cfg.batch_size)
-    total = math.ceil(cfg.epochs * steps_per_epoch)
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
 
-    head_params = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-    groups = [{"params": head_params, "lr": cfg.head_lr, "weight_decay": 0.0}]
-    if cfg.variant != "frozen":
-        decay = [p for n, p in net.encoder.named_parameters() if p.ndim > 1]
-        no_decay = [p for n, p in net.encoder.named_parameters() if p.ndim <= 1]
-        groups += [{"params": decay, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-                   {"params": no_decay, "lr": cfg.lr, "weight_decay": 0.0}]
-    optim = torch.optim.AdamW(groups)
-    sched = get_linear_schedule_with_warmup(optim, int(cfg.warmup_ratio * total), total)
+class _TrainingRun:
+    """The optimisation state of one run: optimizer, schedule, step, history and checkpoints."""
 
-    step, history = 0, []
-    ckpt_dir = out_dir / CHECKPOINT_DIR
-    if (ckpt_dir / "state.pt").exists():
-        state = torch.load(ckpt_dir / "state.pt", map_location=device, weights_only=False)
-        if state["config"].get("variant") != cfg.variant or state["config"].get("encoder") != cfg.encoder:
-            raise ValueError(f"{ckpt_dir} belongs to another run (variant/encoder differ); remove it or pick another --out")
-        net.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        step, history = int(state["step"]), list(state["history"])
+    def __init__(self, cfg: TaggerConfig, tagger: KeywordTagger, items: list[_Item], ckpt_dir: Path) -> None:
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        self.cfg, self.tagger, self.items, self.ckpt_dir = cfg, tagger, items, ckpt_dir
+        self.net, self.device = tagger.net, tagger.device
+        self.pad = tagger.tokenizer.pad_token_id or 0
+        self.steps_per_epoch = math.ceil(len(items) / cfg.batch_size)
+        total = math.ceil(cfg.epochs * self.steps_per_epoch)
+        self.total = min(total, cfg.max_steps) if cfg.max_steps else total
+        self.optim = torch.optim.AdamW(self._param_groups())
+        self.sched = get_linear_schedule_with_warmup(self.optim, int(cfg.warmup_ratio * self.total), self.total)
+        self.step, self.history = 0, []
+        self.cached: list[Any] | None = None
+
+    def _param_groups(self) -> list[dict[str, Any]]:
+        """Heads at ``head_lr`` without decay; the encoder (unless frozen) at ``lr``, decay on matrices."""
+        cfg, net = self.cfg, self.net
+        head = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+        groups = [{"params": head, "lr": cfg.head_lr, "weight_decay": 0.0}]
+        if cfg.variant != "frozen":
+            enc = list(net.encoder.named_parameters())
+            groups += [{"params": [p for _, p in enc if p.ndim > 1], "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+                       {"params": [p for _, p in enc if p.ndim <= 1], "lr": cfg.lr, "weight_decay": 0.0}]
+        return groups
+
+    def resume(self) -> None:
+        """Restore model, optimizer, schedule, step, history and RNG from the checkpoint, if any."""
+        import torch
+
+        path = self.ckpt_dir / "state.pt"
+        if not path.exists():
+            return
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state["config"].get("variant") != self.cfg.variant or state["config"].get("encoder") != self.cfg.encoder:
+            raise ValueError(f"{self.ckpt_dir} belongs to another run (variant/encoder differ); "
+                             "remove it or pick another --out")
+        self.net.load_state_dict(state["model"])
+        self.optim.load_state_dict(state["optim"])
+        self.sched.load_state_dict(state["sched"])
+        self.step, self.history = int(state["step"]), list(state["history"])
         torch.set_rng_state(state["torch_rng"])
-        logger.info("resuming from %s at step %d/%d", ckpt_dir, step, total)
+        logger.info("resuming from %s at step %d/%d", self.ckpt_dir, self.step, self.total)
 
-    def checkpoint() -> None:
-        _save_checkpoint(ckpt_dir, {"model": net.state_dict(), "optim": optim.state_dict(),
-                                    "sched": sched.state_dict(), "step": step, "history": history,
-                                    "torch_rng": torch.get_rng_state(), "config": cfg.model_dump()})
+    def checkpoint(self) -> None:
+        import torch
 
-    pad = tokenizer.pad_token_id or 0
-    cached: list[Any] | None = None
-    if cfg.variant == "frozen":
-        # the encoder never changes: compute each window's word states once, then every epoch
-        # only runs the heads (about 3x cheaper than re-encoding, and far cheaper over epochs)
-        cached = [None] * len(items)
-        net.eval()
-        order_len = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+        _save_checkpoint(self.ckpt_dir, {"model": self.net.state_dict(), "optim": self.optim.state_dict(),
+                                         "sched": self.sched.state_dict(), "step": self.step,
+                                         "history": self.history, "torch_rng": torch.get_rng_state(),
+                                         "config": self.cfg.model_dump()})
+
+    def _batch(self, idx: Sequence[int]) -> dict[str, Any]:
+        return {k: v.to(self.device) for k, v in _collate([self.items[i] for i in idx], self.pad).items()}
+
+    def cache_frozen_states(self, progress: bool) -> None:
+        """Frozen variant: the encoder never changes, so each window's word states are computed
+        once and every epoch only runs the heads (about 3x cheaper than re-encoding)."""
+        import torch
+        from tqdm.auto import tqdm
+
+        self.cached = [None] * len(self.items)
+        self.net.eval()
+        order = sorted(range(len(self.items)), key=lambda i: len(self.items[i].input_ids))
         with torch.no_grad():
-            for b in tqdm(range(0, len(order_len), cfg.eval_batch_size), disable=not progress,
+            for b in tqdm(range(0, len(order), self.cfg.eval_batch_size), disable=not progress,
                           desc="encode (frozen)", unit="batch"):
-                idx = order_len[b : b + cfg.eval_batch_size]
-                batch = {k: v.to(device) for k, v in _collate([items[i] for i in idx], pad).items()}
-                states = net.word_states(batch)
+                idx = order[b : b + self.cfg.eval_batch_size]
+                states = self.net.word_states(self._batch(idx))
                 for row, i in enumerate(idx):
-                    cached[i] = states[row, : len(items[i].word_pos)].clone()
+                    self.cached[i] = states[row, : len(self.items[i].word_pos)].clone()
 
-    def emissions_for(chunk_idx: Sequence[int], batch: dict[str, Any]) -> Any:
-        if cached is None:
-            return net.emissions(batch)
-        states = torch.nn.utils.rnn.pad_sequence([cached[i] for i in chunk_idx], batch_first=True)
-        return net.scores(states)
+    def _emissions(self, idx: Sequence[int], batch: dict[str, Any]) -> Any:
+        import torch
 
-    bar = tqdm(total=total, initial=step, disable=not progress, desc=f"train {cfg.variant}", unit="step")
-    net.train()
-    running: list[float] = []
-    while step < total:
-        epoch, skip = divmod(step, steps_per_epoch)
-        order = np.random.default_rng(cfg.seed + epoch).permutation(len(items))
-        for b in range(skip, steps_per_epoch):
-            if step >= total:
-                break
-            chunk_idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-            batch = {k: v.to(device) for k, v in _collate([items[i] for i in chunk_idx], pad).items()}
-            loss = net.loss(emissions_for(chunk_idx, batch), batch)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], cfg.grad_clip)
-            optim.step()
-            sched.step()
-            step += 1
-            running.append(float(loss.detach()))
-            bar.update(1)
-            if step % cfg.log_steps == 0 or step == total:
-                history.append({"step": step, "epoch": round(step / steps_per_epoch, 3),
-                                "loss": float(np.mean(running))})
-                bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
-                running = []
-            if step % steps_per_epoch == 0 and dev and cfg.eval_each_epoch and step < total:
-                f1 = evaluate_tagger(tagger, dev)["span"]["overall"]["f1"]
-                history.append({"step": step, "epoch": step // steps_per_epoch, "dev_span_f1": f1})
-                logger.info("epoch %d dev span-F1 %.4f", step // steps_per_epoch, f1)
-                net.train()
-            if step % cfg.checkpoint_steps == 0 and step < total:
-                checkpoint()
-    bar.close()
-    net.eval()
+        if self.cached is None:
+            return self.net.emissions(batch)
+        return self.net.scores(torch.nn.utils.rnn.pad_sequence([self.cached[i] for i in idx], batch_first=True))
 
+    def _update(self, idx: Sequence[int]) -> float:
+        """One optimizer step on the windows ``idx``; returns the loss."""
+        import torch
+
+        batch = self._batch(idx)
+        loss = self.net.loss(self._emissions(idx, batch), batch)
+        self.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_([p for p in self.net.parameters() if p.requires_grad], self.cfg.grad_clip)
+        self.optim.step()
+        self.sched.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def loop(self, dev: list[Posting], progress: bool) -> None:
+        """Train to ``total`` steps: shuffled epochs (seeded per epoch, so a resumed run sees the same
+        order), loss logged every ``log_steps``, dev span-F1 per epoch, checkpoints."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        if cfg.variant == "frozen":
+            self.cache_frozen_states(progress)
+        bar = tqdm(total=self.total, initial=self.step, disable=not progress, desc=f"train {cfg.variant}", unit="step")
+        self.net.train()
+        running: list[float] = []
+        while self.step < self.total:
+            epoch, skip = divmod(self.step, self.steps_per_epoch)
+            order = np.random.default_rng(cfg.seed + epoch).permutation(len(self.items))
+            for b in range(skip, self.steps_per_epoch):
+                if self.step >= self.total:
+                    break
+                running.append(self._update(order[b * cfg.batch_size : (b + 1) * cfg.batch_size]))
+                bar.update(1)
+                if self.step % cfg.log_steps == 0 or self.step == self.total:
+                    self.history.append({"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 3),
+                                         "loss": float(np.mean(running))})
+                    bar.set_postfix(loss=f"{self.history[-1]['loss']:.4f}")
+                    running = []
+                end_of_epoch = self.step % self.steps_per_epoch == 0 and self.step < self.total
+                if end_of_epoch and dev and cfg.eval_each_epoch:
+                    self._evaluate_epoch(dev)
+                if self.step % cfg.checkpoint_steps == 0 and self.step < self.total:
+                    self.checkpoint()
+        bar.close()
+        self.net.eval()
+
+    def _evaluate_epoch(self, dev: list[Posting]) -> None:
+        f1 = evaluate_tagger(self.tagger, dev)["span"]["overall"]["f1"]
+        self.history.append({"step": self.step, "epoch": self.step // self.steps_per_epoch, "dev_span_f1": f1})
+        logger.info("epoch %d dev span-F1 %.4f", self.step // self.steps_per_epoch, f1)
+        self.net.train()
+
+
+def _finish(cfg: TaggerConfig, run: _TrainingRun, train: list[Posting], dev: list[Posting], out_dir: Path,
+            t0: float) -> TrainResult:
+    """Score the final model on dev, save it with its metrics and report, drop the checkpoint."""
+    from common.keywords.evaluate import save_report
+
+    tagger, history = run.tagger, run.history
     metrics: dict[str, float] = {}
-    report = None
     if history and "loss" in history[-1]:
         metrics["train_loss"] = history[-1]["loss"]
     train_seconds = time.perf_counter() - t0
+    report = None
     if dev:
-        from common.keywords.evaluate import save_report
-
         report = evaluate_tagger(tagger, dev)
-        history.append({"step": step, "epoch": round(step / steps_per_epoch, 3),
+        history.append({"step": run.step, "epoch": round(run.step / run.steps_per_epoch, 3),
                         "dev_span_f1": report["span"]["overall"]["f1"]})
         metrics.update(flat_metrics(report))
-    tagger.meta.update({"metrics": metrics, "train_seconds": train_seconds, "steps": step,
-                        "train_postings": len(train_postings), "history": history})
+    tagger.meta.update({"metrics": metrics, "train_seconds": train_seconds, "steps": run.step,
+                        "train_postings": len(train), "history": history})
     tagger.save(out_dir)
     if report is not None:
-        from common.keywords.evaluate import save_report
-
         report["model"] = {"variant": cfg.variant, "model_dir": str(out_dir), "train_seconds": train_seconds}
         save_report(report, out_dir, history=history)
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    shutil.rmtree(run.ckpt_dir, ignore_errors=True)
     return TrainResult(out_dir, metrics, time.perf_counter() - t0, history, report)
 
 

@@ -382,7 +382,10 @@ def merge_spans(
     """Merge span labels by reliability-weighted boundary voting and Dawid-Skene presence.
 
     ``gold`` (a span frame) marks some documents as gold questions: their regions' presence is
-    fixed to the truth during EM and they seed each annotator's boundary accuracy.
+    fixed to the truth during EM and they seed each annotator's boundary accuracy. Each round:
+    choose each region's boundaries by weighted vote, estimate each region's presence with
+    Dawid-Skene (dropping spammers after round one), keep the regions above the threshold, then
+    re-estimate each annotator's boundary accuracy.
     """
     cfg = config or MergeConfig()
     if cfg.span_method == "majority":
@@ -395,92 +398,115 @@ def merge_spans(
         merged = token_majority_vote(crowd)
         return SpanMerge(merged, annotator_quality(crowd, merged), span_agreement(crowd))
 
-    units = _units(crowd.spans)
-    voters = _voters(crowd.assignments)
-    gold_keys = _keys(gold) if gold is not None and not gold.empty else set()
-    gold_docs = set(gold["doc_id"]) if gold is not None and not gold.empty else set()
-    gold_units = _units(gold) if gold_docs else {}
-    acc = _initial_boundary_acc(crowd, units, gold, cfg.prior_strength)
-    accepted: list[tuple[Unit, int, int, float]] = []
-    errors = None
-    spammers: set[str] = set()
-    first_sens_spec: tuple[dict[str, float], dict[str, float]] = ({}, {})
+    em = _SpanEM(crowd, cfg, gold)
     for rnd in range(cfg.rounds):
-        first = rnd == 0
-        weight = {a: 0.01 if a in spammers else _logit(p) - _logit(0.0) + 0.01 for a, p in acc.items()}
-        reps = [(unit, s, e) for unit, cands in units.items() for s, e in _choose_boundaries(cands, weight)]
+        reps = em.representatives()
+        em.accepted = [(u, s, e, p) for (u, s, e), p in zip(reps, em.presence(reps, first=rnd == 0), strict=True)
+                       if p > cfg.threshold]
+        em.update_boundary_accuracy()
+    return em.result()
 
+
+class _SpanEM:
+    """The state of the span merge across rounds (see ``merge_spans``)."""
+
+    def __init__(self, crowd: SpanCrowd, cfg: MergeConfig, gold: pd.DataFrame | None) -> None:
+        self.crowd, self.cfg = crowd, cfg
+        self.units = _units(crowd.spans)
+        self.voters = _voters(crowd.assignments)
+        has_gold = gold is not None and not gold.empty
+        self.gold_keys = _keys(gold) if has_gold else set()
+        self.gold_docs = set(gold["doc_id"]) if has_gold else set()
+        self.gold_units = _units(gold) if self.gold_docs else {}
+        self.acc = _initial_boundary_acc(crowd, self.units, gold, cfg.prior_strength)
+        self.accepted: list[tuple[Unit, int, int, float]] = []
+        self.errors: Any = None
+        self.spammers: set[str] = set()
+        self.first_sens_spec: tuple[dict[str, float], dict[str, float]] = ({}, {})
+
+    def representatives(self) -> list[tuple[Unit, int, int]]:
+        """Each region's boundaries by reliability-weighted vote (spammers barely count)."""
+        weight = {a: 0.01 if a in self.spammers else _logit(p) - _logit(0.0) + 0.01 for a, p in self.acc.items()}
+        return [(unit, s, e) for unit, cands in self.units.items() for s, e in _choose_boundaries(cands, weight)]
+
+    def _votes(self, reps: list[tuple[Unit, int, int]]) -> tuple[pd.DataFrame, dict[int, float], dict[int, int]]:
+        """Presence votes (task, worker, label), the regions with a single voter (their prior),
+        and the gold truth of regions in gold documents."""
         rows, single, truth = [], {}, {}
         for i, (unit, s, e) in enumerate(reps):
             doc = unit[0]
-            yes = {a for (cs, ce), anns in units[unit].items() if cs < e and ce > s for a in anns} - spammers
-            vs = [a for a in voters.get(doc) or sorted(yes) if a not in spammers]
-            if len(vs) < 2 and len(voters.get(doc) or ()) < 2:
-                single[i] = cfg.feedback_weight
+            yes = {a for (cs, ce), anns in self.units[unit].items() if cs < e and ce > s for a in anns} - self.spammers
+            vs = [a for a in self.voters.get(doc) or sorted(yes) if a not in self.spammers]
+            if len(vs) < 2 and len(self.voters.get(doc) or ()) < 2:
+                single[i] = self.cfg.feedback_weight
                 continue
             rows.extend((i, a, int(a in yes)) for a in vs)
-            if doc in gold_docs:
-                truth[i] = int(any(cs < e and ce > s for cs, ce in gold_units.get(unit, {})))
-        table = pd.DataFrame(rows, columns=["task", "worker", "label"])
+            if doc in self.gold_docs:
+                truth[i] = int(any(cs < e and ce > s for cs, ce in self.gold_units.get(unit, {})))
+        return pd.DataFrame(rows, columns=["task", "worker", "label"]), single, truth
+
+    def presence(self, reps: list[tuple[Unit, int, int]], first: bool) -> list[float]:
+        """Posterior probability that each region is a keyword (binary Dawid-Skene)."""
+        table, single, truth = self._votes(reps)
         post: dict[int, float] = dict(single)
         if not table.empty:
             if table["label"].nunique() == 1:  # EM needs both outcomes; unanimous crowds are trivial
                 post.update({int(t): float(table["label"].iloc[0]) for t in table["task"].unique()})
             else:
-                pr, errors = binary_dawid_skene(table, n_iter=cfg.ds_iters, truth=truth)
+                pr, self.errors = binary_dawid_skene(table, n_iter=self.cfg.ds_iters, truth=truth)
                 post.update({int(t): float(v) for t, v in pr.items()})
-                # An annotator whose "yes" is no likelier on real keywords than on empty regions
-                # (Youden's J <= min_youden) carries no information; worse, the regions only
-                # exist because someone marked them, so a spammer's "no" would read as evidence
-                # *for* a keyword. Their votes are dropped from later rounds, but the regions
-                # they proposed stay as items (so the others' specificity is still measured
-                # on a realistic pool of empty regions). Decided once, on the full crowd.
-                sens, spec = _sens_spec(errors, crowd.annotators)
                 if first:
-                    first_sens_spec = (sens, spec)
-                    spammers = {
-                        a for a in crowd.annotators if a in sens and sens[a] + spec[a] - 1 <= cfg.min_youden
-                    }
-        accepted = [
-            (u, s, e, post.get(i, 0.0))
-            for i, (u, s, e) in enumerate(reps)
-            if post.get(i, 0.0) > cfg.threshold
-        ]
+                    self._find_spammers()
+        return [post.get(i, 0.0) for i in range(len(reps))]
 
-        # M-step for boundaries: how often an annotator's overlapping span has the kept boundary
+    def _find_spammers(self) -> None:
+        """An annotator whose "yes" is no likelier on real keywords than on empty regions
+        (Youden's J <= min_youden) carries no information; worse, the regions only exist because
+        someone marked them, so a spammer's "no" would read as evidence *for* a keyword. Their
+        votes are dropped from later rounds, but the regions they proposed stay as items (so the
+        others' specificity is still measured on a realistic pool of empty regions). Decided
+        once, on the full crowd."""
+        sens, spec = _sens_spec(self.errors, self.crowd.annotators)
+        self.first_sens_spec = (sens, spec)
+        self.spammers = {a for a in self.crowd.annotators
+                         if a in sens and sens[a] + spec[a] - 1 <= self.cfg.min_youden}
+
+    def update_boundary_accuracy(self) -> None:
+        """M-step for boundaries: how often an annotator's overlapping span has the kept boundary
+        (gold questions count double where they exist: the better judge of boundaries)."""
         hit: dict[str, float] = defaultdict(float)
         tot: dict[str, float] = defaultdict(float)
-        for unit, s, e, _p in accepted:
-            for (cs, ce), anns in units[unit].items():
+        for unit, s, e, _p in self.accepted:
+            for (cs, ce), anns in self.units[unit].items():
                 if cs < e and ce > s:
                     for a in anns:
                         tot[a] += 1
                         hit[a] += (cs, ce) == (s, e)
-        if gold_docs:  # gold questions are the better judge of boundaries where they exist
-            for unit, cands in units.items():
-                if unit[0] in gold_docs:
-                    for (cs, ce), anns in cands.items():
-                        ok = (unit[0], unit[1], unit[2], cs, ce) in gold_keys
-                        for a in anns:
-                            tot[a] += 2
-                            hit[a] += 2 * ok
-        acc = {
-            a: (hit[a] + cfg.prior_strength * 0.5) / (tot[a] + cfg.prior_strength) for a in crowd.annotators
-        }
+        for unit, cands in self.units.items():
+            if unit[0] in self.gold_docs:
+                for (cs, ce), anns in cands.items():
+                    ok = (unit[0], unit[1], unit[2], cs, ce) in self.gold_keys
+                    for a in anns:
+                        tot[a] += 2
+                        hit[a] += 2 * ok
+        prior = self.cfg.prior_strength
+        self.acc = {a: (hit[a] + prior * 0.5) / (tot[a] + prior) for a in self.crowd.annotators}
 
-    merged = pd.DataFrame(
-        [(u[0], u[1], u[2], s, e, round(p, 4)) for u, s, e, p in accepted], columns=MERGED_COLUMNS
-    )
-    quality = annotator_quality(crowd, merged)
-    quality["boundary_acc"] = quality["annotator"].map(acc)
-    if errors is not None:
-        sens, spec = _sens_spec(errors, crowd.annotators)
-        sens = {**first_sens_spec[0], **sens}  # spammers' votes left EM after round one
-        spec = {**first_sens_spec[1], **spec}
-        quality["sensitivity"] = quality["annotator"].map(sens)
-        quality["specificity"] = quality["annotator"].map(spec)
-    quality["spammer"] = quality["annotator"].isin(spammers)
-    return SpanMerge(merged, quality, span_agreement(crowd))
+    def result(self) -> SpanMerge:
+        """The merged spans and each annotator's quality (boundary accuracy, sensitivity, specificity)."""
+        crowd = self.crowd
+        merged = pd.DataFrame([(u[0], u[1], u[2], s, e, round(p, 4)) for u, s, e, p in self.accepted],
+                              columns=MERGED_COLUMNS)
+        quality = annotator_quality(crowd, merged)
+        quality["boundary_acc"] = quality["annotator"].map(self.acc)
+        if self.errors is not None:
+            sens, spec = _sens_spec(self.errors, crowd.annotators)
+            sens = {**self.first_sens_spec[0], **sens}  # spammers' votes left EM after round one
+            spec = {**self.first_sens_spec[1], **spec}
+            quality["sensitivity"] = quality["annotator"].map(sens)
+            quality["specificity"] = quality["annotator"].map(spec)
+        quality["spammer"] = quality["annotator"].isin(self.spammers)
+        return SpanMerge(merged, quality, span_agreement(crowd))
 
 
 def annotator_quality(crowd: SpanCrowd, reference: pd.DataFrame) -> pd.DataFrame:

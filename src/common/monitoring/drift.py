@@ -368,92 +368,133 @@ def check_drift(
     timestamp: datetime | None = None,
     tags: Sequence[str] = (),
 ) -> DriftOutcome:
-    """Compare ``window`` with ``reference``; returns the decision, evidence and snapshot."""
-    n_ref = len(reference.descriptors)
+    """Compare ``window`` with ``reference``; returns the decision, evidence and snapshot.
+
+    The steps: descriptor evidence, the dominant-group evidence, the embedding columns, one
+    Evidently report over all of them, then the per-feature verdicts and the decision.
+    """
     if len(window) < cfg.min_window:
-        res = DriftResult(
+        return DriftOutcome(DriftResult(
             drift_detected=False, decided=False, share_drifted=0.0, drift_share=cfg.drift_share,
-            n_current=len(window), n_reference=n_ref, features=[],
+            n_current=len(window), n_reference=len(reference.descriptors), features=[],
             reasons=[f"window has {len(window)} postings, fewer than min_window={cfg.min_window}: no decision"],
             reference=reference.meta,
-        )
-        return DriftOutcome(res)
+        ))
+    frames = _DriftFrames(
+        cur=pd.DataFrame(describe_all(window, reference.vocab), columns=list(DESCRIPTOR_COLUMNS)),
+        ref=reference.descriptors[list(DESCRIPTOR_COLUMNS)].reset_index(drop=True),
+    )
+    evidence, tested_numeric = _descriptor_evidence(frames, cfg)
+    group_ev, group_test = _group_evidence(frames, window, reference, cfg)
+    evidence.append(group_ev)
+    emb_cols = _add_embeddings(frames, window, reference, cfg, embedder)
+    emb_method = cfg.embeddings.evidently_method() if emb_cols else None
+    snapshot = _run_report(frames, cfg, tested_numeric, group_test, emb_cols, emb_method, window, reference,
+                           timestamp, tags)
+    scores, verdicts = _value_drift_results(snapshot)
+    for ev in evidence:
+        if ev.skipped is None and ev.feature in scores:
+            ev.score = scores[ev.feature]
+            ev.drifted = verdicts.get(ev.feature, _is_drift(ev.method, ev.score, float(ev.threshold)))
+    evidence.append(_embedding_evidence(frames, cfg, emb_cols, emb_method))
+    res = _decision(evidence, window, reference, cfg)
+    _label_snapshot(snapshot, res)
+    return DriftOutcome(res, snapshot)
 
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import DriftedColumnsCount, EmbeddingsDrift, MeanValue, RowCount, ValueDrift
 
-    cur_desc = pd.DataFrame(describe_all(window, reference.vocab), columns=list(DESCRIPTOR_COLUMNS))
-    ref_desc = reference.descriptors[list(DESCRIPTOR_COLUMNS)].reset_index(drop=True)
+@dataclass
+class _DriftFrames:
+    """The current window's and the reference's feature columns, side by side."""
+
+    cur: pd.DataFrame
+    ref: pd.DataFrame
+
+
+def _descriptor_evidence(frames: _DriftFrames, cfg: DriftConfig) -> tuple[list[FeatureEvidence], list[tuple[str, FeatureTest]]]:
+    """One evidence row per text descriptor, and the descriptors that can be tested."""
     evidence: list[FeatureEvidence] = []
-    tested_numeric: list[tuple[str, FeatureTest]] = []
+    tested: list[tuple[str, FeatureTest]] = []
     for name in DESCRIPTOR_COLUMNS:
         test = cfg.features.get(name, FeatureTest())
         kind = "descriptor" if name in ("length_words", "oov_rate", "unknown_skill_share") else "prediction"
         ev = FeatureEvidence(feature=name, kind=kind, method=test.method, threshold=test.threshold,
-                             reference_value=_finite_mean(ref_desc[name]), current_value=_finite_mean(cur_desc[name]))
-        ev.skipped = "disabled" if not test.enabled else _skip_reason(ref_desc[name], cur_desc[name])
+                             reference_value=_finite_mean(frames.ref[name]),
+                             current_value=_finite_mean(frames.cur[name]))
+        ev.skipped = "disabled" if not test.enabled else _skip_reason(frames.ref[name], frames.cur[name])
         if ev.skipped is None:
-            tested_numeric.append((name, test))
+            tested.append((name, test))
         evidence.append(ev)
+    return evidence, tested
 
-    # Dominant skill group per posting (only when both sides carry group predictions).
+
+def _group_evidence(frames: _DriftFrames, window: Sequence[MonitoredItem], reference: ReferenceProfile,
+                    cfg: DriftConfig) -> tuple[FeatureEvidence, FeatureTest | None]:
+    """Dominant skill group per posting (only when both sides carry group predictions); adds the
+    group column to both frames when it is compared."""
     cur_groups = [dominant_group(it.groups) for it in window] if any(it.groups is not None for it in window) else None
-    group_test = None
-    if cfg.groups.enabled and reference.groups is not None and cur_groups is not None:
-        ref_g = pd.Series(reference.groups, dtype="object").fillna("none")
-        cur_g = pd.Series(cur_groups, dtype="object").fillna("none")
-        top = ref_g.value_counts().index[0]
-        ev = FeatureEvidence(feature=GROUP_COLUMN, kind="prediction", method=cfg.groups.method,
-                             threshold=cfg.groups.threshold, reference_value=float((ref_g == top).mean()),
-                             current_value=float((cur_g == top).mean()))
-        ev.skipped = _skip_reason(ref_g, cur_g)
-        if ev.skipped is None:
-            group_test = cfg.groups
-        ref_desc = ref_desc.assign(**{GROUP_COLUMN: ref_g.values})
-        cur_desc = cur_desc.assign(**{GROUP_COLUMN: cur_g.values})
-        evidence.append(ev)
-    else:
-        evidence.append(FeatureEvidence(feature=GROUP_COLUMN, kind="prediction", method=cfg.groups.method,
-                                        threshold=cfg.groups.threshold,
-                                        skipped="no group predictions on both sides"
-                                        if cfg.groups.enabled else "disabled"))
+    if not (cfg.groups.enabled and reference.groups is not None and cur_groups is not None):
+        return FeatureEvidence(feature=GROUP_COLUMN, kind="prediction", method=cfg.groups.method,
+                               threshold=cfg.groups.threshold,
+                               skipped="no group predictions on both sides" if cfg.groups.enabled else "disabled"), None
+    ref_g = pd.Series(reference.groups, dtype="object").fillna("none")
+    cur_g = pd.Series(cur_groups, dtype="object").fillna("none")
+    top = ref_g.value_counts().index[0]
+    ev = FeatureEvidence(feature=GROUP_COLUMN, kind="prediction", method=cfg.groups.method,
+                         threshold=cfg.groups.threshold, reference_value=float((ref_g == top).mean()),
+                         current_value=float((cur_g == top).mean()))
+    ev.skipped = _skip_reason(ref_g, cur_g)
+    frames.ref = frames.ref.assign(**{GROUP_COLUMN: ref_g.values})
+    frames.cur = frames.cur.assign(**{GROUP_COLUMN: cur_g.values})
+    return ev, (cfg.groups if ev.skipped is None else None)
 
-    # Embeddings.
-    emb_cols: list[str] = []
-    emb_test = cfg.embeddings
-    if emb_test.enabled:
-        embedder = embedder or TextEmbedder.from_config(cfg)
-        enc_name = embedder.encoder if isinstance(embedder, TextEmbedder) else None
-        if enc_name and reference.meta.get("encoder") not in (None, enc_name):
-            raise ValueError(
-                f"reference profile was embedded with {reference.meta.get('encoder')!r} but the check uses "
-                f"{enc_name!r}; rebuild the reference"
-            )
-        cur_emb = _embed(embedder, [it.text for it in window])
-        if cur_emb.shape[1] != reference.embeddings.shape[1]:
-            raise ValueError("window and reference embeddings differ in size; rebuild the reference")
-        emb_cols = [f"emb_{i}" for i in range(cur_emb.shape[1])]
-        ref_desc = pd.concat([ref_desc, pd.DataFrame(reference.embeddings, columns=emb_cols)], axis=1)
-        cur_desc = pd.concat([cur_desc, pd.DataFrame(cur_emb, columns=emb_cols)], axis=1)
 
+def _add_embeddings(frames: _DriftFrames, window: Sequence[MonitoredItem], reference: ReferenceProfile,
+                    cfg: DriftConfig, embedder: TextEmbedder | Embedder | None) -> list[str]:
+    """Embed the window and append both sides' embedding columns; their names (none when off)."""
+    if not cfg.embeddings.enabled:
+        return []
+    embedder = embedder or TextEmbedder.from_config(cfg)
+    enc_name = embedder.encoder if isinstance(embedder, TextEmbedder) else None
+    if enc_name and reference.meta.get("encoder") not in (None, enc_name):
+        raise ValueError(
+            f"reference profile was embedded with {reference.meta.get('encoder')!r} but the check uses "
+            f"{enc_name!r}; rebuild the reference"
+        )
+    cur_emb = _embed(embedder, [it.text for it in window])
+    if cur_emb.shape[1] != reference.embeddings.shape[1]:
+        raise ValueError("window and reference embeddings differ in size; rebuild the reference")
+    cols = [f"emb_{i}" for i in range(cur_emb.shape[1])]
+    frames.ref = pd.concat([frames.ref, pd.DataFrame(reference.embeddings, columns=cols)], axis=1)
+    frames.cur = pd.concat([frames.cur, pd.DataFrame(cur_emb, columns=cols)], axis=1)
+    return cols
+
+
+def _run_report(frames: _DriftFrames, cfg: DriftConfig, tested_numeric: list[tuple[str, FeatureTest]],
+                group_test: FeatureTest | None, emb_cols: list[str], emb_method: Any,
+                window: Sequence[MonitoredItem], reference: ReferenceProfile, timestamp: datetime | None,
+                tags: Sequence[str]) -> Any:
+    """The Evidently snapshot of every test (what the dashboard shows)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount, EmbeddingsDrift, MeanValue, RowCount, ValueDrift
+
+    cur, ref = frames.cur, frames.ref
     numeric = list(DESCRIPTOR_COLUMNS)
     definition = DataDefinition(
         numerical_columns=numeric,
-        categorical_columns=[GROUP_COLUMN] if GROUP_COLUMN in cur_desc.columns else [],
+        categorical_columns=[GROUP_COLUMN] if GROUP_COLUMN in cur.columns else [],
         embeddings={EMBEDDING_NAME: emb_cols} if emb_cols else None,
     )
     metrics: list[Any] = [RowCount(tests=[])]
     metrics += [ValueDrift(column=n, method=t.method, threshold=t.threshold) for n, t in tested_numeric]
-    metrics += [MeanValue(column=n, tests=[]) for n in numeric if cur_desc[n].notna().any() and ref_desc[n].notna().any()]
+    metrics += [MeanValue(column=n, tests=[]) for n in numeric if cur[n].notna().any() and ref[n].notna().any()]
     if group_test is not None:
         metrics.append(ValueDrift(column=GROUP_COLUMN, method=group_test.method, threshold=group_test.threshold))
     # The share of drifted (non-embedding) features as one number for the dashboard: over every
     # enabled feature with values on both sides (constant ones included), so that its parameters
     # - and hence the dashboard's time series - stay the same from one check to the next.
     tested_cols = {n: cfg.features.get(n, FeatureTest()) for n in numeric
-                   if cfg.features.get(n, FeatureTest()).enabled
-                   and cur_desc[n].notna().any() and ref_desc[n].notna().any()}
-    if GROUP_COLUMN in cur_desc.columns and cfg.groups.enabled:
+                   if cfg.features.get(n, FeatureTest()).enabled and cur[n].notna().any() and ref[n].notna().any()}
+    if GROUP_COLUMN in cur.columns and cfg.groups.enabled:
         tested_cols[GROUP_COLUMN] = cfg.groups
     if tested_cols:
         metrics.append(DriftedColumnsCount(
@@ -461,57 +502,49 @@ def check_drift(
             per_column_method={n: t.method for n, t in tested_cols.items()},
             per_column_threshold={n: t.threshold for n, t in tested_cols.items()},
         ))
-    emb_method = emb_test.evidently_method() if emb_cols else None
     if emb_cols:
         metrics.append(EmbeddingsDrift(embeddings_name=EMBEDDING_NAME, drift_method=emb_method))
     report = Report(metrics, include_tests=True)
     # numpy warns (0/0) on constant columns inside Evidently's tests; the verdict is still right.
     with _thread_limit(cfg.num_threads), np.errstate(invalid="ignore", divide="ignore"):
-        snapshot = report.run(
-            Dataset.from_pandas(cur_desc, data_definition=definition),
-            Dataset.from_pandas(ref_desc, data_definition=definition),
+        return report.run(
+            Dataset.from_pandas(cur, data_definition=definition),
+            Dataset.from_pandas(ref, data_definition=definition),
             timestamp=timestamp or datetime.now(UTC).replace(tzinfo=None),
             tags=list(tags),
             metadata={"model_tag": str(_common_model_tag(window)), "encoder": str(reference.meta.get("encoder"))},
         )
-    scores, verdicts = _value_drift_results(snapshot)
-    for ev in evidence:
-        if ev.skipped is not None or ev.feature not in scores:
-            continue
-        ev.score = scores[ev.feature]
-        ev.drifted = verdicts.get(ev.feature, _is_drift(ev.method, ev.score, float(ev.threshold)))
 
-    if emb_cols:
-        # Evidently's new API keeps only the score; the method itself gives the verdict
-        # (deterministic: fixed seeds inside), so call it on copies.
-        with _thread_limit(cfg.num_threads):
-            score, drifted, _ = emb_method(cur_desc[emb_cols].copy(), ref_desc[emb_cols].copy())
-        evidence.append(FeatureEvidence(
-            feature=EMBEDDING_NAME, kind="embedding", method=emb_test.method + ("+bootstrap" if emb_test.bootstrap
-                                                                                 and emb_test.method != "mmd" else ""),
-            score=float(score), threshold=emb_method.threshold if not emb_test.bootstrap else None,
-            drifted=bool(drifted),
-        ))
-    else:
-        evidence.append(FeatureEvidence(feature=EMBEDDING_NAME, kind="embedding", method=emb_test.method,
-                                        skipped="disabled"))
 
+def _embedding_evidence(frames: _DriftFrames, cfg: DriftConfig, emb_cols: list[str], emb_method: Any) -> FeatureEvidence:
+    """The embedding test's verdict. Evidently's new API keeps only the score; the method itself
+    gives the verdict (deterministic: fixed seeds inside), so it is called on copies."""
+    emb_test = cfg.embeddings
+    if not emb_cols:
+        return FeatureEvidence(feature=EMBEDDING_NAME, kind="embedding", method=emb_test.method, skipped="disabled")
+    with _thread_limit(cfg.num_threads):
+        score, drifted, _ = emb_method(frames.cur[emb_cols].copy(), frames.ref[emb_cols].copy())
+    bootstrap = "+bootstrap" if emb_test.bootstrap and emb_test.method != "mmd" else ""
+    return FeatureEvidence(feature=EMBEDDING_NAME, kind="embedding", method=emb_test.method + bootstrap,
+                           score=float(score), threshold=emb_method.threshold if not emb_test.bootstrap else None,
+                           drifted=bool(drifted))
+
+
+def _decision(evidence: list[FeatureEvidence], window: Sequence[MonitoredItem], reference: ReferenceProfile,
+              cfg: DriftConfig) -> DriftResult:
+    """Drift when the share of drifted tested features reaches ``cfg.drift_share``."""
     tested = [e for e in evidence if e.skipped is None]
-    n_drift = sum(e.drifted for e in tested)
-    share = n_drift / len(tested) if tested else 0.0
-    detected = bool(tested) and share >= cfg.drift_share
-    reasons = [_reason(e) for e in tested if e.drifted]
+    share = sum(e.drifted for e in tested) / len(tested) if tested else 0.0
     notes = []
     served, ref_tag = _common_model_tag(window), reference.meta.get("model_tag")
     if served and ref_tag and served != ref_tag:
         notes.append(f"window served by {served} but the reference holds predictions of {ref_tag}: "
                      "prediction drift may reflect the model change; rebuild the reference")
-    res = DriftResult(
-        drift_detected=detected, share_drifted=share, drift_share=cfg.drift_share, n_current=len(window),
-        n_reference=n_ref, features=evidence, reasons=reasons, notes=notes, reference=reference.meta,
+    return DriftResult(
+        drift_detected=bool(tested) and share >= cfg.drift_share, share_drifted=share, drift_share=cfg.drift_share,
+        n_current=len(window), n_reference=len(reference.descriptors), features=evidence,
+        reasons=[_reason(e) for e in tested if e.drifted], notes=notes, reference=reference.meta,
     )
-    _label_snapshot(snapshot, res)
-    return DriftOutcome(res, snapshot)
 
 
 def _label_snapshot(snapshot: Any, res: DriftResult) -> None:
