@@ -196,3 +196,22 @@ def test_extract_cli_says_which_model_answered(tiny_bert_dir, tmp_path, monkeypa
     line = " ".join(out.stderr.split())
     assert f"model dir:m (fast tier), dev span.overall.f1 {f1:.3f}" in line
     assert ("LOW QUALITY: below the floor 1.00" in line) == (f1 < 1.0)
+
+
+def test_keywords_never_carry_punctuation(tiny_bert_dir, tmp_path):
+    """Minimum functionality: ``python,`` and ``(sql).`` give ``python`` and ``sql``; and invariance:
+    the same words written with or without the spaces SkillSpan puts around punctuation give the
+    same keyword texts."""
+    from common.text.words import is_punctuation
+
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30), synthetic_postings(12), None, tmp_path / "m",
+                       progress=False)
+    tagger = KeywordTagger.load(res.model_dir, device="cpu")
+    written = "we need python, java and (sql).\nstrong communication, project management!"
+    spaced = "we need python , java and ( sql ) .\nstrong communication , project management !"
+    kws = tagger.extract([written])[0]
+    assert {k.text for k in kws} >= {"python", "sql"}
+    for k in kws:
+        assert written[k.start:k.end] == k.text
+        assert not is_punctuation(k.text[0]) and not is_punctuation(k.text[-1]), k
+    assert sorted(k.text for k in kws) == sorted(k.text for k in tagger.extract([spaced])[0])

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from common.text.spans import gold_keywords, normalise_keyword, posting_text, whitespace_tokens
+from common.text.spans import gold_keywords, normalise_keyword, posting_text
+from common.text.words import word_tokens
 from common.keywords.windows import line_ids
 from common.core.types import KEYWORD_TYPES, Keyword, Posting
 
@@ -50,7 +51,7 @@ def _stop_words() -> frozenset[str]:
 def candidates(text: str, max_n: int = 3) -> Occurrences:
     """Candidate phrases of ``text`` (normalised 1..max_n-grams) with every occurrence's offsets."""
     stop = _stop_words()
-    words, offsets = whitespace_tokens(text)
+    words, offsets = word_tokens(text)
     lines = line_ids(text, offsets)
     norms = []
     for w in words:
@@ -126,7 +127,7 @@ class PhraseBaseline:
 
     def _ranked(self, text: str) -> tuple[Occurrences, list[tuple[str, float]], int]:
         cands = candidates(text, self.max_n)
-        return cands, self.rank(text, cands) if cands else [], len(whitespace_tokens(text)[0])
+        return cands, self.rank(text, cands) if cands else [], len(word_tokens(text)[0])
 
     def _select(self, text: str, cands: Occurrences, ranked: list[tuple[str, float]], n_words: int,
                 rate: float) -> list[Keyword]:

@@ -22,9 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from common.text.spans import (
+    bio_to_spans,
     gold_keywords,
     normalise_keyword,
+    posting_text,
     posting_token_offsets,
+    raw_posting_text,
     repair_bio,
     spans_to_bio,
 )
@@ -38,14 +41,17 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
     return {"precision": p, "recall": r, "f1": f}
 
 
-def predicted_sequences(posting: Posting, keywords: Sequence[Keyword]) -> dict[str, list[list[str]]]:
+def predicted_sequences(posting: Posting, keywords: Sequence[Keyword],
+                        offsets: list[list[tuple[int, int]]] | None = None) -> dict[str, list[list[str]]]:
     """Per layer, one bare BIO sequence per sentence from character-span keywords.
 
     A keyword covers every token it overlaps; a keyword that runs over a sentence end is cut
     at the end of the sentence where it starts (gold spans never cross sentences). Overlapping
-    keywords of one type: the later one wins where they overlap.
+    keywords of one type: the later one wins where they overlap. ``offsets``: the tokens'
+    offsets in the text the keywords index (default ``posting_text``; ``raw_posting_text``'s
+    for text as people write it).
     """
-    offsets = posting_token_offsets(posting)
+    offsets = offsets if offsets is not None else posting_token_offsets(posting)
     flat = [(i, j) for i, sent in enumerate(offsets) for j in range(len(sent))]
     flat_ends = [offsets[i][j][1] for i, j in flat]
     spans: dict[str, list[list[tuple[int, int, str]]]] = {t: [[] for _ in offsets] for t in KEYWORD_TYPES}
@@ -111,8 +117,24 @@ def keyword_set(keywords: Sequence[Keyword]) -> set[str]:
     return {n for n in (normalise_keyword(k.text) for k in keywords) if n}
 
 
-def evaluate_keywords(postings: Sequence[Posting], predictions: Sequence[Sequence[Keyword]]) -> dict[str, Any]:
-    """Score ``predictions[i]`` (keywords over ``posting_text(postings[i])``) against the gold.
+def dev_texts(postings: Sequence[Posting], raw: bool = False) -> list[str]:
+    """The texts to run a system on: SkillSpan's tokenised form, or (``raw``) as people write it."""
+    return [raw_posting_text(p)[0] if raw else posting_text(p) for p in postings]
+
+
+def _gold_set(posting: Posting, raw: bool) -> set[str]:
+    if not raw:
+        return keyword_set(gold_keywords(posting))
+    text, offsets = raw_posting_text(posting)
+    spans = [(offs[s][0], offs[e - 1][1]) for sent, offs in zip(posting.sentences, offsets)
+             for t in KEYWORD_TYPES if sent.tags.get(t) for s, e, _ in bio_to_spans(sent.tags[t], t)]
+    return {n for n in (normalise_keyword(text[a:b]) for a, b in spans) if n}
+
+
+def evaluate_keywords(postings: Sequence[Posting], predictions: Sequence[Sequence[Keyword]],
+                      raw: bool = False) -> dict[str, Any]:
+    """Score ``predictions[i]`` (keywords over ``posting_text(postings[i])``, or with ``raw`` over
+    ``raw_posting_text(postings[i])``: ``dev_texts(postings, raw)``) against the gold.
 
     Returns ``{"span": {"overall"|"Skill"|"Knowledge": {precision, recall, f1, gold, predicted}},
     "doc": {precision, recall, f1, macro_f1, postings}, "by_source": {source: {"span", "doc"}},
@@ -125,13 +147,13 @@ def evaluate_keywords(postings: Sequence[Posting], predictions: Sequence[Sequenc
                  "gold_sets": [], "pred_sets": []}
     )
     for posting, kws in zip(postings, predictions):
-        pred = predicted_sequences(posting, kws)
+        pred = predicted_sequences(posting, kws, raw_posting_text(posting)[1] if raw else None)
         for key in ("__all__", posting.source or "unknown"):
             g = groups[key]
             for t in KEYWORD_TYPES:
                 g["true"][t] += [s.tags.get(t) or ["O"] * len(s.tokens) for s in posting.sentences]
                 g["pred"][t] += pred[t]
-            g["gold_sets"].append(keyword_set(gold_keywords(posting)))
+            g["gold_sets"].append(_gold_set(posting, raw))
             g["pred_sets"].append(keyword_set(kws))
 
     def summary(g: dict[str, Any]) -> dict[str, Any]:

@@ -11,13 +11,15 @@ variant. Variants, as in the seed paper:
 * ``crf``      - like ``finetune`` with a CRF per layer (trained on the sequence likelihood,
   decoded with Viterbi).
 
-Words are whitespace tokens (SkillSpan's tokenisation), labelled through their first sub-word
-piece; texts longer than a window are covered by striding windows (``common.keywords.windows``),
+Words come from the one word splitter (``common.text.words``: punctuation split off the way
+SkillSpan's tokens are, names such as ``C++`` and ``Node.js`` kept whole), labelled through their
+first sub-word piece; texts longer than a window are covered by striding windows (``common.keywords.windows``),
 never truncated. ``extract`` returns ``Keyword``s whose offsets point into the original string.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import math
@@ -32,7 +34,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from common.core.config import StageConfig, encoder_or_default
-from common.text.spans import bio_to_spans, blank_control_chars, posting_text, repair_bio, whitespace_tokens
+from common.text.spans import bio_to_spans, blank_control_chars, posting_text, posting_token_offsets, repair_bio
+from common.text.words import is_punctuation, word_tokens
 from common.keywords.windows import MAX_PIECES_PER_WORD, Window, line_ids, plan_windows
 from common.core.types import KEYWORD_TYPES, Keyword, Posting
 
@@ -139,23 +142,49 @@ def _word_pieces(tokenizer: Any, words: list[str]) -> list[list[int]]:
 
 def _doc_from_text(tokenizer: Any, text: str) -> _Doc:
     text = blank_control_chars(text)  # same length: offsets still point into the caller's text
-    words, offsets = whitespace_tokens(text)
+    words, offsets = word_tokens(text)
     return _Doc(words, offsets, line_ids(text, offsets), _word_pieces(tokenizer, words))
 
 
 def _doc_from_posting(tokenizer: Any, posting: Posting) -> _Doc:
+    """A training document: the posting's text split by the word splitter (as at inference),
+    each word labelled from the gold token it lies in (see ``project_labels``)."""
     doc = _doc_from_text(tokenizer, posting_text(posting))
-    labels = []
+    gold_offsets = [o for sent in posting_token_offsets(posting) for o in sent]
+    gold = []
     for sent in posting.sentences:
         layer_ids = []
         for ktype in KEYWORD_TYPES:
             tags = repair_bio(sent.tags.get(ktype) or ["O"] * len(sent.tokens))
             layer_ids.append([LABELS.index(t[0]) for t in tags])
-        labels.extend(zip(*layer_ids))
-    doc.labels = np.asarray(labels, dtype=np.int64).reshape(-1, 2)
-    if len(doc.labels) != len(doc.words):
-        raise ValueError(f"posting {posting.doc_id}: tokens do not match its whitespace tokenisation")
+        gold.extend(zip(*layer_ids))
+    if len(gold) != len(gold_offsets):
+        raise ValueError(f"posting {posting.doc_id}: tags do not match its tokens")
+    doc.labels = project_labels(doc.offsets, gold_offsets, np.asarray(gold, dtype=np.int64).reshape(-1, 2))
     return doc
+
+
+def project_labels(word_offsets: Sequence[tuple[int, int]], token_offsets: Sequence[tuple[int, int]],
+                   token_labels: np.ndarray) -> np.ndarray:
+    """Per word, per layer, the label id of the gold token the word lies in: the token's own
+    label for its first word, ``I`` for the token's later words inside a span, ``O`` outside.
+
+    SkillSpan's tokens and the splitter's words agree almost everywhere; where a token holds
+    several words (``you!`` -> ``you`` ``!``) the span still covers the whole token.
+    """
+    out = np.zeros((len(word_offsets), token_labels.shape[1]), dtype=np.int64)
+    starts = [s for s, _ in token_offsets]
+    last_token = -1
+    for i, (ws, _we) in enumerate(word_offsets):
+        t = bisect.bisect_right(starts, ws) - 1
+        if t < 0 or ws >= token_offsets[t][1]:
+            continue  # not inside a token (cannot happen for text built from the tokens)
+        if t == last_token:
+            out[i] = np.where(token_labels[t] > 0, LABELS.index("I"), 0)
+        else:
+            out[i] = token_labels[t]
+        last_token = t
+    return out
 
 
 @dataclass
@@ -439,13 +468,25 @@ class KeywordTagger:
                     if i < len(tags) and doc.lines[i] == doc.lines[start]:
                         continue
                     for s, e, _ in bio_to_spans(tags[start:i], ktype):
-                        s, e = s + start, e + start
+                        s, e = _trim_punctuation(doc.words, s + start, e + start)
+                        if s >= e:
+                            continue  # a span of punctuation only
                         cs, ce = doc.offsets[s][0], doc.offsets[e - 1][1]
                         score = float(np.clip(conf[s:e, k].mean(), 0.0, 1.0))
                         kws.append(Keyword(start=cs, end=ce, text=text[cs:ce], type=ktype, score=score))
                     start = i
             results.append(sorted(kws, key=lambda kw: (kw.start, kw.end, kw.type)))
         return results
+
+
+def _trim_punctuation(words: Sequence[str], s: int, e: int) -> tuple[int, int]:
+    """The word range ``[s, e)`` without punctuation-only words at either end: a keyword never
+    starts or ends with punctuation (``Python,`` or ``(AWS``)."""
+    while s < e and is_punctuation(words[s]):
+        s += 1
+    while e > s and is_punctuation(words[e - 1]):
+        e -= 1
+    return s, e
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,12 +540,12 @@ def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in m.items()}
 
 
-def evaluate_tagger(tagger: KeywordTagger, postings: Sequence[Posting]) -> dict[str, Any]:
-    """Run ``tagger`` over the postings' texts and score it with ``evaluate_keywords``."""
-    from common.keywords.evaluate import evaluate_keywords
+def evaluate_tagger(tagger: KeywordTagger, postings: Sequence[Posting], raw: bool = False) -> dict[str, Any]:
+    """Run ``tagger`` over the postings' texts (SkillSpan's tokenised form, or with ``raw`` as
+    people write them) and score it with ``evaluate_keywords``."""
+    from common.keywords.evaluate import dev_texts, evaluate_keywords
 
-    preds = tagger.extract([posting_text(p) for p in postings])
-    return evaluate_keywords(list(postings), preds)
+    return evaluate_keywords(list(postings), tagger.extract(dev_texts(postings, raw)), raw=raw)
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:

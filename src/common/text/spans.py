@@ -98,6 +98,20 @@ def posting_text(posting: Posting) -> str:
     return "\n".join(" ".join(s.tokens) for s in posting.sentences)
 
 
+def raw_posting_text(posting: Posting) -> tuple[str, list[list[tuple[int, int]]]]:
+    """The posting as people write it (``common.text.words.rejoin_tokens`` per sentence, one
+    sentence a line) and, per sentence, its tokens' offsets in that text."""
+    from common.text.words import rejoin_tokens
+
+    lines, offsets, base = [], [], 0
+    for s in posting.sentences:
+        line, offs = rejoin_tokens(list(s.tokens), base)
+        lines.append(line)
+        offsets.append(offs)
+        base += len(line) + 1
+    return "\n".join(lines), offsets
+
+
 def posting_token_offsets(posting: Posting) -> list[list[tuple[int, int]]]:
     """Per sentence, the character offsets of its tokens in ``posting_text(posting)``."""
     out = []
@@ -143,16 +157,30 @@ def gold_keywords(posting: Posting) -> list[Keyword]:
 _WS = re.compile(r"\S+")
 
 
-# C0/C1 control characters other than tab and newline (NUL, CR, vertical tab, form feed, DEL...)
-_CONTROLS = {c: " " for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
+def _control_map() -> dict[int, str]:
+    """C0 controls (but tab and newline) and DEL to a space; C1 controls to the Windows-1252
+    character they stand for in mis-decoded text (``\\x92`` is ``’``), else a space."""
+    table = {c: " " for c in [*range(0x20), 0x7F] if chr(c) not in "\t\n"}
+    for c in range(0x80, 0xA0):
+        try:
+            table[c] = bytes([c]).decode("cp1252")
+        except UnicodeDecodeError:
+            table[c] = " "
+    return table
+
+
+_CONTROLS = _control_map()
 
 
 def blank_control_chars(text: str) -> str:
-    """Control characters (other than newline and tab) replaced by spaces, one for one.
+    """Control characters normalised away, one character for one.
 
     Pasted and scraped text carries NULs, carriage returns and form feeds that are not
-    whitespace to a tokenizer, so ``"Python\\x00"`` used to come back as a keyword. The string keeps
-    its length, so offsets computed on the result point into the original text.
+    whitespace to a tokenizer, so ``"Python\\x00"`` used to come back as a keyword: they become
+    spaces. C1 controls are almost always Windows-1252 text decoded as Latin-1 (SkillSpan has
+    412 tokens such as ``We\\x92re``): they become the character meant (``We’re``), which keeps
+    the word whole. The string keeps its length, so offsets computed on the result point into
+    the original text.
     """
     return text.translate(_CONTROLS)
 
