@@ -65,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-dev-postings", type=int, default=None)
     ap.add_argument("--tagger", action="append", default=[], metavar="NAME=DIR",
                     help="Also score this trained tagger folder (repeatable), e.g. mpnet=<dir>.")
+    ap.add_argument("--ensemble", action="append", default=[], metavar="NAME=DIR,DIR",
+                    help="Also score the mean of these taggers' word distributions (a seed ensemble).")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     ap.add_argument("--out", type=Path, default=None, help="JSON results file.")
     args = ap.parse_args(argv)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from common.core.settings import get_settings
     from common.data.skillspan import load_skillspan
     from common.keywords.evaluate import dev_texts
-    from common.keywords.tagger import TAGGER_FILE, KeywordTagger, TaggerConfig, train_tagger
+    from common.keywords.tagger import TAGGER_FILE, KeywordTagger, TaggerConfig, ensemble_extract, train_tagger
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -110,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads((model_dir / TAGGER_FILE).read_text())
         tagger = KeywordTagger.load(model_dir, device="cpu")
         score(f"{name} [{tagger.tier}]", tagger.extract, meta.get("train_seconds"))
+    for spec in args.ensemble:
+        name, _, folders = spec.partition("=")
+        members = [KeywordTagger.load(Path(f), device="cpu") for f in folders.split(",")]
+        train_s = sum(json.loads((Path(f) / TAGGER_FILE).read_text()).get("train_seconds") or 0
+                      for f in folders.split(","))
+        score(f"{name} [{members[0].tier} x{len(members)}]", lambda t, m=members: ensemble_extract(m, t), train_s)
+        taggers.append((name, None))
 
     out = args.out or settings.reports_dir / "keywords" / "benchmark.json"
     previous = {}

@@ -146,8 +146,9 @@ class GroupService:
     def _describe(self) -> dict:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
         # would wait for the worker thread this method already holds
+        model = self.model
         return {**self.source.describe(get_settings().group_score_floor), "device": self.device,
-                "ready": self.model is not None}
+                "backend": model.encoder().backend if model is not None else None, "ready": model is not None}
 
     @bentoml.api
     def info(self) -> dict:

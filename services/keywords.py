@@ -92,7 +92,8 @@ class KeywordService:
         tagger = self.tagger
         tier = tagger.tier if tagger is not None else None
         return {**self.source.describe(get_settings().keyword_score_floor, tier=tier), "tier": tier,
-                "device": self.device, "ready": tagger is not None}
+                "backend": tagger.backend if tagger is not None else None, "device": self.device,
+                "ready": tagger is not None}
 
     @bentoml.api
     def info(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -215,3 +216,44 @@ def test_keywords_never_carry_punctuation(tiny_bert_dir, tmp_path):
         assert written[k.start:k.end] == k.text
         assert not is_punctuation(k.text[0]) and not is_punctuation(k.text[-1]), k
     assert sorted(k.text for k in kws) == sorted(k.text for k in tagger.extract([spaced])[0])
+
+
+def test_a_student_learns_its_teachers_distributions(tiny_bert_dir, tmp_path):
+    """Distillation: with alpha=1 the student sees only the teacher's per-word distributions and
+    ends up deciding like the teacher on postings neither trained on."""
+    from common.keywords.tagger import teacher_probabilities
+
+    train = synthetic_postings(12)
+    teacher = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30), train, None, tmp_path / "teacher", progress=False)
+    probs = teacher_probabilities(teacher.model_dir, train, "cpu")
+    assert len(probs) == len(train) and probs[0].shape[1:] == (2, 3)
+    assert np.allclose(probs[0].sum(-1), 1.0, atol=1e-4)
+    student = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=40, seed=7, teacher=str(teacher.model_dir),
+                                    distill_alpha=1.0, distill_temperature=1.0),
+                           train, None, tmp_path / "student", progress=False)
+    assert json.loads((student.model_dir / "tagger.json").read_text())["config"]["teacher"] == str(teacher.model_dir)
+    texts = [posting_text(p) for p in synthetic_postings(4, seed=9)]
+    t_probs = KeywordTagger.load(teacher.model_dir, device="cpu").word_probabilities(texts)
+    s_probs = KeywordTagger.load(student.model_dir, device="cpu").word_probabilities(texts)
+    t_lab = np.concatenate([t.argmax(-1).ravel() for t in t_probs])
+    s_lab = np.concatenate([s.argmax(-1).ravel() for s in s_probs])
+    keyword = t_lab > 0  # where the teacher sees a keyword (B or I): all-O agreement would be trivial
+    assert keyword.sum() >= 10 and np.mean(s_lab[keyword] == t_lab[keyword]) >= 0.8, np.mean(s_lab[keyword] == t_lab[keyword])
+    with pytest.raises(ValueError, match="linear heads"):
+        tiny_cfg(tiny_bert_dir, variant="crf", teacher=str(teacher.model_dir))
+
+
+def test_an_ensemble_of_one_is_the_tagger(tiny_bert_dir, tmp_path):
+    """``ensemble_extract`` decodes the mean distribution; with one tagger it gives that tagger's keywords."""
+    from common.keywords.tagger import ensemble_extract
+
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30), synthetic_postings(12), None, tmp_path / "m",
+                       progress=False)
+    tagger = KeywordTagger.load(res.model_dir, device="cpu")
+    texts = [posting_text(p) for p in synthetic_postings(3, seed=4)] + ["we need python, sql.\nand java"]
+    single = tagger.extract(texts)
+    assert any(single)
+    assert [[(k.start, k.end, k.type) for k in ks] for ks in ensemble_extract([tagger], texts)] == \
+        [[(k.start, k.end, k.type) for k in ks] for ks in single]
+    with pytest.raises(ValueError):
+        ensemble_extract([], texts)

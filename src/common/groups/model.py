@@ -118,6 +118,8 @@ class GroupConfig(StageConfig):
     max_dev_skills: int | None = Field(None, ge=1, description="Debug cap on dev skills.")
     seed: int = 13
     threads: int | None = Field(None, ge=1, description="CPU threads for torch/XGBoost; 1 is faster on a busy CPU.")
+    export_onnx: bool = Field(True, description="Export the encoder to ONNX next to the model and score the "
+                              "backend that will serve (settings.inference_backend).")
     device: str | None = None
 
 def _codes_matrix(lists: Sequence[Sequence[str]], codes: list[str]) -> np.ndarray:
@@ -166,13 +168,15 @@ class GroupModel:
         self.n_spectral = n_spectral
         self.metrics: dict[str, Any] = {}
         self._encoder = None
+        self.onnx_dir: Path | None = None  # the model folder, once saved with an ONNX export
 
     # ---- embeddings -------------------------------------------------------------------------
     def encoder(self):  # noqa: ANN201 - common.text.embeddings.Encoder, imported lazily
         if self._encoder is None:
             from common.text.embeddings import Encoder
 
-            self._encoder = Encoder(self.encoder_path, device=self.cfg.device, max_length=self.cfg.max_length)
+            self._encoder = Encoder(self.encoder_path, device=self.cfg.device, max_length=self.cfg.max_length,
+                                    onnx_dir=self.onnx_dir)
         return self._encoder
 
     def embed(self, texts: Sequence[str], use_cache: bool = False, progress: bool = False) -> np.ndarray:
@@ -278,7 +282,28 @@ class GroupModel:
             "metrics": self.metrics, "config": self.cfg.model_dump(),
         }
         (model_dir / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        if self.cfg.export_onnx:
+            self.export_onnx(model_dir)
         return model_dir
+
+    def save_metrics(self, model_dir: Path) -> None:
+        """Rewrite the stored metrics (after scoring another backend) without re-exporting."""
+        import joblib
+
+        state = joblib.load(model_dir / MODEL_FILE)
+        state["metrics"] = self.metrics
+        joblib.dump(state, model_dir / MODEL_FILE, compress=3)
+        meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+        meta["metrics"] = self.metrics
+        (model_dir / META_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+
+    def export_onnx(self, model_dir: Path) -> None:
+        """The encoder's ONNX exports (fp32, int8) in the model folder, for the ONNX backends."""
+        from transformers import AutoModel
+
+        from common.text.onnx_backend import export_encoder
+
+        export_encoder(AutoModel.from_pretrained(self.encoder_path), model_dir)
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str | None = None) -> GroupModel:
@@ -300,6 +325,10 @@ class GroupModel:
         model = cls(cfg, encoder_path, state["known_emb"], state["known_texts"], state["levels"],
                     state["pca"], state["kmeans"], state["n_spectral"])
         model.metrics = state.get("metrics", {})
+        from common.text.onnx_backend import available_backends
+
+        if len(available_backends(model_dir)) > 1:
+            model.onnx_dir = model_dir
         return model
 
 
@@ -645,7 +674,31 @@ def train_groups(
     metrics["timings"] = timings
     model.metrics = metrics
     model_dir = model.save(out_dir) if out_dir else None
+    if model_dir is not None and cfg.export_onnx:
+        model = _score_serving_backend(model_dir, dev_df, metrics, embed_cache, progress) or model
     return GroupTrainResult(model_dir=model_dir, metrics=metrics, seconds=train_seconds, timings=timings, model=model)
+
+
+def _score_serving_backend(model_dir: Path, dev_df: pd.DataFrame | None, metrics: dict[str, Any], embed_cache: bool,
+                           progress: bool) -> GroupModel | None:
+    """When the configured backend serves the ONNX export, score the saved model with it on dev
+    and make those the model's figures (the gate judges what will serve); torch's stay beside them."""
+    served = GroupModel.load(model_dir)
+    backend = served.encoder().backend
+    metrics["backend"] = backend
+    if backend == "torch" or dev_df is None or not len(dev_df):
+        return None
+    torch_figures = {k: {m: v[m] for m in ("micro_f1", "macro_f1") if m in v}
+                     for k, v in metrics.items() if k.startswith("l") and isinstance(v, dict)}
+    for key, values in evaluate_groups(served, dev_df, embed_cache=embed_cache, progress=progress).items():
+        if isinstance(values, dict):
+            metrics.setdefault(key, {}).update(values)  # per level: keeps the training-side figures
+        else:
+            metrics[key] = values
+    metrics["torch"] = torch_figures
+    served.metrics = metrics
+    served.save_metrics(model_dir)
+    return served
 
 
 def _training_frames(cfg: GroupConfig, train_df: pd.DataFrame | None, dev_df: pd.DataFrame | None,

@@ -94,6 +94,19 @@ class TaggerConfig(StageConfig):
     threads: int | None = Field(
         None, ge=1, description="torch CPU threads for this run (1 is faster on a busy shared CPU); None: torch's default."
     )
+    teacher: str | None = Field(
+        None, description="Knowledge distillation: a trained tagger folder (e.g. the accurate tier) whose per-word "
+        "label distributions on the training postings the student also learns (linear heads only).")
+    distill_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the teacher term (1 - alpha: the gold labels).")
+    distill_temperature: float = Field(2.0, gt=0, description="Softening of both distributions in the teacher term.")
+    export_onnx: bool = Field(True, description="Export the trained encoder to ONNX (fp32 and int8) next to the "
+                              "model, and score the backend that will serve (settings.inference_backend).")
+
+    @model_validator(mode="after")
+    def _check_teacher(self) -> TaggerConfig:
+        if self.teacher and self.variant == "crf":
+            raise ValueError("distillation (teacher) needs linear heads: use variant finetune or frozen")
+        return self
 
     @model_validator(mode="after")
     def _check_stride(self) -> TaggerConfig:
@@ -196,6 +209,7 @@ class _Item:
     input_ids: list[int]
     word_pos: list[int]  # position of each word's first piece in input_ids
     labels: np.ndarray | None
+    soft: np.ndarray | None = None  # teacher label probabilities [n_words, 2, 3] (distillation)
 
 
 def _items(docs: list[_Doc], tokenizer: Any, max_length: int, stride: int) -> list[_Item]:
@@ -229,6 +243,7 @@ def _collate(items: Sequence[_Item], pad_id: int) -> dict[str, Any]:
     word_pos = torch.zeros((n, w), dtype=torch.long)
     word_mask = torch.zeros((n, w), dtype=torch.bool)
     labels = torch.zeros((n, w, 2), dtype=torch.long)
+    soft = torch.full((n, w, 2, len(LABELS)), 1.0 / len(LABELS)) if any(it.soft is not None for it in items) else None
     for i, it in enumerate(items):
         input_ids[i, : len(it.input_ids)] = torch.tensor(it.input_ids)
         attention[i, : len(it.input_ids)] = 1
@@ -236,8 +251,13 @@ def _collate(items: Sequence[_Item], pad_id: int) -> dict[str, Any]:
         word_mask[i, : len(it.word_pos)] = True
         if it.labels is not None:
             labels[i, : len(it.word_pos)] = torch.from_numpy(it.labels)
-    return {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos,
-            "word_mask": word_mask, "labels": labels}
+        if soft is not None and it.soft is not None:
+            soft[i, : len(it.word_pos)] = torch.from_numpy(it.soft)
+    out = {"input_ids": input_ids, "attention_mask": attention, "word_pos": word_pos,
+           "word_mask": word_mask, "labels": labels}
+    if soft is not None:
+        out["soft"] = soft
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,12 +342,22 @@ def _build_net(encoder: Any, variant: str, dropout: float) -> Any:
         def emissions(self, batch: dict[str, Any]) -> Any:
             return self.scores(self.word_states(batch))
 
-        def loss(self, em: Any, batch: dict[str, Any]) -> Any:
+        def loss(self, em: Any, batch: dict[str, Any], alpha: float = 0.0, temperature: float = 1.0) -> Any:
+            """Gold cross-entropy; with a batch ``soft`` (teacher probabilities) and ``alpha`` > 0,
+            ``(1 - alpha) * CE + alpha * T^2 * KL(teacher_T || student_T)`` (Hinton et al.)."""
             mask, labels = batch["word_mask"], batch["labels"]
             if self.crfs is not None:
                 return sum(-crf(em[:, :, k], labels[:, :, k], mask=mask, reduction="token_mean")
                            for k, crf in enumerate(self.crfs)) / len(self.crfs)
-            return nn.functional.cross_entropy(em[mask].reshape(-1, len(LABELS)), labels[mask].reshape(-1))
+            ce = nn.functional.cross_entropy(em[mask].reshape(-1, len(LABELS)), labels[mask].reshape(-1))
+            if "soft" not in batch or alpha <= 0:
+                return ce
+            t = temperature
+            teacher = batch["soft"][mask].reshape(-1, len(LABELS)).clamp_min(1e-8).pow(1.0 / t)
+            teacher = teacher / teacher.sum(-1, keepdim=True)
+            student = nn.functional.log_softmax(em[mask].reshape(-1, len(LABELS)) / t, dim=-1)
+            kl = nn.functional.kl_div(student, teacher, reduction="batchmean")
+            return (1 - alpha) * ce + alpha * t * t * kl
 
         def decode(self, em: Any, mask: Any, method: str = "viterbi") -> list[np.ndarray]:
             """Best label ids per window: a ``[n_words, 2]`` array per row."""
@@ -363,6 +393,8 @@ class KeywordTagger:
         self.max_length = int(meta.get("max_length", 128))
         self.stride = int(meta.get("stride", 32))
         self.eval_batch_size = int(meta.get("eval_batch_size", 32))
+        self.backend = "torch"
+        self.source_dir: Path | None = None  # the folder it was loaded from
 
     @property
     def variant(self) -> str:
@@ -377,12 +409,17 @@ class KeywordTagger:
         return tier_for_params(sum(p.numel() for p in self.net.encoder.parameters()))
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | None = None) -> KeywordTagger:
-        """Load a folder written by ``save`` (or by ``train_tagger``) onto ``device``."""
+    def load(cls, model_dir: str | Path, device: str | None = None, backend: str | None = None) -> KeywordTagger:
+        """Load a folder written by ``save`` (or by ``train_tagger``) onto ``device``.
+
+        ``backend`` (default ``settings.inference_backend``): ``torch``, ``onnx``, ``onnx-int8`` or
+        ``auto`` (the int8 export on CPU when the folder has one; see ``common.text.onnx_backend``).
+        """
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
-        from common.core.settings import resolve_device
+        from common.core.settings import get_settings, resolve_device
+        from common.text.onnx_backend import ONNX_FILES, choose_backend, onnx_encoder
 
         model_dir = Path(model_dir)
         meta_path = model_dir / TAGGER_FILE
@@ -390,15 +427,22 @@ class KeywordTagger:
             raise FileNotFoundError(f"{model_dir} is not a keyword tagger folder (no {TAGGER_FILE})")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         dev = resolve_device(device)
+        settings = get_settings()
+        chosen = choose_backend(model_dir, backend or settings.inference_backend, dev)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         encoder = AutoModel.from_pretrained(model_dir)
+        meta.setdefault("tier", tier_for_params(sum(p.numel() for p in encoder.parameters())))
         net = _build_net(encoder, meta["variant"], 0.0)
         state = load_file(str(model_dir / HEAD_FILE))
         missing = net.load_state_dict(state, strict=False)
         if any(not k.startswith("encoder.") for k in missing.missing_keys):
             raise ValueError(f"{model_dir / HEAD_FILE} lacks head weights: {missing.missing_keys[:3]}")
+        if chosen != "torch":  # the heads stay in torch; the encoder runs in onnxruntime
+            net.encoder = onnx_encoder(model_dir / ONNX_FILES[chosen], encoder.config, settings.onnx_threads, dev)
         net.to(dev).eval()
-        return cls(net, tokenizer, meta, dev)
+        tagger = cls(net, tokenizer, meta, dev)
+        tagger.backend, tagger.source_dir = chosen, model_dir
+        return tagger
 
     def save(self, model_dir: str | Path) -> Path:
         """Write encoder + tokenizer (HF format), the head/CRF weights and ``tagger.json``."""
@@ -406,7 +450,15 @@ class KeywordTagger:
 
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        self.net.encoder.save_pretrained(model_dir)
+        if self.backend == "torch":
+            self.net.encoder.save_pretrained(model_dir)
+        elif self.source_dir is not None and self.source_dir.resolve() != model_dir.resolve():
+            # the encoder runs in onnxruntime: its weights and exports are the source folder's files
+            for f in self.source_dir.iterdir():
+                if f.is_file() and f.name not in (HEAD_FILE, TAGGER_FILE):
+                    shutil.copy2(f, model_dir / f.name)
+        else:
+            raise ValueError(f"a tagger loaded with the {self.backend} backend can only be saved to another folder")
         self.tokenizer.save_pretrained(model_dir)
         head = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()
                 if not k.startswith("encoder.")}
@@ -448,6 +500,28 @@ class KeywordTagger:
             self.net.train(was_training)
         return out
 
+    def word_probabilities(self, texts: list[str]) -> list[np.ndarray]:
+        """Per text, the softmax label distribution of every word ``[n_words, 2, 3]`` (O, B, I per
+        layer), each word from the window where it has the most context (for distillation)."""
+        import torch
+
+        docs = [_doc_from_text(self.tokenizer, t) for t in texts]
+        items = _items(docs, self.tokenizer, self.max_length, self.stride)
+        out = [np.zeros((len(d.words), len(KEYWORD_TYPES), len(LABELS)), dtype=np.float32) for d in docs]
+        order = sorted(range(len(items)), key=lambda i: len(items[i].input_ids))
+        pad = self.tokenizer.pad_token_id or 0
+        self.net.eval()
+        with torch.inference_mode():
+            for b in range(0, len(order), self.eval_batch_size):
+                chunk = [items[i] for i in order[b : b + self.eval_batch_size]]
+                batch = {k: v.to(self.device) for k, v in _collate(chunk, pad).items()}
+                probs = self.net.emissions(batch).float().softmax(-1).cpu().numpy()
+                for it, pr in zip(chunk, probs):
+                    w = it.window
+                    lo, hi = w.own_start - w.start, w.own_end - w.start
+                    out[it.doc][w.own_start : w.own_end] = pr[lo:hi]
+        return out
+
     def extract(self, texts: list[str]) -> list[list[Keyword]]:
         """Keywords of each text: ``Keyword(start, end, text, type, score)`` over that text.
 
@@ -457,26 +531,75 @@ class KeywordTagger:
         if isinstance(texts, str):
             raise TypeError("extract takes a list of texts")
         docs = [_doc_from_text(self.tokenizer, t) for t in texts]
-        results = []
-        for text, doc, (lab, conf) in zip(texts, docs, self._predict_docs(docs)):
-            kws: list[Keyword] = []
-            for k, ktype in enumerate(KEYWORD_TYPES):
-                tags = [LABELS[i] for i in lab[:, k]]
-                # spans never cross a line: decode each line on its own
-                start = 0
-                for i in range(1, len(tags) + 1):
-                    if i < len(tags) and doc.lines[i] == doc.lines[start]:
-                        continue
-                    for s, e, _ in bio_to_spans(tags[start:i], ktype):
-                        s, e = _trim_punctuation(doc.words, s + start, e + start)
-                        if s >= e:
-                            continue  # a span of punctuation only
-                        cs, ce = doc.offsets[s][0], doc.offsets[e - 1][1]
-                        score = float(np.clip(conf[s:e, k].mean(), 0.0, 1.0))
-                        kws.append(Keyword(start=cs, end=ce, text=text[cs:ce], type=ktype, score=score))
-                    start = i
-            results.append(sorted(kws, key=lambda kw: (kw.start, kw.end, kw.type)))
-        return results
+        return [_keywords(text, doc, lab, conf)
+                for text, doc, (lab, conf) in zip(texts, docs, self._predict_docs(docs), strict=True)]
+
+
+def _keywords(text: str, doc: _Doc, lab: np.ndarray, conf: np.ndarray) -> list[Keyword]:
+    """The keywords of one text from its words' label ids and confidences ``[n_words, 2]``:
+    spans per layer, never across a line, without punctuation at either end."""
+    kws: list[Keyword] = []
+    for k, ktype in enumerate(KEYWORD_TYPES):
+        tags = [LABELS[i] for i in lab[:, k]]
+        start = 0
+        for i in range(1, len(tags) + 1):
+            if i < len(tags) and doc.lines[i] == doc.lines[start]:
+                continue
+            for s, e, _ in bio_to_spans(tags[start:i], ktype):
+                s, e = _trim_punctuation(doc.words, s + start, e + start)
+                if s >= e:
+                    continue  # a span of punctuation only
+                cs, ce = doc.offsets[s][0], doc.offsets[e - 1][1]
+                score = float(np.clip(conf[s:e, k].mean(), 0.0, 1.0))
+                kws.append(Keyword(start=cs, end=ce, text=text[cs:ce], type=ktype, score=score))
+            start = i
+    return sorted(kws, key=lambda kw: (kw.start, kw.end, kw.type))
+
+
+def ensemble_extract(taggers: Sequence[KeywordTagger], texts: list[str], o_bias: float = 0.0) -> list[list[Keyword]]:
+    """Keywords from the mean of several taggers' per-word label distributions (a seed ensemble),
+    decoded per line with the BIO-constrained Viterbi. The taggers may use different encoders:
+    they all split text into the same words."""
+    if not taggers:
+        raise ValueError("an ensemble needs at least one tagger")
+    per_tagger = [t.word_probabilities(texts) for t in taggers]
+    out = []
+    for j, text in enumerate(texts):
+        doc = _doc_from_text(taggers[0].tokenizer, text)
+        probs = np.mean([pt[j] for pt in per_tagger], axis=0)  # [n_words, 2, 3]
+        lab = np.zeros((len(doc.words), len(KEYWORD_TYPES)), dtype=np.int64)
+        logp = np.log(np.clip(probs, 1e-9, 1.0))
+        logp[..., 0] += o_bias
+        bounds = [0] + [i for i in range(1, len(doc.words)) if doc.lines[i] != doc.lines[i - 1]] + [len(doc.words)]
+        for a, b in zip(bounds, bounds[1:]):
+            for k in range(len(KEYWORD_TYPES)):
+                lab[a:b, k] = bio_viterbi(logp[a:b, k])
+        conf = np.take_along_axis(probs, lab[..., None], axis=-1)[..., 0]
+        out.append(_keywords(text, doc, lab, conf))
+    return out
+
+
+def _export_and_score(tagger: KeywordTagger, out_dir: Path, dev: list[Posting], report: dict[str, Any] | None,
+                      metrics: dict[str, float]) -> dict[str, Any] | None:
+    """Export the encoder to ONNX next to the model; when the configured backend would serve an
+    export, score that backend on dev too and make its figures the model's (the gate then
+    judges what will serve), keeping the torch figures beside them for parity."""
+    from common.text.onnx_backend import export_encoder
+
+    export_encoder(tagger.net.encoder, out_dir)
+    serving = KeywordTagger.load(out_dir, device=tagger.device)
+    metrics["backend"] = serving.backend  # type: ignore[assignment]
+    if report is None or serving.backend == "torch":
+        return report
+    served = evaluate_tagger(serving, dev)
+    served["torch"] = {"span": report["span"]}
+    torch_f1 = report["span"]["overall"]["f1"]
+    metrics.update(flat_metrics(served))
+    metrics["torch_span_f1"] = torch_f1
+    tagger.meta["metrics"] = metrics
+    (out_dir / TAGGER_FILE).write_text(json.dumps(tagger.meta, indent=2, default=str), encoding="utf-8")
+    logger.info("dev span-F1: torch %.4f, %s %.4f", torch_f1, serving.backend, served["span"]["overall"]["f1"])
+    return served
 
 
 def _trim_punctuation(words: Sequence[str], s: int, e: int) -> tuple[int, int]:
@@ -585,12 +708,31 @@ def train_tagger(
     _seed_everything(cfg.seed)
     train, dev = _training_postings(cfg, train_postings, dev_postings)
     tagger = _initial_tagger(cfg, device)
-    items = _items([_doc_from_posting(tagger.tokenizer, p) for p in train], tagger.tokenizer, cfg.max_length,
-                   cfg.stride)
+    docs = [_doc_from_posting(tagger.tokenizer, p) for p in train]
+    items = _items(docs, tagger.tokenizer, cfg.max_length, cfg.stride)
+    if cfg.teacher:
+        attach_teacher(items, teacher_probabilities(cfg.teacher, train, device, progress))
     run = _TrainingRun(cfg, tagger, items, out_dir / CHECKPOINT_DIR)
     run.resume()
     run.loop(dev, progress)
     return _finish(cfg, run, train, dev, out_dir, t0)
+
+
+def teacher_probabilities(teacher_dir: str | Path, postings: Sequence[Posting], device: str,
+                          progress: bool = False) -> list[np.ndarray]:
+    """Per posting, the teacher tagger's label probabilities per word ``[n_words, 2, 3]`` over the
+    same words the student sees (both split text with ``common.text.words``)."""
+    teacher = KeywordTagger.load(teacher_dir, device=device)
+    texts = [posting_text(p) for p in postings]
+    if progress:
+        logger.info("teacher %s: labelling %d training postings", teacher_dir, len(texts))
+    return teacher.word_probabilities(texts)
+
+
+def attach_teacher(items: list[_Item], probs: list[np.ndarray]) -> None:
+    """Give each training window the teacher's distributions for the words it owns."""
+    for it in items:
+        it.soft = probs[it.doc][it.window.start : it.window.end].astype(np.float32)
 
 
 def _training_postings(cfg: TaggerConfig, train_postings: Sequence[Posting],
@@ -617,7 +759,9 @@ def _initial_tagger(cfg: TaggerConfig, device: str) -> KeywordTagger:
         if init_meta.get("variant") != cfg.variant:
             raise ValueError(f"init_from {cfg.init_from} is a {init_meta.get('variant')} tagger, not {cfg.variant}")
         net.load_state_dict(load_file(str(Path(cfg.init_from) / HEAD_FILE)), strict=False)
-    return KeywordTagger(net, tokenizer, _meta(cfg), device)
+    meta = _meta(cfg)
+    meta["tier"] = tier_for_params(sum(p.numel() for p in net.encoder.parameters()))
+    return KeywordTagger(net, tokenizer, meta, device)
 
 
 class _TrainingRun:
@@ -707,7 +851,8 @@ class _TrainingRun:
         import torch
 
         batch = self._batch(idx)
-        loss = self.net.loss(self._emissions(idx, batch), batch)
+        loss = self.net.loss(self._emissions(idx, batch), batch, self.cfg.distill_alpha if self.cfg.teacher else 0.0,
+                             self.cfg.distill_temperature)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip:
@@ -775,6 +920,8 @@ def _finish(cfg: TaggerConfig, run: _TrainingRun, train: list[Posting], dev: lis
     tagger.meta.update({"metrics": metrics, "train_seconds": train_seconds, "steps": run.step,
                         "train_postings": len(train), "history": history})
     tagger.save(out_dir)
+    if cfg.export_onnx:
+        report = _export_and_score(tagger, out_dir, dev, report, metrics)
     if report is not None:
         report["model"] = {"variant": cfg.variant, "model_dir": str(out_dir), "train_seconds": train_seconds}
         save_report(report, out_dir, history=history)
@@ -791,7 +938,7 @@ def average_taggers(model_dirs: Sequence[str | Path], out_dir: str | Path, **met
     """
     import torch
 
-    taggers = [KeywordTagger.load(d, device="cpu") for d in model_dirs]
+    taggers = [KeywordTagger.load(d, device="cpu", backend="torch") for d in model_dirs]  # averages torch weights
     if len({t.variant for t in taggers}) != 1:
         raise ValueError("can only average taggers of the same variant")
     states = [t.net.state_dict() for t in taggers]
@@ -800,7 +947,11 @@ def average_taggers(model_dirs: Sequence[str | Path], out_dir: str | Path, **met
     first = taggers[0]
     first.net.load_state_dict(avg)
     first.meta.update({"averaged_from": [str(d) for d in model_dirs], **meta})
-    return first.save(out_dir)
+    out = first.save(out_dir)
+    from common.text.onnx_backend import export_encoder
+
+    export_encoder(first.net.encoder, out)  # the averaged weights, not the first member's exports
+    return out
 
 
 def latest_model_dir() -> Path:

@@ -38,10 +38,12 @@ def encoder_fingerprint(encoder_path: str | Path) -> str:
     return "|".join(parts)
 
 
-def cache_key(encoder_path: str | Path, texts: Sequence[str], max_length: int) -> str:
-    """SHA-256 over encoder identity, pooling settings and the exact texts (in order)."""
+def cache_key(encoder_path: str | Path, texts: Sequence[str], max_length: int, backend: str = "torch") -> str:
+    """SHA-256 over encoder identity, backend, pooling settings and the exact texts (in order)."""
     h = hashlib.sha256()
     h.update(encoder_fingerprint(encoder_path).encode())
+    if backend != "torch":  # an int8 encoder gives other vectors: never share a cache entry with torch
+        h.update(f"|{backend}".encode())
     h.update(f"|mean|l2|{max_length}|{len(texts)}|".encode())
     for t in texts:
         h.update(t.encode("utf-8"))
@@ -61,10 +63,13 @@ class Encoder:
     """
 
     def __init__(self, encoder_path: str | Path | None = None, device: str | None = None,
-                 max_length: int | None = 128, batch_size: int = 64, num_threads: int | None = None) -> None:
+                 max_length: int | None = 128, batch_size: int = 64, num_threads: int | None = None,
+                 onnx_dir: str | Path | None = None, backend: str | None = None) -> None:
         from common.core.config import encoder_or_default
 
         self.path = encoder_or_default(str(encoder_path) if encoder_path else None)
+        self.onnx_dir = Path(onnx_dir) if onnx_dir else None  # where a model keeps its encoder's ONNX export
+        self.backend_pref = backend
         self.device_pref = device
         self._max_length = max_length
         self.batch_size = batch_size
@@ -81,9 +86,26 @@ class Encoder:
                 raise FileNotFoundError(f"encoder folder {self.path} does not exist")
             device = resolve_device(self.device_pref)
             tokenizer = AutoTokenizer.from_pretrained(self.path)
-            model = AutoModel.from_pretrained(self.path).to(device).eval()
-            self._loaded = (tokenizer, model, device)
+            model = AutoModel.from_pretrained(self.path)
+            if self.backend != "torch":
+                from common.core.settings import get_settings
+                from common.text.onnx_backend import ONNX_FILES, onnx_encoder
+
+                model = onnx_encoder(Path(self.onnx_dir) / ONNX_FILES[self.backend], model.config,
+                                     get_settings().onnx_threads, device)
+            self._loaded = (tokenizer, model.to(device).eval(), device)
         return self._loaded
+
+    @property
+    def backend(self) -> str:
+        """``torch``, or the ONNX export in ``onnx_dir`` that ``settings.inference_backend`` picks."""
+        if self.onnx_dir is None:
+            return "torch"
+        from common.core.settings import get_settings, resolve_device
+        from common.text.onnx_backend import choose_backend
+
+        return choose_backend(self.onnx_dir, self.backend_pref or get_settings().inference_backend,
+                              resolve_device(self.device_pref))
 
     @property
     def tokenizer(self) -> Any:
@@ -185,14 +207,16 @@ def embed_texts(
     from common.core.settings import get_settings
 
     texts = [str(t) for t in texts]
+    backend = "torch"
     if encoder is not None:
         encoder_path = encoder.path
         max_length = encoder.max_length  # an explicit max_length costs no model load
+        backend = encoder.backend
     encoder_path = str(encoder_path or get_settings().encoder_path)
     path: Path | None = None
     if use_cache:
         root = Path(cache_dir) if cache_dir is not None else get_settings().cache_dir
-        path = root / "embeddings" / f"{cache_key(encoder_path, texts, max_length)}.npy"
+        path = root / "embeddings" / f"{cache_key(encoder_path, texts, max_length, backend)}.npy"
         if path.exists():
             arr = np.load(path)
             if arr.shape[0] == len(texts):

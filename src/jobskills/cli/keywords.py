@@ -39,6 +39,7 @@ def train_keywords(
     batch_size: Optional[int] = typer.Option(None, help="Windows per step."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (1 helps on a busy CPU)."),
+    teacher: Optional[str] = typer.Option(None, help="Distil from this trained tagger folder (the accurate tier)."),
     out: Optional[Path] = typer.Option(
         None, help="Output folder (default <data_dir>/models/keyword-tagger/<variant>); rerun to resume."
     ),
@@ -52,7 +53,7 @@ def train_keywords(
     with user_errors():
         overrides = dict(variant=variant, encoder=encoder, epochs=epochs, max_steps=max_steps,
                          max_train_postings=max_train_postings, max_eval_postings=max_eval_postings,
-                         lr=lr, batch_size=batch_size, seed=seed, threads=threads)
+                         lr=lr, batch_size=batch_size, seed=seed, threads=threads, teacher=teacher)
         if config is not None:
             if not config.exists():
                 raise fail(f"config file {config} does not exist", code=2)
@@ -141,8 +142,35 @@ def extract(
     print_quality(quality)
 
 
+def export_onnx(
+    model: Path = typer.Option(..., help="Tagger folder to export (written next to its weights)."),
+    check: bool = typer.Option(True, help="Score torch and every ONNX backend on SkillSpan dev afterwards."),
+    max_postings: Optional[int] = typer.Option(None, help="Debug cap on dev postings for --check."),
+) -> None:
+    """Export a tagger's encoder to ONNX (fp32 and dynamic int8), then check span-F1 parity on dev."""
+    from common.data.skillspan import load_skillspan
+    from common.keywords.tagger import KeywordTagger, evaluate_tagger
+    from common.text.onnx_backend import export_encoder
+
+    with user_errors():
+        tagger = KeywordTagger.load(model, device="cpu", backend="torch")
+        with console.status(f"exporting {model}"):
+            paths = export_encoder(tagger.net.encoder, model)
+        for backend, path in paths.items():
+            console.print(f"{backend}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
+        if not check:
+            return
+        dev = load_skillspan("dev")
+        dev = dev[:max_postings] if max_postings else dev
+        for backend in ("torch", *paths):
+            with console.status(f"scoring {backend} on {len(dev)} dev postings"):
+                f1 = evaluate_tagger(KeywordTagger.load(model, device="cpu", backend=backend), dev)["span"]["overall"]["f1"]
+            console.print(f"{backend:10s} dev span-F1 {f1:.4f}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to ``app``."""
+    app.command("export-onnx")(export_onnx)
     app.command("train-keywords")(train_keywords)
     app.command("evaluate-keywords")(evaluate_keywords_cmd)
     app.command("extract")(extract)

@@ -1,0 +1,95 @@
+"""The ONNX Runtime backend on a tiny tagger: exported at training, chosen by settings, and the
+same keywords as torch (fp32) or nearly the same (int8)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_tagger import tiny_cfg
+from tiny_corpus import synthetic_postings
+
+from common.keywords.evaluate import evaluate_keywords
+from common.keywords.tagger import KeywordTagger, train_tagger
+from common.text.onnx_backend import available_backends, choose_backend
+from common.text.spans import posting_text
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_bert_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("onnx") / "m"
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30), synthetic_postings(12), synthetic_postings(4, seed=1),
+                       out, progress=False)
+    return res
+
+
+def test_training_exports_both_onnx_files_and_scores_the_serving_backend(trained):
+    assert available_backends(trained.model_dir) == ["torch", "onnx", "onnx-int8"]
+    meta = json.loads((trained.model_dir / "tagger.json").read_text())
+    assert meta["metrics"]["backend"] == "onnx-int8"  # auto on CPU serves the int8 export
+    assert abs(meta["metrics"]["span_f1"] - meta["metrics"]["torch_span_f1"]) <= 0.05
+    report = json.loads((trained.model_dir / "report.json").read_text())
+    assert report["torch"]["span"]["overall"]["f1"] == pytest.approx(meta["metrics"]["torch_span_f1"])
+
+
+def test_backends_agree(trained):
+    dev = synthetic_postings(6, seed=2)
+    texts = [posting_text(p) for p in dev]
+    by_backend = {b: KeywordTagger.load(trained.model_dir, device="cpu", backend=b) for b in ("torch", "onnx", "onnx-int8")}
+    assert {b: t.backend for b, t in by_backend.items()} == {"torch": "torch", "onnx": "onnx", "onnx-int8": "onnx-int8"}
+    kws = {b: t.extract(texts) for b, t in by_backend.items()}
+    key = lambda ks: [[(k.start, k.end, k.type) for k in doc] for doc in ks]  # noqa: E731
+    assert key(kws["onnx"]) == key(kws["torch"])  # fp32: the same keywords
+    f1 = {b: evaluate_keywords(dev, k)["span"]["overall"]["f1"] for b, k in kws.items()}
+    assert f1["torch"] > 0.3, f1  # not a vacuous comparison
+    assert abs(f1["onnx-int8"] - f1["torch"]) <= 0.05, f1
+    assert by_backend["onnx-int8"].tier == by_backend["torch"].tier == "fast"
+
+
+def test_choice_rules(trained, tmp_path):
+    assert choose_backend(trained.model_dir, "auto", "cpu") == "onnx-int8"
+    assert choose_backend(trained.model_dir, "auto", "cuda") == "torch"
+    assert choose_backend(tmp_path, "auto", "cpu") == "torch"  # no export: torch still serves
+    with pytest.raises(FileNotFoundError, match="export-onnx"):
+        choose_backend(tmp_path, "onnx-int8", "cpu")
+    with pytest.raises(ValueError, match="unknown inference backend"):
+        choose_backend(trained.model_dir, "tensorrt", "cpu")
+
+
+def test_an_onnx_tagger_saves_a_copy_that_loads_with_any_backend(trained, tmp_path):
+    tagger = KeywordTagger.load(trained.model_dir, device="cpu", backend="onnx-int8")
+    copy = tagger.save(tmp_path / "copy")
+    assert available_backends(copy) == ["torch", "onnx", "onnx-int8"]
+    text = ["we need python and sql"]
+    assert KeywordTagger.load(copy, device="cpu", backend="torch").extract(text) == \
+        KeywordTagger.load(trained.model_dir, device="cpu", backend="torch").extract(text)
+    with pytest.raises(ValueError, match="another folder"):
+        tagger.save(trained.model_dir)
+
+
+def test_group_model_serves_its_int8_export(tiny_bert_dir, tmp_path):
+    """The group model exports its encoder at save, its dev figures are the serving backend's, and
+    the int8 model puts skills in nearly the same groups as torch."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import group_taxonomy as gt
+    from test_groups_model import _cfg
+
+    from common.groups.model import GroupModel, train_groups
+
+    df = gt.skills()
+    dev, train = df.iloc[::6].reset_index(drop=True), df.drop(df.index[::6]).reset_index(drop=True)
+    res = train_groups(_cfg(tiny_bert_dir), train, dev, gt.groups(), out_dir=tmp_path / "g", progress=False,
+                       embed_cache=False)
+    assert available_backends(res.model_dir) == ["torch", "onnx", "onnx-int8"]
+    assert res.metrics["backend"] == "onnx-int8" and "l2" in res.metrics["torch"]
+    served = GroupModel.load(res.model_dir)
+    assert served.encoder().backend == "onnx-int8"
+    skills = dev["label"].tolist()
+    int8 = [d.groups[0].code for d in served.decide(skills, level=2)]
+    plain = GroupModel.load(res.model_dir)
+    plain.onnx_dir = None  # torch
+    ref = [d.groups[0].code for d in plain.decide(skills, level=2)]
+    assert sum(a == b for a, b in zip(int8, ref)) >= 0.8 * len(ref)
