@@ -118,8 +118,9 @@ class GroupConfig(StageConfig):
     max_dev_skills: int | None = Field(None, ge=1, description="Debug cap on dev skills.")
     seed: int = 13
     threads: int | None = Field(None, ge=1, description="CPU threads for torch/XGBoost; 1 is faster on a busy CPU.")
-    export_onnx: bool = Field(True, description="Export the encoder to ONNX next to the model and score the "
-                              "backend that will serve (settings.inference_backend).")
+    export_onnx: bool = Field(False, description="Export the encoder to ONNX next to the model and score the "
+                              "backend that will serve (settings.inference_backend). Off by default: int8 parity is "
+                              "not yet measured on ESCO dev (the quickstart's small model lost 0.05 l2 micro-F1).")
     device: str | None = None
 
 def _codes_matrix(lists: Sequence[Sequence[str]], codes: list[str]) -> np.ndarray:

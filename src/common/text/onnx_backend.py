@@ -61,7 +61,14 @@ def export_encoder(encoder: Any, out_dir: str | Path, quantize: bool = True) -> 
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         int8 = out_dir / ONNX_FILES["onnx-int8"]
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # onnxruntime logs "consider pre-processing" on the root logger each time
+        try:
+            with summarised_warnings("int8 quantisation", logger):
+                quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
         out["onnx-int8"] = int8
     return out
 
