@@ -54,7 +54,7 @@ VARIANTS: dict[str, dict] = {
 
 def _mirror_encoder(path: Path, cfg_path: Path) -> tuple[str, float]:
     """The adapted encoder folder and its training seconds (trained now when absent)."""
-    from common.groups.mirror_bert import INFO_FILE, MirrorConfig, train_mirror_bert
+    from common.text.mirror_bert import INFO_FILE, MirrorConfig, train_mirror_bert
 
     if (path / INFO_FILE).exists():
         return str(path), float(json.loads((path / INFO_FILE).read_text())["seconds"])

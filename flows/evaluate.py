@@ -111,10 +111,16 @@ def evaluate_flow(
         if max_dev_skills:  # the rows train_groups scored
             dev_df = dev_df.head(max_dev_skills).reset_index(drop=True)
         report["groups"] = _compare("groups", trained.models["groups"], dev_df, dev_skills=len(dev_df))
+    if "linker" in trained.models:
+        from common.linking.evaluate import load_validation
+
+        validation = load_validation(missing_ok=True)
+        report["linker"] = _compare("linker", trained.models["linker"], validation,
+                                    validation_spans={k: len(v) for k, v in validation.items()})
     out_dir = get_settings().reports_dir / "evaluate" / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    for kind in ("keywords", "groups"):
+    for kind in KINDS:
         if kind in report:
             d = Path(report[kind]["candidate"]["model_dir"])
             (d / "evaluation.json").write_text(

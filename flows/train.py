@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 
 from common.groups.model import GroupConfig
 from common.keywords.tagger import TaggerConfig
+from common.linking.linker import LinkerConfig
 from common.pipeline.results import TrainedModel, TrainedRun
 
 
@@ -61,6 +62,14 @@ def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
         if _complete(d, "group_model.json")
         else None
     )
+
+
+def _link_key(context: Any, params: dict[str, Any]) -> str | None:
+    from common.core.settings import get_settings
+
+    d = candidate_dir(get_settings().linker_model_name, params["data_version"], params["cfg"])
+    return (f"build-linker-{RESULT_FORMAT}-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
+            if _complete(d, "linker.json") else None)
 
 
 @task(name="load-training-data", cache_policy=None)
@@ -116,14 +125,37 @@ def train_groups_task(
     return result
 
 
+@task(name="build-linker", cache_key_fn=_link_key, persist_result=True)
+def build_linker_task(cfg: LinkerConfig, data_version: str) -> TrainedModel:
+    """Index the ESCO taxonomy (adapting the encoder on its synonyms first when configured) and
+    pick the abstention threshold on the span->ESCO validation files."""
+    from common.core.settings import get_settings
+    from common.linking.linker import build_linker
+    from common.linking.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    out = candidate_dir(get_settings().linker_model_name, data_version, cfg)
+    linker = build_linker(cfg, taxonomy, out_dir=out, progress=False)
+    result = TrainedModel(kind="linker", model_dir=str(out), metrics=linker.metrics,
+                          seconds=float(linker.metrics.get("build_seconds", 0.0)), data_version=data_version,
+                          params=cfg.model_dump(mode="json"), counts={"taxonomy_skills": len(taxonomy)})
+    result.save()
+    return result
+
+
 @flow(name="train", log_prints=True)
 def train_flow(
     models: list[str] | None = None,
     keywords: TaggerConfig | None = None,
     groups: GroupConfig | None = None,
     crowd_groups: str = "union",
+    linker: LinkerConfig | None = None,
 ) -> TrainedRun:
-    """Train the requested models (``keywords``, ``groups``) on the current merged data."""
+    """Train the requested models (``keywords``, ``groups``, ``linker``) on the current merged data.
+
+    The linker depends on the taxonomy, not on the merged labels; it is rebuilt here so that a
+    new encoder or taxonomy reaches it through the same gate as the other models.
+    """
     logger = get_run_logger()
     models = list(models or ["keywords", "groups"])
     data = load_training_data()
@@ -135,4 +167,7 @@ def train_flow(
     if "groups" in models:
         grp = out.models["groups"] = train_groups_task(groups or GroupConfig(), out.data_version, data, crowd_groups)
         logger.info("group model: l2 %s", grp.metrics.get("l2", {}).get("micro_f1"))
+    if "linker" in models:
+        lk = out.models["linker"] = build_linker_task(linker or LinkerConfig(), out.data_version)
+        logger.info("ESCO linker: R@1 %s, threshold %s", lk.metrics.get("r_at_1"), lk.metrics.get("tech", {}).get("threshold"))
     return out

@@ -1,7 +1,7 @@
 """The public HTTP API: composes the keyword and skill-group services, logs every prediction.
 
 Endpoints (all POST with a JSON body unless noted): ``/extract``, ``/extract_batch``,
-``/classify``, ``/analyze``, ``/match``, ``/topics``, ``/feedback`` (API key), ``/reload``
+``/classify``, ``/link``, ``/analyze``, ``/match``, ``/topics``, ``/feedback`` (API key), ``/reload``
 (API key, admin), ``/status``; BentoML adds ``GET /healthz``, ``GET /readyz`` (503 until both
 models are loaded), ``GET /metrics`` (Prometheus), ``GET /docs.json`` (OpenAPI) and the Swagger
 page at ``/``. The web page is at ``/ui/``.
@@ -28,7 +28,7 @@ from common.data.request_log import log_feedback, log_request
 from common.core.settings import get_settings
 from common.core.types import Keyword
 from services.config import ServingConfig
-from services.groups import GroupQuery, GroupService, to_decision_out
+from services.groups import GroupQuery, GroupService, LinkQuery, to_decision_out
 from services.guard import BodyGuard
 from services.keywords import KeywordService
 from services.retry import call_dependency
@@ -44,7 +44,13 @@ from services.schemas import (
     ExtractResponse,
     FeedbackRequest,
     FeedbackResponse,
+    EscoLink,
+    EscoMatchOut,
     GroupDecisionOut,
+    LinkedKeyword,
+    LinkRequest,
+    LinkResponse,
+    LinkResultOut,
     MatchRequest,
     MatchResponse,
     SkillGroups,
@@ -56,7 +62,7 @@ logger = logging.getLogger("jobskills.serving")
 
 CONFIG = ServingConfig.load()
 STATIC_DIR = Path(__file__).parent / "static"
-API_ROUTES = ("/extract", "/extract_batch", "/classify", "/analyze", "/match", "/topics", "/feedback",
+API_ROUTES = ("/extract", "/extract_batch", "/classify", "/link", "/analyze", "/match", "/topics", "/feedback",
               "/reload", "/status")
 
 REQUESTS = bentoml.metrics.Counter(
@@ -180,7 +186,30 @@ class ApiService:
 
     def _model(self, which: str) -> dict | None:
         """The ``model`` description (tag, tier, dev score, floor) of a dependency's info."""
+        if which == "linker":
+            return ((self._infos.get("groups") or {}).get("linker") or {}).get("model")
         return (self._infos.get(which) or {}).get("model")
+
+    async def _linker_ready(self) -> bool:
+        return bool(((await self._info("groups")).get("linker") or {}).get("ready"))
+
+    async def _link(self, phrases: list[str], contexts: list[str | None] | None = None,
+                    top_k: int = 1) -> list[LinkResultOut]:
+        raw = await _retrying(self.groups.to_async.link,
+                              [LinkQuery(skill=p, context=(contexts[i] if contexts else None), top_k=top_k)
+                               for i, p in enumerate(phrases)], what="skill-group service (linker)")
+        return [r if isinstance(r, LinkResultOut) else LinkResultOut.model_validate(r) for r in raw]
+
+    async def _with_esco(self, batches: list[list[Keyword]]) -> list[list[LinkedKeyword]]:
+        """Every keyword with its ESCO link (``esco: null`` when unlinked or without a linker);
+        each distinct phrase is linked once."""
+        phrases = _unique_phrases([k for kws in batches for k in kws])
+        links: dict[str, EscoLink | None] = {}
+        if phrases and await self._linker_ready():
+            for p, r in zip(phrases, await self._link(phrases), strict=True):
+                links[p.lower()] = r.linked
+        return [[LinkedKeyword(**k.model_dump(), esco=links.get(" ".join(k.text.split()).lower())) for k in kws]
+                for kws in batches]
 
     def _admin_refusal(self, ctx: bentoml.Context) -> JSONResponse | None:
         """401 without the right key; 403 when admin endpoints are off (exposed host, no key)."""
@@ -198,7 +227,7 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._unready("keywords"):
             return err
-        (kws,) = await self._extract([request.text])
+        (kws,) = await self._with_esco(await self._extract([request.text]))
         tag = self._infos["keywords"].get("tag")
         self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]})
         return ExtractResponse(keywords=kws, model_tag=tag, model=self._model("keywords"))
@@ -209,7 +238,7 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._unready("keywords"):
             return err
-        results = await self._extract(list(request.texts))
+        results = await self._with_esco(await self._extract(list(request.texts)))
         tag = self._infos["keywords"].get("tag")
         latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
@@ -241,6 +270,27 @@ class ApiService:
         return ClassifyResponse(results=results, model_tag=tag, model=self._model("groups"))
 
     @bentoml.api
+    async def link(self, request: LinkRequest, /) -> LinkResponse:
+        """The ESCO skill each phrase names: the ``top_k`` candidates and the link, or ``linked:
+        null`` when the best candidate is below the linker's threshold (ESCO lacks the skill).
+        ``context`` (optional, one sentence per skill) lets the linker rerank with the sentence."""
+        t0 = time.perf_counter()
+        if err := await self._unready("groups"):
+            return err
+        if not await self._linker_ready():
+            REQUESTS.labels(endpoint="link", outcome="unavailable").inc()
+            reason = ((self._infos.get("groups") or {}).get("linker") or {}).get("error")
+            return _error(503, f"the ESCO linker is not available: {reason}")
+        skills = list(request.skills)
+        results = await self._link(skills, list(request.context) if request.context else None, request.top_k)
+        linker_info = self._infos["groups"].get("linker") or {}
+        tag = linker_info.get("tag")
+        self._log("link", tag, t0, {"skills": skills, "context": request.context, "top_k": request.top_k},
+                  {"results": [r.model_dump() for r in results]})
+        return LinkResponse(results=results, taxonomy=linker_info.get("taxonomy") or "", model_tag=tag,
+                            model=self._model("linker"))
+
+    @bentoml.api
     async def analyze(self, request: AnalyzeRequest, /) -> AnalyzeResponse:
         """Keywords of a posting, each with its competency groups (what the web page shows):
         ``groups`` is the group model's decision, ``ranked`` the top_k with ``decided`` marking it.
@@ -250,7 +300,7 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._unready("keywords"):
             return err
-        (kws,) = await self._extract([request.text])
+        (kws,) = await self._with_esco(await self._extract([request.text]))
         # without a group model the keywords are still worth showing: groups stay empty and
         # group_model_tag is null
         groups_ready = (await self._info("groups")).get("ready")
@@ -259,7 +309,8 @@ class ApiService:
         out = []
         for k in kws:
             d = lower.get(" ".join(k.text.split()).lower())
-            out.append(AnalyzedKeyword(**k.model_dump(), groups=d.groups if d else [], ranked=d.ranked if d else []))
+            out.append(AnalyzedKeyword(**k.model_dump(), groups=d.groups if d else [], ranked=d.ranked if d else [],
+                                       group_source=d.source if d else None))
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
@@ -285,8 +336,10 @@ class ApiService:
         else:  # nothing to compare on one side: no overlap, by definition
             result = {"score": 0.0, "level": request.level, "groups": [], "missing": [], "exact_overlap": []}
         grp_tag = self._infos["groups"].get("tag")
+        esco = result.get("esco")
         resp = MatchResponse(**{k: result.get(k) for k in ("score", "level", "groups", "missing", "exact_overlap")},
-                             resume_skills=resume_skills, job_skills=job_skills, group_model_tag=grp_tag)
+                             resume_skills=resume_skills, job_skills=job_skills, group_model_tag=grp_tag,
+                             esco=EscoMatchOut.model_validate(esco) if esco else None)
         self._log("match", grp_tag, t0, {"resume": request.resume, "job": request.job,
                                          "resume_skills": resume_skills, "job_skills": job_skills},
                   resp.model_dump())

@@ -42,6 +42,8 @@ class ServingConfig(BaseSettings):
     )
     group_model_dir: Path | None = Field(None, description="Serve this skill-group model folder.")
     group_model_tag: str | None = Field(None, description="Serve this skill-group model tag.")
+    linker_model_dir: Path | None = Field(None, description="Serve this ESCO linker folder.")
+    linker_model_tag: str | None = Field(None, description="Serve this ESCO linker model tag.")
     topic_model_dir: Path | None = Field(
         None, description="Topic model folder for /topics; default <data_dir>/models/topics."
     )
@@ -75,7 +77,7 @@ class ServingConfig(BaseSettings):
     allow_anonymous_admin: bool = Field(
         False, description="Serve /reload and /feedback without an API key on a non-loopback host.")
 
-    @field_validator("keyword_model_dir", "group_model_dir", "topic_model_dir", mode="after")
+    @field_validator("keyword_model_dir", "group_model_dir", "linker_model_dir", "topic_model_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         """Resolved once: the services run with BentoML's working directory, not the caller's."""

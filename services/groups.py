@@ -1,7 +1,12 @@
-"""Skill-group service: the champion group classifier behind an adaptively batched API.
+"""Skill-group service: the champion group classifier and the ESCO linker behind adaptively
+batched APIs.
 
 ``classify`` takes one query per skill (skill, level, top_k) so that BentoML can merge the
-queries of concurrent requests; queries are grouped by (level, top_k) inside the batch.
+queries of concurrent requests; queries are grouped by (level, top_k) inside the batch. With a
+linker loaded, a phrase linked to an ESCO skill with known groups takes those groups
+(``common.linking.groups``); the others get the classifier's decision. ``link`` serves the linker
+itself. Both models live in this one worker: they answer the same phrases, and a third model
+process would cost another few hundred MB for a 40 MB index.
 """
 
 from __future__ import annotations
@@ -18,18 +23,32 @@ from pydantic import BaseModel, Field
 from common.core.settings import get_settings, resolve_device
 from services import model_sources
 from services.config import ServingConfig
-from services.schemas import GroupDecisionOut, GroupOut, RankedGroupOut
+from services.schemas import EscoLink, GroupDecisionOut, GroupOut, LinkResultOut, RankedGroupOut
 
 logger = logging.getLogger("jobskills.serving")
 
 CONFIG = ServingConfig.load()
 MODEL_NAME = get_settings().group_model_name
+LINKER_NAME = get_settings().linker_model_name
 
 
 class GroupQuery(BaseModel):
     skill: str
     level: int = Field(2, ge=1, le=2)
     top_k: int = Field(5, ge=1, le=50)
+
+
+class LinkQuery(BaseModel):
+    skill: str
+    context: str | None = None
+    top_k: int = Field(5, ge=1, le=20)
+
+
+def to_esco(m: Any) -> EscoLink | None:
+    if m is None:
+        return None
+    m = m if isinstance(m, dict) else m.model_dump()
+    return EscoLink(uri=str(m["uri"]), label=str(m["label"]), score=float(m["score"]))
 
 
 def to_group_out(g: Any) -> GroupOut:
@@ -47,7 +66,8 @@ def to_decision_out(d: Any) -> GroupDecisionOut:
     decided = {g.code for g in groups}
     ranked = [RankedGroupOut(**to_group_out(g).model_dump(), decided=to_group_out(g).code in decided)
               for g in d["ranked"]]
-    return GroupDecisionOut(groups=groups, ranked=ranked, threshold=float(d["threshold"]))
+    return GroupDecisionOut(groups=groups, ranked=ranked, threshold=float(d["threshold"]),
+                            source=d.get("source", "classifier"), esco=to_esco(d.get("esco")))
 
 
 def _plain(obj: Any) -> Any:
@@ -76,6 +96,7 @@ class GroupService:
     """Serves ``common.groups.model.GroupModel``; starts without a model and reports why (see ``info``)."""
 
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.group_model_tag, CONFIG.group_model_dir)
+    linker_ref = model_sources.class_model_ref(LINKER_NAME, CONFIG.linker_model_tag, CONFIG.linker_model_dir)
 
     def __init__(self) -> None:
         import torch  # heavy import kept out of module import
@@ -87,7 +108,37 @@ class GroupService:
         self._lock = threading.Lock()
         self.model: Any = None
         self.source = model_sources.ModelSource(MODEL_NAME, None, None, "not loaded yet")
+        self.linker: Any = None
+        self.linker_source = model_sources.ModelSource(LINKER_NAME, None, None, "not loaded yet")
         self._load(champion=False)
+        self._load_linker(champion=False)
+
+    def _load_linker(self, champion: bool) -> None:
+        """The ESCO linker is optional: without one, keywords carry ``esco: null`` and every
+        phrase gets the classifier's groups."""
+        source = model_sources.resolve(
+            LINKER_NAME, None if champion else CONFIG.linker_model_dir, CONFIG.linker_model_tag,
+            ref=type(self).linker_ref, champion=champion,
+        )
+        if source.path is None:
+            logger.warning("group service has no ESCO linker: %s", source.error)
+            if self.linker is None:
+                self.linker_source = source
+            return
+        from common.linking.linker import ESCOLinker
+
+        t0 = time.perf_counter()
+        try:
+            linker = ESCOLinker.load(source.path, device=self.device)
+            linker.link(["warm-up skill"], top_k=1)
+        except Exception as exc:
+            logger.exception("loading the ESCO linker from %s failed", source.path)
+            if self.linker is None:
+                self.linker_source = model_sources.ModelSource(LINKER_NAME, source.tag, None, f"loading failed: {exc}")
+            return
+        with self._lock:
+            self.linker, self.linker_source = linker, source
+        logger.info("ESCO linker %s loaded from %s in %.1fs", source.tag, source.path, time.perf_counter() - t0)
 
     def _load(self, champion: bool) -> None:
         source = model_sources.resolve(
@@ -130,25 +181,49 @@ class GroupService:
         for i, q in enumerate(queries):
             q = q if isinstance(q, GroupQuery) else GroupQuery.model_validate(q)
             by_key.setdefault((q.level, q.top_k), []).append(i)
+        from common.linking.groups import linked_groups
+
         for (level, top_k), idx in by_key.items():
             skills = [_skill(queries[i]) for i in idx]
-            for i, d in zip(idx, model.decide(skills, level=level, top_k=top_k), strict=True):
-                out[i] = to_decision_out(d)
+            for i, lg in zip(idx, linked_groups(skills, self.linker, model, level=level, top_k=top_k), strict=True):
+                out[i] = to_decision_out({**lg.decision.model_dump(), "source": lg.source,
+                                          "esco": lg.esco.model_dump() if lg.esco else None})
         return [d for d in out if d is not None]
+
+    @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size * 4), max_latency_ms=CONFIG.max_latency_ms)
+    def link(self, queries: list[LinkQuery]) -> list[LinkResultOut]:
+        """ESCO candidates and the link (or null) per phrase; one scoring pass per batch."""
+        linker = self.linker
+        if linker is None:
+            raise ServiceUnavailable(f"no ESCO linker: {self.linker_source.error}")
+        qs = [q if isinstance(q, LinkQuery) else LinkQuery.model_validate(q) for q in queries]
+        top_k = max((q.top_k for q in qs), default=1)
+        contexts = [q.context for q in qs] if any(q.context for q in qs) else None
+        results = linker.link([q.skill for q in qs], contexts, top_k=top_k)
+        return [LinkResultOut(skill=r.skill, matches=[to_esco(m) for m in r.matches[: q.top_k]],
+                              linked=to_esco(r.linked)) for q, r in zip(qs, results, strict=True)]
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:
         """Resume/job overlap in competency groups (``common.groups.matching.match``)."""
         from common.groups.matching import match
 
-        return _plain(match(resume_skills, job_skills, self._require(), level=level))
+        out = _plain(match(resume_skills, job_skills, self._require(), level=level))
+        linker = self.linker
+        if linker is not None:
+            out["esco"] = _esco_match(linker, resume_skills, job_skills)
+        return out
 
     def _describe(self) -> dict:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
         # would wait for the worker thread this method already holds
-        model = self.model
-        return {**self.source.describe(get_settings().group_score_floor), "device": self.device,
-                "backend": model.encoder().backend if model is not None else None, "ready": model is not None}
+        model, linker = self.model, self.linker
+        s = get_settings()
+        return {**self.source.describe(s.group_score_floor), "device": self.device,
+                "backend": model.encoder().backend if model is not None else None, "ready": model is not None,
+                "linker": {**self.linker_source.describe(s.linker_score_floor), "ready": linker is not None,
+                           "taxonomy": linker.taxonomy.version if linker is not None else None,
+                           "threshold": linker.threshold if linker is not None else None}}
 
     @bentoml.api
     def info(self) -> dict:
@@ -159,8 +234,22 @@ class GroupService:
     def reload(self) -> dict:
         """Load the current registry champion (after a promotion or rollback)."""
         self._load(champion=CONFIG.group_model_dir is None and CONFIG.group_model_tag is None)
+        self._load_linker(champion=CONFIG.linker_model_dir is None and CONFIG.linker_model_tag is None)
         return self._describe()
 
 
 def _skill(q: Any) -> str:
     return q.skill if isinstance(q, GroupQuery) else str(q["skill"])
+
+
+def _esco_match(linker: Any, resume_skills: list[str], job_skills: list[str]) -> dict:
+    """Resume/job overlap on linked ESCO skills: the share of the job's linked skills the resume has."""
+    links = linker.link(list(resume_skills) + list(job_skills), top_k=1)
+    resume = {r.linked.uri: r.linked for r in links[: len(resume_skills)] if r.linked}
+    job_links = links[len(resume_skills):]
+    job = {r.linked.uri: r.linked for r in job_links if r.linked}
+    shared = [m for u, m in job.items() if u in resume]
+    return {"score": len(shared) / len(job) if job else 0.0,
+            "shared": [m.model_dump() for m in shared],
+            "missing": [m.model_dump() for u, m in job.items() if u not in resume],
+            "unlinked_job_skills": [r.skill for r in job_links if r.linked is None]}

@@ -74,6 +74,32 @@ class ExtractRequest(_Strict):
     text: Text = Field(description="A job posting (plain text).")
 
 
+MAX_CONTEXT_CHARS = 2000
+
+
+def check_context(value: str | None) -> str | None:
+    """The sentence a skill comes from: at most 2,000 characters (a sentence, not a posting)."""
+    if value is not None and len(value) > MAX_CONTEXT_CHARS:
+        raise ValueError(f"context has {len(value)} characters; the limit is {MAX_CONTEXT_CHARS}")
+    return value
+
+
+Context = Annotated[str | None, AfterValidator(check_context)]
+
+
+class LinkRequest(_Strict):
+    skills: Skills = Field(description="Skill phrases to link to ESCO skills.")
+    context: list[Context] | None = Field(None, description="Optional: one sentence per skill (null entries allowed).")
+    top_k: TopK = Field(5, description="Candidate ESCO skills per phrase.")
+
+    @model_validator(mode="after")
+    def _one_context_per_skill(self) -> LinkRequest:
+        if self.context is not None and len(self.context) != len(self.skills):
+            raise ValueError(f"context has {len(self.context)} entries for {len(self.skills)} skills; "
+                             "give one sentence per skill or leave it out")
+        return self
+
+
 class ExtractBatchRequest(_Strict):
     texts: Texts = Field(description="Several postings; at most settings.max_batch_items.")
 
@@ -176,10 +202,24 @@ class RankedGroupOut(GroupOut):
                           "or the best group); false for a ranked extra shown for browsing.")
 
 
+class EscoLink(BaseModel):
+    uri: str = Field(description="The ESCO skill's URI (http://data.europa.eu/esco/skill/...).")
+    label: str = Field(description="Its ESCO preferred label.")
+    score: float = Field(description="The linker's fused similarity; links below its threshold are null.")
+
+
 class GroupDecisionOut(BaseModel):
-    groups: list[GroupOut] = Field(description="The model's decision: the groups the skill is in, best first.")
+    groups: list[GroupOut] = Field(description="The decision: the groups the skill is in, best first.")
     ranked: list[RankedGroupOut] = Field(description="The top_k groups by score, decided or not.")
     threshold: float = Field(description="The probability threshold the decision used (tuned at training).")
+    source: Literal["taxonomy", "classifier"] = Field(
+        "classifier", description="taxonomy: the groups of the ESCO skill the phrase is linked to; "
+        "classifier: the group model's decision (unlinked phrases, held-out skills).")
+    esco: EscoLink | None = Field(None, description="The ESCO skill the phrase is linked to, if any.")
+
+
+class LinkedKeyword(Keyword):
+    esco: EscoLink | None = Field(None, description="The ESCO skill this keyword names, or null (unlinked, or no linker).")
 
 
 class ModelDescription(BaseModel):
@@ -194,14 +234,27 @@ class ModelDescription(BaseModel):
     warning: str | None = None
 
 
+class LinkResultOut(BaseModel):
+    skill: str
+    matches: list[EscoLink] = Field(description="The top_k ESCO skills, best first.")
+    linked: EscoLink | None = Field(description="The best match when it clears the threshold, else null.")
+
+
+class LinkResponse(BaseModel):
+    results: list[LinkResultOut]
+    taxonomy: str = Field(description="The taxonomy linked to, e.g. ESCO v1.2.0.")
+    model_tag: str | None
+    model: ModelDescription | None = Field(None, description="The linker that answered.")
+
+
 class ExtractResponse(BaseModel):
-    keywords: list[Keyword]
+    keywords: list[LinkedKeyword]
     model_tag: str | None
     model: ModelDescription | None = Field(None, description="The keyword model that answered.")
 
 
 class ExtractBatchResponse(BaseModel):
-    results: list[list[Keyword]]
+    results: list[list[LinkedKeyword]]
     model_tag: str | None
     model: ModelDescription | None = Field(None, description="The keyword model that answered.")
 
@@ -217,10 +270,12 @@ class ClassifyResponse(BaseModel):
     model: ModelDescription | None = Field(None, description="The group model that answered.")
 
 
-class AnalyzedKeyword(Keyword):
+class AnalyzedKeyword(LinkedKeyword):
     groups: list[GroupOut] = Field(description="The group model's decision for this keyword (empty without one).")
     ranked: list[RankedGroupOut] = Field(default_factory=list, description="The top_k groups; `decided` marks "
                                          "the decision, the others are ranked extras.")
+    group_source: Literal["taxonomy", "classifier"] | None = Field(
+        None, description="Where the groups come from: the linked ESCO skill (taxonomy) or the group model.")
 
 
 class AnalyzeResponse(BaseModel):
@@ -242,6 +297,13 @@ class GroupMatchOut(BaseModel):
     resume_skills: list[str]
 
 
+class EscoMatchOut(BaseModel):
+    score: float = Field(description="0..1: the share of the job's linked ESCO skills the resume also has.")
+    shared: list[EscoLink] = Field(description="ESCO skills on both sides.")
+    missing: list[EscoLink] = Field(description="The job's ESCO skills the resume lacks.")
+    unlinked_job_skills: list[str] = Field(description="Job skills with no ESCO link (compared by groups only).")
+
+
 class MatchResponse(BaseModel):
     score: float = Field(description="0..1: how much of the job's competency-group weight the resume covers.")
     level: int
@@ -251,6 +313,7 @@ class MatchResponse(BaseModel):
     resume_skills: list[str]
     job_skills: list[str]
     group_model_tag: str | None
+    esco: EscoMatchOut | None = Field(None, description="The same comparison on linked ESCO skills (null without a linker).")
 
 
 class TopicOut(BaseModel):

@@ -123,6 +123,24 @@ function groupCell(k) {
   return wrap;
 }
 
+// ESCO cell: the linked skill's label, a link to its ESCO page; a dash when unlinked.
+function escoCell(k) {
+  if (!k.esco) {
+    const none = document.createElement("span");
+    none.className = "muted esco-none";
+    none.textContent = k.added ? "" : "not linked";
+    return none;
+  }
+  const a = document.createElement("a");
+  a.className = "esco";
+  a.href = k.esco.uri;
+  a.target = "_blank";
+  a.rel = "noopener";
+  a.textContent = k.esco.label;
+  a.title = `${k.esco.uri} (link score ${k.esco.score.toFixed(2)})`;
+  return a;
+}
+
 function render() {
   $("result").hidden = false;
   const box = $("highlighted");
@@ -136,7 +154,8 @@ function render() {
     mark.dataset.index = String(k.index);
     mark.textContent = state.text.slice(k.start, k.end);
     const groups = groupText(k);
-    mark.title = `${k.type}${k.added ? "" : ` ${k.score.toFixed(2)}`}${groups ? ` — ${groups}` : ""}`;
+    const esco = k.esco ? ` — ESCO: ${k.esco.label}` : "";
+    mark.title = `${k.type}${k.added ? "" : ` ${k.score.toFixed(2)}`}${esco}${groups ? ` — ${groups}` : ""}`;
     box.appendChild(mark);
     pos = k.end;
   }
@@ -159,10 +178,11 @@ function render() {
       type.appendChild(o);
     }
     type.addEventListener("change", () => { k.type = type.value; render(); });
-    const cells = [keep, k.text, type, k.added ? "added" : k.score.toFixed(2), groupCell(k)];
+    const cells = [keep, k.text, type, k.added ? "added" : k.score.toFixed(2), escoCell(k), groupCell(k)];
     cells.forEach((c, j) => {
       const td = document.createElement("td");
-      if (j === 4) td.className = "groups";
+      if (j === 4) td.className = "esco-cell";
+      if (j === 5) td.className = "groups";
       if (typeof c === "string") td.textContent = c; else td.appendChild(c);
       tr.appendChild(td);
     });

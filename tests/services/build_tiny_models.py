@@ -1,4 +1,5 @@
-"""Train a tiny tagger and a tiny skill-group model and promote both with ``common.registry``.
+"""Train a tiny tagger, a tiny skill-group model and a tiny ESCO linker and promote them with
+``common.registry``.
 
 Run by the ``tiny_models`` fixture in a subprocess whose environment points ``BENTOML_HOME``
 and ``JOBSKILLS_DATA_DIR`` at temporary folders:
@@ -91,6 +92,43 @@ def build_groups(encoder: Path, work: Path) -> dict:
     return {"tag": decision.tag, "path": str(registry.champion_path("skill-groups"))}
 
 
+def tiny_taxonomy():  # noqa: ANN201 - common.linking.Taxonomy
+    """The group skills as a taxonomy with URIs and known groups; ``python`` has an alternative label."""
+    from common.linking.taxonomy import taxonomy_frame
+
+    rows = [{"uri": f"http://data.europa.eu/esco/skill/tiny-{i}", "label": s, "groups_l2": [code],
+             "groups_l1": [code.split(".")[0]], "alt_labels": ["python programming"] if s == "python" else []}
+            for i, (code, s) in enumerate((c, s) for c, labels in SKILLS.items() for s in labels)]
+    return taxonomy_frame(rows)
+
+
+def build_linker(encoder: Path, work: Path) -> dict:
+    """A linker over the tiny taxonomy, its threshold picked on tiny annotations, promoted."""
+    import pandas as pd
+
+    from common import registry
+    from common.linking.evaluate import load_annotations
+    from common.linking.linker import ESCOLinker, LinkerConfig, build_linker as build
+
+    annotations = work / "tiny_annotations.csv"
+    pd.DataFrame([
+        {"sentence": "we use python daily", "span": "python", "sub_span": "", "label": "python"},
+        {"sentence": "sql is a must", "span": "sql", "sub_span": "", "label": "sql"},
+        {"sentence": "good communication skills", "span": "communication skills", "sub_span": "",
+         "label": "communication skills"},
+        {"sentence": "knowledge of kubernetes", "span": "kubernetes", "sub_span": "", "label": "LABEL NOT PRESENT"},
+        {"sentence": "zxq qqz wanted", "span": "zxq qqz", "sub_span": "", "label": "LABEL NOT PRESENT"},
+    ]).to_csv(annotations, index=False)
+    cfg = LinkerConfig(encoder=str(encoder), threads=1)
+    linker = build(cfg, tiny_taxonomy(), out_dir=work / "linker", validation={"tiny": load_annotations(annotations)},
+                   progress=False, use_cache=False)
+    ESCOLinker.load(work / "linker").link(["python"], top_k=2)
+    decision = registry.register_and_gate("esco-linker", work / "linker", linker.metrics, "r_at_1",
+                                          metadata={"params": {"tiny": True}})
+    assert decision.promoted, decision.reason
+    return {"tag": decision.tag, "path": str(registry.champion_path("esco-linker")), "threshold": linker.threshold}
+
+
 def build_topics(encoder: Path, work: Path) -> dict:
     """A topic model folder (not published: the tests install it while the server runs)."""
     from common.topics.model import TopicConfig, fit_topics
@@ -109,7 +147,8 @@ def main() -> None:
     if what == "topics":
         result = {"topics": build_topics(encoder, work)}
     else:
-        result = {"keywords": build_tagger(encoder, work), "groups": build_groups(encoder, work)}
+        result = {"keywords": build_tagger(encoder, work), "groups": build_groups(encoder, work),
+                  "linker": build_linker(encoder, work)}
     out.write_text(json.dumps(result, indent=2))
 
 

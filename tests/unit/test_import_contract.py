@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"data"},
     {"labels"},
     {"keywords", "groups", "topics"},
+    {"linking"},
     {"monitoring"},
     {"pipeline"},
     {"testing"},

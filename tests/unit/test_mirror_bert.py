@@ -10,7 +10,7 @@ import random
 def test_mask_spans_masks_one_inner_span_only():
     import torch
 
-    from common.groups.mirror_bert import _mask_spans
+    from common.text.mirror_bert import _mask_spans
 
     ids = torch.tensor([[101, 5, 6, 7, 8, 9, 102, 0], [101, 5, 102, 0, 0, 0, 0, 0]])
     mask = (ids != 0).long()
@@ -24,7 +24,7 @@ def test_mask_spans_masks_one_inner_span_only():
 def test_info_nce_is_low_for_matching_views():
     import torch
 
-    from common.groups.mirror_bert import info_nce
+    from common.text.mirror_bert import info_nce
 
     a = torch.eye(8)
     assert float(info_nce(a, a, 0.05)) < 0.01
@@ -33,7 +33,7 @@ def test_info_nce_is_low_for_matching_views():
 
 def test_short_run_saves_a_loadable_encoder(tiny_bert_dir, tmp_path):
     from common.text.embeddings import embed_texts
-    from common.groups.mirror_bert import INFO_FILE, MirrorConfig, train_mirror_bert
+    from common.text.mirror_bert import INFO_FILE, MirrorConfig, train_mirror_bert
 
     strings = ["write python code", "java developer", "sql data", "cloud testing", "team management",
                "software design", "strong communication", "project work"]

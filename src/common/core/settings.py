@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     )
     keyword_model_name: str = "keyword-tagger"
     group_model_name: str = "skill-groups"
+    linker_model_name: str = "esco-linker"
 
     keyword_score_floor: float = Field(
         0.40, ge=0, le=1,
@@ -68,6 +69,11 @@ class Settings(BaseSettings):
     group_score_floor: float = Field(
         0.45, ge=0, le=1,
         description="A skill-group champion whose dev micro-F1 is below this is flagged as low quality.",
+    )
+    linker_score_floor: float = Field(
+        0.55, ge=0, le=1,
+        description="An ESCO linker champion whose validation R@1 (mean of TECH and HOUSE) is below this "
+        "is flagged as low quality.",
     )
 
     @field_validator("data_dir", "shared_data_dir", mode="after")

@@ -1,4 +1,4 @@
-"""Skill competency groups: the SkillBERT-style classifier, its features and metrics, matching, Mirror-BERT."""
+"""Skill competency groups: the SkillBERT-style classifier, its features and metrics, matching (Mirror-BERT lives in ``common.text.mirror_bert``)."""
 
 from common.core.exports import lazy_exports
 
@@ -12,6 +12,4 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "default_model_dir": "model",
     "latest_model_dir": "model",
     "match": "matching",
-    "MirrorConfig": "mirror_bert",
-    "train_mirror_bert": "mirror_bert",
 })

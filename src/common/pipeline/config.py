@@ -17,8 +17,9 @@ from common.labels.crowd import MergeConfig
 from common.groups.model import GroupConfig
 from common.registry import GateConfig
 from common.keywords.tagger import TaggerConfig
+from common.linking.linker import LinkerConfig
 
-ModelKind = Literal["keywords", "groups"]
+ModelKind = Literal["keywords", "groups", "linker"]
 
 
 class PipelineConfig(StageConfig):
@@ -28,8 +29,10 @@ class PipelineConfig(StageConfig):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     keywords: TaggerConfig = Field(default_factory=TaggerConfig)
     groups: GroupConfig = Field(default_factory=GroupConfig)
+    linker: LinkerConfig = Field(default_factory=LinkerConfig)
     keyword_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     group_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
+    linker_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     baselines: list[Literal["tfidf", "yake", "keybert"]] = Field(
         default_factory=lambda: ["tfidf", "yake"],
         description="Unsupervised keyword baselines scored next to the candidate (report only, no gate).",
@@ -39,13 +42,14 @@ class PipelineConfig(StageConfig):
     )
 
     def with_encoder(self, encoder: str | None) -> PipelineConfig:
-        """The same config with both models on another encoder folder (tests use a tiny BERT)."""
+        """The same config with every model on another encoder folder (tests use a tiny BERT)."""
         if not encoder:
             return self
         return self.model_copy(
             update={
                 "keywords": self.keywords.model_copy(update={"encoder": encoder}),
                 "groups": self.groups.model_copy(update={"encoder": encoder}),
+                "linker": self.linker.model_copy(update={"encoder": encoder}),
             }
         )
 

@@ -27,6 +27,12 @@ def _load_groups(path: Path) -> Any:
     return GroupModel.load(path)
 
 
+def _load_linker(path: Path) -> Any:
+    from common.linking.linker import ESCOLinker
+
+    return ESCOLinker.load(path)
+
+
 def _smoke_tagger(path: Path) -> None:
     out = _load_tagger(path).extract(["We need Python and SQL skills and good communication."])
     if len(out) != 1 or not isinstance(out[0], list):
@@ -37,6 +43,18 @@ def _smoke_groups(path: Path) -> None:
     out = _load_groups(path).predict(["python programming"], level=2, top_k=3)
     if len(out) != 1 or not out[0]:
         raise ValueError("the group model returned no groups for one skill")
+
+
+def _smoke_linker(path: Path) -> None:
+    out = _load_linker(path).link(["python programming"], top_k=3)
+    if len(out) != 1 or not out[0].matches:
+        raise ValueError("the linker returned no candidate skills for one phrase")
+
+
+def _score_linker(path: Path, dev: Any) -> dict[str, Any]:
+    from common.linking.evaluate import evaluate_linker
+
+    return evaluate_linker(_load_linker(path), dev)
 
 
 def _score_tagger(path: Path, dev: Any) -> dict[str, Any]:
@@ -53,7 +71,7 @@ def _score_groups(path: Path, dev: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelKind:
-    """One kind of model (``keywords`` or ``groups``) and what every stage needs to know of it."""
+    """One kind of model (``keywords``, ``groups`` or ``linker``) and what every stage needs to know of it."""
 
     kind: str
     name_setting: str  # the Settings field holding the registry name
@@ -77,6 +95,8 @@ KINDS: dict[str, ModelKind] = {
                           _load_tagger, _smoke_tagger, _score_tagger),
     "groups": ModelKind("groups", "group_model_name", "group_score_floor", "l2.micro_f1",
                         _load_groups, _smoke_groups, _score_groups),
+    "linker": ModelKind("linker", "linker_model_name", "linker_score_floor", "r_at_1",
+                        _load_linker, _smoke_linker, _score_linker),
 }
 
 

@@ -233,7 +233,15 @@ class ModelQuality:
 
 def folder_metadata(folder: Path) -> dict[str, Any]:
     """Registry-style metadata (primary metric and value) for a model folder outside the store,
-    from the dev report a training run left in it (``report.json``); empty when there is none."""
+    from the dev report a training run left in it (``report.json``; a linker's ``linker.json``);
+    empty when there is none."""
+    linker = Path(folder) / "linker.json"
+    if linker.exists():
+        try:
+            r1 = json.loads(linker.read_text(encoding="utf-8"))["metrics"]["r_at_1"]
+            return {"primary_metric": "r_at_1", "primary_value": float(r1)}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
     report = Path(folder) / "report.json"
     try:
         f1 = json.loads(report.read_text(encoding="utf-8"))["span"]["overall"]["f1"]

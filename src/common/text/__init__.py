@@ -1,4 +1,5 @@
-"""Text utilities shared by every model: spans and BIO tags, word splitting, the sentence encoder."""
+"""Text utilities shared by every model: spans and BIO tags, word splitting, the sentence encoder
+and its self-supervised adaptation (Mirror-BERT)."""
 
 from common.core.exports import lazy_exports
 
@@ -22,4 +23,6 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "Encoder": "embeddings",
     "embed_texts": "embeddings",
     "mean_pool": "embeddings",
+    "MirrorConfig": "mirror_bert",
+    "train_mirror_bert": "mirror_bert",
 })

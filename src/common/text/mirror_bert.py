@@ -8,6 +8,10 @@ two copies are positives and every other string in the batch is a negative (Info
 low temperature). A few hundred steps suffice in the paper; here the run time is measured and
 stored with the adapted encoder (``mirror_bert.json``) because on a 2-core CPU it is the most
 expensive part of the group pipeline.
+
+``pairs`` turns the same loop into the taxonomy's own supervision: a skill's preferred label and
+one of its alternative labels are two views of one concept (used by the ESCO linker). It lives
+in ``text`` because both the group classifier and the linker adapt their encoder with it.
 """
 
 from __future__ import annotations
@@ -83,8 +87,30 @@ def info_nce(a, b, temperature: float):  # noqa: ANN001, ANN201 - torch tensors
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | Path, progress: bool = True) -> MirrorResult:
-    """Adapt ``cfg.encoder`` on ``strings`` (deduplicated) and save it as an HF folder."""
+def _batches(pairs: list[tuple[str, str]], bs: int, rng: random.Random):  # noqa: ANN202 - generator
+    """Endless shuffled batches of pairs in which no string appears twice: two rows sharing a
+    string (two alternative labels of one skill) would be each other's false negatives."""
+    pending: list[tuple[str, str]] = []
+    while True:
+        if len(pending) < bs * 2:
+            more = pairs[:]
+            rng.shuffle(more)
+            pending.extend(more)
+        batch, seen, rest = [], set(), []
+        for a, b in pending:
+            if len(batch) < bs and a not in seen and b not in seen:
+                batch.append((a, b))
+                seen.update((a, b))
+            else:
+                rest.append((a, b))
+        pending = rest
+        yield batch
+
+
+def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | Path, progress: bool = True,
+                      pairs: Sequence[tuple[str, str]] = ()) -> MirrorResult:
+    """Adapt ``cfg.encoder`` on ``strings`` (each its own positive, deduplicated) and on ``pairs``
+    (two strings of one concept), and save it as an HF folder."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -105,7 +131,9 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
     if cfg.freeze_embeddings:
         for p in model.get_input_embeddings().parameters():
             p.requires_grad_(False)
-    data = list(dict.fromkeys(" ".join(str(s).split()) for s in strings if str(s).strip()))
+    norm = lambda s: " ".join(str(s).split())  # noqa: E731
+    data = [(s, s) for s in dict.fromkeys(norm(s) for s in strings if str(s).strip())]
+    data += list(dict.fromkeys((norm(a), norm(b)) for a, b in pairs if str(a).strip() and str(b).strip()))
     if len(data) < 2:
         raise ValueError("Mirror-BERT needs at least two distinct strings")
     bs = min(cfg.batch_size, len(data))
@@ -120,17 +148,14 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc="mirror-bert", unit="step")
-    order: list[str] = []
+    batches = _batches(data, bs, rng)
     loss_val = float("nan")
     for step in range(total):
-        if len(order) < bs:
-            more = data[:]
-            rng.shuffle(more)
-            order.extend(more)
-        batch, order = order[:bs], order[bs:]
-        enc = tok(batch, padding=True, truncation=True, max_length=cfg.max_length, return_tensors="pt").to(device)
+        batch = next(batches)
         views = []
-        for _ in range(2):
+        for side in range(2):
+            enc = tok([p[side] for p in batch], padding=True, truncation=True, max_length=cfg.max_length,
+                      return_tensors="pt").to(device)
             ids = _mask_spans(enc["input_ids"], enc["attention_mask"], cfg.span_mask, mask_id, rng)
             out = model(input_ids=ids, attention_mask=enc["attention_mask"]).last_hidden_state
             views.append(mean_pool(out, enc["attention_mask"]))
@@ -150,7 +175,7 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     seconds = time.perf_counter() - t0
-    info = {"base_encoder": str(path), "strings": len(data), "steps": total, "seconds": seconds,
+    info = {"base_encoder": str(path), "strings": len(data), "pairs": len(pairs), "steps": total, "seconds": seconds,
             "final_loss": loss_val, "config": cfg.model_dump(), "device": device}
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     logger.info("Mirror-BERT: %d steps on %d strings in %.1fs (loss %.3f)", total, len(data), seconds, loss_val)

@@ -1,0 +1,21 @@
+"""Linking keywords to ESCO skills: the taxonomy's names, the linker (dense + lexical candidates,
+context rerank, abstention), its evaluation on span annotations, and groups that follow the link."""
+
+from common.core.exports import lazy_exports
+
+__all__, __getattr__ = lazy_exports(__name__, {
+    "Taxonomy": "taxonomy",
+    "load_taxonomy": "taxonomy",
+    "taxonomy_frame": "taxonomy",
+    "TAXONOMY_VERSION": "taxonomy",
+    "LinkerConfig": "linker",
+    "ESCOLinker": "linker",
+    "LinkMatch": "linker",
+    "LinkResult": "linker",
+    "build_linker": "linker",
+    "evaluate_linker": "evaluate",
+    "load_validation": "evaluate",
+    "choose_threshold": "evaluate",
+    "linked_groups": "groups",
+    "LinkedGroups": "groups",
+})

@@ -1,0 +1,128 @@
+"""Scoring a linker on span -> ESCO annotations (Decorte et al. 2022, SkillSpan's TECH and HOUSE).
+
+Each annotation is ``sentence, span, sub_span, label``. The query is ``sub_span`` when the
+annotators split a coordinated span ("innovation and engineering practices" -> "engineering
+practices"), else ``span``, with end punctuation stripped. ``label`` is an ESCO preferred label,
+``LABEL NOT PRESENT`` (a skill ESCO lacks) or ``UNDERSPECIFIED``.
+
+Figures: R@1, R@5 and MRR@10 over spans whose label is a skill of the taxonomy (a few labels are
+ESCO v1.1.0 names that v1.2.0 renamed; they count as not linkable rather than as misses);
+``unlinked_not_present``: the share of ``LABEL NOT PRESENT`` spans left unlinked; and
+``linked_correct``: the share of linkable spans linked, above the threshold, to their own skill.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+NOT_PRESENT = "LABEL NOT PRESENT"
+UNDERSPECIFIED = "UNDERSPECIFIED"
+VALIDATION_FILES = {"tech": "tech_validation_annotations.csv", "house": "house_validation_annotations.csv"}
+
+
+def decorte_dir() -> Path:
+    from common.core.settings import get_settings
+
+    return get_settings().shared_data_dir / "decorte"
+
+
+def load_annotations(path: str | Path) -> pd.DataFrame:
+    """One annotation file with its ``query`` column (sub-span, else span, end punctuation stripped)."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("sentence", "span", "sub_span", "label") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path} lacks columns {missing}")
+    q = [s if s.strip() else sp for sp, s in zip(df["span"], df["sub_span"], strict=True)]
+    df["query"] = [" ".join(x.split()).strip(" .,;:!?") for x in q]
+    return df
+
+
+def load_validation(root: str | Path | None = None, missing_ok: bool = False) -> dict[str, pd.DataFrame]:
+    """The TECH and HOUSE validation files by name; ``{}`` when absent and ``missing_ok``."""
+    root = Path(root) if root is not None else decorte_dir()
+    out = {}
+    for name, file in VALIDATION_FILES.items():
+        if (root / file).exists():
+            out[name] = load_annotations(root / file)
+        elif not missing_ok:
+            raise FileNotFoundError(f"validation annotations not found: {root / file}")
+    return out
+
+
+def gold_rows(linker: Any, df: pd.DataFrame) -> np.ndarray:
+    """The taxonomy row of each annotation's label; -1 for not-present, underspecified or unknown labels."""
+    row_of = {lab: i for i, lab in enumerate(linker.labels)}
+    return np.array([row_of.get(lab, -1) for lab in df["label"]], dtype=np.int64)
+
+
+def ranks_and_scores(S: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per span: the gold skill's rank (0 when not linkable), the best score, and the best skill."""
+    best = S.argmax(axis=1) if S.size else np.zeros(0, dtype=np.int64)
+    top = S[np.arange(len(S)), best] if S.size else np.zeros(0)
+    rank = np.zeros(len(S), dtype=np.int64)
+    ok = gold >= 0
+    if ok.any():
+        g = S[np.nonzero(ok)[0], gold[ok]]
+        rank[ok] = (S[ok] > g[:, None]).sum(axis=1) + 1
+    return rank, top, best
+
+
+def link_metrics(S: np.ndarray, df: pd.DataFrame, gold: np.ndarray, threshold: float) -> dict[str, Any]:
+    rank, top, best = ranks_and_scores(S, gold)
+    ok = gold >= 0
+    r = rank[ok]
+    absent = (df["label"] == NOT_PRESENT).to_numpy()
+    under = (df["label"] == UNDERSPECIFIED).to_numpy()
+    linked = top >= threshold
+    return {
+        "spans": int(len(df)), "linkable": int(ok.sum()), "not_present": int(absent.sum()),
+        "r_at_1": float(np.mean(r <= 1)) if len(r) else 0.0,
+        "r_at_5": float(np.mean(r <= 5)) if len(r) else 0.0,
+        "mrr_at_10": float(np.mean(np.where(r <= 10, 1.0 / r, 0.0))) if len(r) else 0.0,
+        "linked_correct": float(np.mean(linked[ok] & (best[ok] == gold[ok]))) if ok.any() else 0.0,
+        "unlinked_not_present": float(np.mean(~linked[absent])) if absent.any() else 0.0,
+        "unlinked_underspecified": float(np.mean(~linked[under])) if under.any() else 0.0,
+        "threshold": float(threshold),
+    }
+
+
+def score_matrix(linker: Any, df: pd.DataFrame, context: bool = True) -> np.ndarray:
+    return linker.scores(df["query"].tolist(), df["sentence"].tolist() if context else None)
+
+
+def evaluate_linker(linker: Any, validation: dict[str, pd.DataFrame], context: bool = True) -> dict[str, Any]:
+    """Metrics per file, plus ``r_at_1`` etc. as the mean over files (the registry's primary metric)."""
+    out: dict[str, Any] = {}
+    for name, df in validation.items():
+        out[name] = link_metrics(score_matrix(linker, df, context), df, gold_rows(linker, df), linker.threshold)
+    if out:
+        for key in ("r_at_1", "r_at_5", "mrr_at_10", "linked_correct", "unlinked_not_present"):
+            out[key] = float(np.mean([out[n][key] for n in validation]))
+    return out
+
+
+def choose_threshold(linker: Any, validation: dict[str, pd.DataFrame], context: bool = True,
+                     leave_unlinked: float = 0.6) -> float:
+    """The lowest abstention threshold that leaves at least ``leave_unlinked`` of the pooled
+    not-present spans unlinked.
+
+    Why this rule and not a balanced optimum: below the threshold every span is unlinked, right
+    or wrong, so each step up trades correct links for avoided wrong ones. The balanced optimum
+    left ~85 % of not-present spans alone but only ~50 % of linkable spans linked; a deployment
+    wants as many right IDs as it can get while most spans ESCO lacks stay unlinked, and this
+    states that policy as one number (``LinkerConfig.leave_unlinked``).
+    """
+    tops = []
+    for df in validation.values():
+        _, top, _ = ranks_and_scores(score_matrix(linker, df, context), gold_rows(linker, df))
+        tops.append(top[(df["label"] == NOT_PRESENT).to_numpy()])
+    absent = np.sort(np.concatenate(tops)) if tops else np.zeros(0)
+    if not len(absent):
+        return float(linker.threshold)
+    # threshold t leaves every not-present span with top < t unlinked: pick the quantile
+    k = int(np.ceil(leave_unlinked * len(absent)))
+    return float(np.round(absent[min(k, len(absent)) - 1] + 1e-4, 4)) if k > 0 else 0.0

@@ -1,0 +1,331 @@
+"""Link a keyword to its ESCO skill, or say that none fits.
+
+How a span is scored against every skill (all vectors L2-normalised, all scores in [0, 1]-ish):
+- ``dense``: the best cosine between the span and any of the skill's short names (label,
+  alternative labels, synonym run): a skill is as close as its closest name.
+- ``text``: cosine with the skill's long text (label + names + description), which knows what
+  the skill is about when no name is close.
+- ``lexical``: rapidfuzz's normalised edit-distance ratio with the closest plain name
+  (``Java`` for ``Java (computer programming)``): exact tokens such as ``SQL`` or ``AWS`` that an
+  encoder of sub-words blurs.
+- ``context`` (rerank, when the sentence is given): cosine between the sentence and the skill's
+  long text, over the ``candidates`` best skills only.
+
+The fused score is the weighted mean; the weights are few (``LinkerConfig.weights``) and chosen
+on the Decorte validation files (``benchmarks/linking.py`` prints the grid). A span whose best
+fused score is below ``threshold`` is returned unlinked: about half of the spans a posting calls
+a skill have no ESCO counterpart (``LABEL NOT PRESENT``), and a wrong ID is worse than none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from common.core.config import StageConfig, encoder_or_default
+from common.linking.taxonomy import Taxonomy
+
+logger = logging.getLogger(__name__)
+
+LINKER_FILE = "linker.json"
+INDEX_FILE = "index.npz"
+TAXONOMY_FILE = "taxonomy.parquet"
+MAX_SPAN_CHARS = 200
+
+
+class FusionWeights(BaseModel):
+    dense: float = Field(1.0, ge=0)
+    text: float = Field(0.5, ge=0)
+    lexical: float = Field(0.5, ge=0)
+    context: float = Field(0.0, ge=0, description="Only used when the caller gives the sentence.")
+
+
+class LinkerConfig(StageConfig):
+    """A linker build (YAML-loadable, ``configs/linker.yaml``)."""
+
+    name: str = "esco-linker"
+    encoder: str | None = Field(None, description="HF encoder folder; default settings.encoder_path (MiniLM).")
+    adapt: dict[str, Any] | None = Field(
+        None, description="Contrastive adaptation on the taxonomy's (alternative label, label) pairs "
+        "(``common.text.mirror_bert.MirrorConfig`` fields); null keeps the encoder as it is.")
+    weights: FusionWeights = Field(default_factory=FusionWeights)
+    candidates: int = Field(50, ge=1, description="Skills kept per span for the context rerank.")
+    threshold: float | None = Field(None, description="Abstain below this fused score; null: tuned on the "
+                                    "validation files (see leave_unlinked).")
+    leave_unlinked: float = Field(0.6, ge=0, le=1, description="Tuning rule: the lowest threshold that leaves this "
+                                  "share of the validation spans ESCO lacks (LABEL NOT PRESENT) unlinked.")
+    max_length: int = Field(128, ge=8, description="Sub-words per short name or span.")
+    text_max_length: int = Field(128, ge=8, description="Sub-words per long text or sentence.")
+    seed: int = 13
+    threads: int | None = Field(None, ge=1)
+    device: str | None = None
+
+
+class LinkMatch(BaseModel):
+    uri: str
+    label: str
+    score: float
+
+
+class LinkResult(BaseModel):
+    skill: str
+    matches: list[LinkMatch] = Field(description="The top_k skills by fused score, best first.")
+    linked: LinkMatch | None = Field(description="The best match when its score clears the threshold, else null.")
+
+
+def _max_by_owner(S: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Column-block maxima: ``S`` (n, strings) with each skill's strings contiguous -> (n, skills)."""
+    if S.shape[0] == 0:
+        return np.zeros((0, len(starts)), dtype=np.float32)
+    return np.maximum.reduceat(S, starts, axis=1)
+
+
+def _starts(owner: Sequence[int]) -> np.ndarray:
+    owner = np.asarray(owner)
+    return np.concatenate([[0], np.nonzero(np.diff(owner))[0] + 1]).astype(np.int64)
+
+
+class ESCOLinker:
+    """Dense + lexical candidates over a taxonomy, a context rerank, and abstention."""
+
+    def __init__(self, cfg: LinkerConfig, taxonomy: Taxonomy, encoder_path: str, short_emb: np.ndarray,
+                 short_owner: np.ndarray, text_emb: np.ndarray, threshold: float = 0.5,
+                 metrics: dict[str, Any] | None = None) -> None:
+        self.cfg = cfg
+        self.taxonomy = taxonomy
+        self.encoder_path = encoder_path
+        self.short_emb = short_emb.astype(np.float32)
+        self.short_owner = np.asarray(short_owner, dtype=np.int64)
+        self.text_emb = text_emb.astype(np.float32)
+        self.threshold = float(threshold)
+        self.metrics = metrics or {}
+        self.lex_strings, lex_owner = taxonomy.lexical_strings()
+        self._lex_starts = _starts(lex_owner)
+        self._short_starts = _starts(self.short_owner)
+        self.uris = taxonomy.skills["uri"].tolist()
+        self.labels = taxonomy.skills["label"].tolist()
+        self._encoders: dict[int, Any] = {}
+        self.onnx_dir: Path | None = None
+
+    # ---- encoding ---------------------------------------------------------------------------
+    def encoder(self, max_length: int | None = None) -> Any:
+        from common.text.embeddings import Encoder
+
+        n = max_length or self.cfg.max_length
+        if n not in self._encoders:
+            shared = next(iter(self._encoders.values()), None)
+            enc = Encoder(self.encoder_path, device=self.cfg.device, max_length=n, num_threads=self.cfg.threads,
+                          onnx_dir=self.onnx_dir)
+            if shared is not None:
+                enc._loaded = shared._load()  # one model in memory, two truncation lengths
+            self._encoders[n] = enc
+        return self._encoders[n]
+
+    @property
+    def backend(self) -> str:
+        return self.encoder().backend
+
+    # ---- scoring ----------------------------------------------------------------------------
+    def components(self, spans: Sequence[str], contexts: Sequence[str | None] | None = None) -> dict[str, np.ndarray]:
+        """The per-skill score matrices (n spans x n skills) that ``scores`` fuses."""
+        from rapidfuzz import fuzz, process, utils
+
+        spans = [" ".join(str(s).split()) for s in spans]
+        Q = self.encoder().encode(spans) if spans else np.zeros((0, self.short_emb.shape[1]), dtype=np.float32)
+        out = {
+            "dense": _max_by_owner(Q @ self.short_emb.T, self._short_starts),
+            "text": Q @ self.text_emb.T,
+            "lexical": _max_by_owner(
+                process.cdist(spans, self.lex_strings, scorer=fuzz.ratio, processor=utils.default_process,
+                              dtype=np.float32, workers=1) / 100.0, self._lex_starts) if spans else
+            np.zeros((0, len(self.uris)), dtype=np.float32),
+        }
+        if contexts is not None and any(c for c in contexts):
+            idx = [i for i, c in enumerate(contexts) if c]
+            C = self.encoder(self.cfg.text_max_length).encode([str(contexts[i]) for i in idx])
+            ctx = np.zeros_like(out["text"])
+            ctx[idx] = C @ self.text_emb.T
+            out["context"] = ctx
+            out["has_context"] = np.array([bool(c) for c in contexts])
+        return out
+
+    def fuse(self, parts: dict[str, np.ndarray], weights: FusionWeights | None = None) -> np.ndarray:
+        """Weighted mean of the components; the context term only for spans that have a sentence,
+        and only over each span's ``candidates`` best skills (the rerank)."""
+        w = weights or self.cfg.weights
+        base = w.dense * parts["dense"] + w.text * parts["text"] + w.lexical * parts["lexical"]
+        total = w.dense + w.text + w.lexical
+        fused = base / max(total, 1e-9)
+        if "context" in parts and w.context > 0:
+            k = min(self.cfg.candidates, fused.shape[1])
+            rerank = (base + w.context * parts["context"]) / (total + w.context)
+            cand = np.argpartition(-fused, k - 1, axis=1)[:, :k]
+            has = parts["has_context"]
+            rows = np.nonzero(has)[0]
+            floor = fused.min(axis=1, keepdims=True)
+            out = fused.copy()
+            out[rows] = floor[rows]  # outside the candidates a span with context cannot win
+            r = rows[:, None]
+            out[r, cand[rows]] = rerank[r, cand[rows]]
+            return out
+        return fused
+
+    def scores(self, spans: Sequence[str], contexts: Sequence[str | None] | None = None) -> np.ndarray:
+        return self.fuse(self.components(spans, contexts))
+
+    def link(self, spans: Sequence[str], contexts: Sequence[str | None] | None = None, top_k: int = 5,
+             threshold: float | None = None) -> list[LinkResult]:
+        """Per span, the ``top_k`` skills and the link (null when the best is below the threshold)."""
+        if contexts is not None and len(contexts) != len(spans):
+            raise ValueError(f"{len(contexts)} contexts for {len(spans)} spans: give one sentence per span or none")
+        thr = self.threshold if threshold is None else float(threshold)
+        S = self.scores(spans, contexts)
+        out = []
+        for span, row in zip(spans, S, strict=True):
+            k = min(top_k, len(row))
+            top = np.argpartition(-row, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
+            top = top[np.argsort(-row[top], kind="stable")]
+            matches = [LinkMatch(uri=self.uris[j], label=self.labels[j], score=round(float(row[j]), 4)) for j in top]
+            linked = matches[0] if matches and matches[0].score >= thr else None
+            out.append(LinkResult(skill=str(span), matches=matches, linked=linked))
+        return out
+
+    def groups_of(self, uri: str, level: int) -> list[str]:
+        """The taxonomy's own groups of a skill at ``level`` (empty for held-out skills)."""
+        row = self._row_of_uri().get(uri)
+        if row is None:
+            return []
+        return list(self.taxonomy.skills.at[row, f"groups_l{level}"])
+
+    def _row_of_uri(self) -> dict[str, int]:
+        if not hasattr(self, "_uri_rows"):
+            self._uri_rows = {u: i for i, u in enumerate(self.uris)}
+        return self._uri_rows
+
+    # ---- persistence ------------------------------------------------------------------------
+    def save(self, model_dir: str | Path) -> Path:
+        """Folder: ``linker.json`` (config, threshold, metrics, encoder), ``index.npz`` (float16
+        vectors), ``taxonomy.parquet``, and ``encoder/`` when the encoder was adapted."""
+        import shutil
+
+        d = Path(model_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        enc_path = self.encoder_path
+        if Path(enc_path).resolve() != Path(encoder_or_default(None)).resolve():
+            target = d / "encoder"
+            if Path(enc_path).resolve() != target.resolve():
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(enc_path, target)
+            enc_path = "encoder"
+        np.savez(d / INDEX_FILE, short_emb=self.short_emb.astype(np.float16), short_owner=self.short_owner,
+                 text_emb=self.text_emb.astype(np.float16))
+        self.taxonomy.skills.to_parquet(d / TAXONOMY_FILE, index=False)
+        meta = {"kind": "linker", "config": self.cfg.model_dump(mode="json"), "threshold": self.threshold,
+                "encoder": enc_path, "taxonomy": self.taxonomy.version, "skills": len(self.taxonomy),
+                "short_strings": int(len(self.short_owner)), "metrics": self.metrics}
+        (d / LINKER_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return d
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str | None = None) -> ESCOLinker:
+        import pandas as pd
+
+        d = Path(model_dir)
+        if not (d / LINKER_FILE).exists():
+            raise FileNotFoundError(f"{d} is not a linker folder (no {LINKER_FILE})")
+        meta = json.loads((d / LINKER_FILE).read_text(encoding="utf-8"))
+        cfg = LinkerConfig.model_validate({**meta["config"], **({"device": device} if device else {})})
+        enc = meta["encoder"]
+        enc_path = str(d / enc) if enc == "encoder" else encoder_or_default(enc)
+        idx = np.load(d / INDEX_FILE)
+        skills = pd.read_parquet(d / TAXONOMY_FILE)
+        for col in ("alt_labels", "groups_l1", "groups_l2"):
+            skills[col] = skills[col].map(list)
+        linker = cls(cfg, Taxonomy(skills, meta.get("taxonomy", "")), enc_path, idx["short_emb"], idx["short_owner"],
+                     idx["text_emb"], meta["threshold"], meta.get("metrics"))
+        return linker
+
+
+def build_index(cfg: LinkerConfig, taxonomy: Taxonomy, encoder_path: str, progress: bool = False,
+                use_cache: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embeddings of every short name (and its skill row) and of every long text."""
+    from common.text.embeddings import Encoder, embed_texts
+
+    strings, owner = taxonomy.short_strings()
+    enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.max_length, num_threads=cfg.threads)
+    short = embed_texts(strings, encoder=enc, use_cache=use_cache, progress=progress)
+    long_enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.text_max_length, num_threads=cfg.threads)
+    long_enc._loaded = enc._load()
+    text = embed_texts(taxonomy.skills["text"].tolist(), encoder=long_enc, use_cache=use_cache, progress=progress)
+    return short, np.asarray(owner, dtype=np.int64), text
+
+
+def adapt_encoder(cfg: LinkerConfig, taxonomy: Taxonomy, out_dir: Path, progress: bool = False) -> str:
+    """Contrastive adaptation on the taxonomy's own synonym pairs (seed 003 with free positives)."""
+    from common.text.mirror_bert import MirrorConfig, train_mirror_bert
+
+    mcfg = MirrorConfig.model_validate({"temperature": 0.05, "span_mask": 2, "batch_size": 32, **(cfg.adapt or {}),
+                                        "encoder": encoder_or_default(cfg.encoder), "seed": cfg.seed,
+                                        "threads": (cfg.adapt or {}).get("threads", cfg.threads)})
+    res = train_mirror_bert(mcfg, taxonomy.skills["label"].tolist(), out_dir, progress=progress,
+                            pairs=taxonomy.adaptation_pairs())
+    return str(res.model_dir)
+
+
+def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: str | Path | None = None,
+                 validation: dict[str, Any] | None = None, progress: bool = True,
+                 use_cache: bool = True) -> ESCOLinker:
+    """Adapt the encoder (``cfg.adapt``), index the taxonomy, pick the abstention threshold on
+    ``validation`` (default: the Decorte files when present), score, and save to ``out_dir``."""
+    from common.linking.evaluate import choose_threshold, evaluate_linker, load_validation
+    from common.linking.taxonomy import load_taxonomy
+
+    t0 = time.perf_counter()
+    taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
+    timings: dict[str, float] = {}
+    encoder_path = encoder_or_default(cfg.encoder)
+    if cfg.adapt:
+        import tempfile
+
+        t = time.perf_counter()
+        target = Path(out_dir) / "encoder" if out_dir else Path(tempfile.mkdtemp(prefix="linker-encoder-"))
+        encoder_path = adapt_encoder(cfg, taxonomy, target, progress=progress)
+        timings["adapt"] = time.perf_counter() - t
+    t = time.perf_counter()
+    short, owner, text = build_index(cfg, taxonomy, encoder_path, progress=progress, use_cache=use_cache)
+    timings["index"] = time.perf_counter() - t
+    linker = ESCOLinker(cfg, taxonomy, encoder_path, short, owner, text, threshold=cfg.threshold or 0.5)
+    if validation is None:
+        validation = load_validation(missing_ok=True)
+    if validation:
+        if cfg.threshold is None:
+            linker.threshold = choose_threshold(linker, validation, leave_unlinked=cfg.leave_unlinked)
+        linker.metrics = evaluate_linker(linker, validation)
+    linker.metrics["timings"] = timings
+    linker.metrics["build_seconds"] = time.perf_counter() - t0
+    if out_dir is not None:
+        linker.save(out_dir)
+    return linker
+
+
+def latest_model_dir() -> Path:
+    """``<models_dir>/<linker_model_name>/latest``: where ``build-linker`` saves by default."""
+    from common.core.settings import get_settings
+
+    s = get_settings()
+    return s.models_dir / s.linker_model_name / "latest"
+
+
+def default_model_dir() -> Path:
+    """The registry champion's folder when there is one, else ``latest_model_dir()``."""
+    from common import registry
+    from common.core.settings import get_settings
+
+    return registry.champion_or_latest(get_settings().linker_model_name, latest_model_dir())
