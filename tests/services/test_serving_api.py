@@ -141,17 +141,39 @@ def test_extract_batch_matches_single_requests(client):
         assert [(k["start"], k["end"], k["type"]) for k in kws] == [(k["start"], k["end"], k["type"]) for k in single]
 
 
+@pytest.fixture(scope="session")
+def local_linker(tiny_models):
+    from common.linking.linker import ESCOLinker
+
+    return ESCOLinker.load(tiny_models["linker"]["path"])
+
+
 @pytest.mark.parametrize("level,top_k", [(1, 2), (2, 3)])
-def test_classify_ranks_groups_like_the_model(client, local_groups, tiny_models, level, top_k):
-    skills = ["python programming", "team communication", "project management"]
+def test_classify_ranks_groups_like_the_model(client, local_groups, local_linker, tiny_models, level, top_k):
+    """Phrases the linker links to a skill with known groups take the taxonomy's groups; the
+    others get the group model's decision and ranking, exactly as the model gives them."""
+    from common.linking.groups import linked_groups
+
+    skills = ["python programming", "team communication", "project management", "zzqx wvvy"]
     r = client.post("/classify", json={"skills": skills, "level": level, "top_k": top_k})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["model_tag"] == tiny_models["groups"]["tag"]
     assert [x["skill"] for x in body["results"]] == skills
-    expected = local_groups.predict(skills, level=level, top_k=top_k)
-    decided = local_groups.assign(skills, level=level)
-    for res, exp, dec in zip(body["results"], expected, decided):
+    local = linked_groups(skills, local_linker, local_groups, level=level, top_k=top_k)
+    assert [x["source"] for x in body["results"]] == [x.source for x in local]
+    assert {"taxonomy", "classifier"} <= {x.source for x in local}, "both sources must be exercised"
+    for res, exp in zip(body["results"], local):
+        assert [g["code"] for g in res["groups"]] == [g.code for g in exp.decision.groups]
+        assert [g["code"] for g in res["ranked"]] == [g.code for g in exp.decision.ranked]
+        if exp.source == "taxonomy":
+            assert res["esco"]["uri"] == exp.esco.uri
+            assert [g["code"] for g in res["groups"]] == local_linker.groups_of(exp.esco.uri, level)
+    rows = [i for i, x in enumerate(local) if x.source == "classifier"]
+    classified = [skills[i] for i in rows]
+    expected = local_groups.predict(classified, level=level, top_k=top_k)
+    decided = local_groups.assign(classified, level=level)
+    for res, exp, dec in zip([body["results"][i] for i in rows], expected, decided):
         ranked = res["ranked"]
         assert 1 <= len(ranked) <= top_k
         assert all(g["level"] == level for g in ranked)
@@ -173,6 +195,9 @@ def test_classify_decision_differs_from_the_ranking(client, local_groups):
     extras = [g for res in body["results"] for g in res["ranked"] if not g["decided"]]
     assert extras, "every ranked group was decided: the decision and the ranking are not told apart"
     for res in body["results"]:
+        if res["source"] == "taxonomy":  # the taxonomy decides; the classifier's ranking follows it
+            assert all(g["decided"] for g in res["ranked"][: len(res["groups"])])
+            continue
         assert len(res["groups"]) < 4 or all(g["decided"] for g in res["ranked"])
         assert all(g["score"] < res["threshold"] for g in res["ranked"] if not g["decided"])
 
