@@ -60,7 +60,7 @@ class LinkerConfig(StageConfig):
     threshold: float | None = Field(None, description="Abstain below this fused score; null: tuned on the "
                                     "validation files (see leave_unlinked).")
     leave_unlinked: float = Field(0.6, ge=0, le=1, description="Tuning rule: the lowest threshold that leaves this "
-                                  "share of the validation spans ESCO lacks (LABEL NOT PRESENT) unlinked.")
+                                  "share of the spans ESCO lacks (LABEL NOT PRESENT) unlinked in each validation file.")
     max_length: int = Field(128, ge=8, description="Sub-words per short name or span.")
     text_max_length: int = Field(128, ge=8, description="Sub-words per long text or sentence.")
     seed: int = 13

@@ -111,8 +111,9 @@ def extract(
     text: str = typer.Argument(..., help="Job description text, or - to read standard input."),
     model: Optional[Path] = typer.Option(None, help="Tagger folder (default: champion, else latest)."),
     as_json: bool = typer.Option(False, "--json", help="Print keywords as JSON."),
+    esco: bool = typer.Option(True, help="Link each keyword to its ESCO skill (needs a built linker)."),
 ) -> None:
-    """Print the keywords (skills and knowledge) of a job description."""
+    """Print the keywords (skills and knowledge) of a job description, with their ESCO skills."""
     from common.registry import quality_of
     from common.core.settings import get_settings
     from common.keywords.tagger import KeywordTagger, default_model_dir
@@ -126,20 +127,35 @@ def extract(
         keywords = tagger.extract([body])[0]
         s = get_settings()
         quality = quality_of(s.keyword_model_name, model_dir, s.keyword_score_floor, tier=tagger.tier)
+        links = _esco_links([k.text for k in keywords]) if esco else None
     if as_json:
-        typer.echo(json.dumps([k.model_dump() for k in keywords], indent=2))
+        typer.echo(json.dumps([{**k.model_dump(), "esco": (links[i].model_dump() if links and links[i] else None)}
+                               for i, k in enumerate(keywords)], indent=2))
         print_quality(quality)
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{len(keywords)} keywords")
-    for col in ("type", "keyword", "chars", "score"):
+    for col in ("type", "keyword", "chars", "score", *(("ESCO skill",) if links is not None else ())):
         table.add_column(col)
-    for k in keywords:
-        table.add_row(k.type, k.text, f"{k.start}-{k.end}", f"{k.score:.2f}")
+    for i, k in enumerate(keywords):
+        extra = ((f"{links[i].label}  {links[i].uri}" if links[i] else "-"),) if links is not None else ()
+        table.add_row(k.type, k.text, f"{k.start}-{k.end}", f"{k.score:.2f}", *extra)
     Console().print(table)
     print_quality(quality)
+
+
+def _esco_links(phrases: list[str]) -> list | None:
+    """The ESCO link of each keyword from the champion (else latest) linker; None, with a line on
+    stderr, when no linker has been built."""
+    from common.linking.linker import ESCOLinker, default_model_dir
+
+    path = default_model_dir()
+    if not (path / "linker.json").exists():
+        console.print(f"no ESCO linker at {path}: keywords are shown unlinked (build one with 'jobskills build-linker')")
+        return None
+    return [r.linked for r in ESCOLinker.load(path).link([" ".join(p.split()) for p in phrases], top_k=1)]
 
 
 def export_onnx(

@@ -1,0 +1,123 @@
+"""The linker on real ESCO data: the taxonomy loader, behaviour on real skill names with the
+default MiniLM encoder, and the CLI (``build-linker`` / ``link``) on a slice of ESCO.
+
+A slice (the validation files' own skills plus 200 others) keeps the index small enough for the
+default test run; ``benchmarks/linking.py`` measures the linker over all 13,574 skills.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+
+@pytest.fixture(scope="module")
+def taxonomy(shared_data):
+    from common.linking.taxonomy import load_taxonomy
+
+    if not (shared_data / "esco" / "skills.csv").exists():
+        pytest.skip("ESCO skills.csv not found")
+    return load_taxonomy(shared_data / "esco")
+
+
+@pytest.fixture(scope="module")
+def esco_slice(taxonomy, shared_data, tmp_path_factory):
+    """A shared-data folder holding a slice of skills.csv and both validation files."""
+    root = tmp_path_factory.mktemp("shared")
+    (root / "esco").mkdir()
+    (root / "decorte").mkdir()
+    raw = pd.read_csv(shared_data / "esco" / "skills.csv", dtype=str, keep_default_na=False)
+    gold = set()
+    for name in ("tech", "house"):
+        src = shared_data / "decorte" / f"{name}_validation_annotations.csv"
+        if not src.exists():
+            pytest.skip(f"{src} not found")
+        df = pd.read_csv(src, dtype=str, keep_default_na=False)
+        df.to_csv(root / "decorte" / src.name, index=False)
+        gold |= set(df["label"])
+    part = pd.concat([raw[raw["label"].isin(gold)], raw[~raw["label"].isin(gold)].sample(200, random_state=0)])
+    part.to_csv(root / "esco" / "skills.csv", index=False)
+    return root
+
+
+def test_taxonomy_names_and_groups(taxonomy, shared_data):
+    from common.data.esco import load_skills
+
+    sk = taxonomy.skills.set_index("label")
+    assert len(taxonomy) == 13_574
+    assert {"Python", "Python 3K"} <= set(sk.loc["Python (computer programming)", "alt_labels"])
+    # a skill without a | column gets its run-together names from the text, not its description
+    run = sk.loc["manage musical staff", "synonyms"]
+    assert run.startswith("manage staff of music") and "Assign" not in run
+    known = set(load_skills("train")["uri"]) | set(load_skills("dev")["uri"])
+    has = [bool(a) or bool(b) for a, b in zip(taxonomy.skills["groups_l1"], taxonomy.skills["groups_l2"])]
+    assert has == [u in known for u in taxonomy.skills["uri"]]  # held-out skills keep their groups hidden
+    assert sum(has) > 12_000
+
+
+@pytest.fixture(scope="module")
+def minilm_linker(taxonomy, esco_slice):
+    from common.linking.evaluate import load_validation
+    from common.linking.linker import LinkerConfig, build_linker
+    from common.linking.taxonomy import Taxonomy
+
+    uris = set(pd.read_csv(esco_slice / "esco" / "skills.csv", dtype=str)["uri"])
+    part = Taxonomy(taxonomy.skills[taxonomy.skills["uri"].isin(uris)].reset_index(drop=True))
+    return build_linker(LinkerConfig(threads=2), part, validation=load_validation(esco_slice / "decorte"),
+                        progress=False, use_cache=False)
+
+
+@pytest.mark.parametrize("phrase,label", [
+    ("Python", "Python (computer programming)"),
+    ("python,", "Python (computer programming)"),
+    ("(Java)", "Java (computer programming)"),
+    ("JavaScript", "JavaScript"),
+    ("cloud computing", "cloud technologies"),
+])
+def test_real_skill_names_link_to_their_esco_skill(minilm_linker, phrase, label):
+    (r,) = minilm_linker.link([phrase], top_k=3)
+    assert r.linked is not None and r.linked.label == label, r.matches
+
+
+def test_a_company_name_in_the_sentence_leaves_the_link(minilm_linker):
+    """Invariance: the context sentence names another company; the link stays."""
+    a, b = (minilm_linker.link(["SQL"], [f"At {c} you will write SQL every day."])[0] for c in ("Acme", "Globex"))
+    assert a.linked is not None and b.linked is not None and a.linked.uri == b.linked.uri
+
+
+def test_validation_figures_on_the_slice(minilm_linker):
+    m = minilm_linker.metrics
+    for name in ("tech", "house"):
+        assert m[name]["r_at_1"] >= 0.6 and m[name]["r_at_5"] >= 0.8, m[name]
+        assert m[name]["unlinked_not_present"] >= 0.6  # the threshold rule: 60 % in each file
+
+
+def test_build_linker_and_link_commands(esco_slice, tmp_path, monkeypatch):
+    from common.core.settings import get_settings
+    from jobskills.cli.main import app
+
+    monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("JOBSKILLS_SHARED_DATA_DIR", str(esco_slice))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        out = tmp_path / "linker"
+        res = runner.invoke(app, ["build-linker", "--no-adapt", "--threads", "2", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        assert "R@1" in res.output and (out / "linker.json").exists()
+        res = runner.invoke(app, ["link", "Python", "zzqx wvvy", "--model", str(out), "--json"])
+        assert res.exit_code == 0, res.output
+        body = json.loads(res.stdout[res.stdout.index("{"):res.stdout.rindex("}") + 1])
+        assert body["taxonomy"] == "ESCO v1.2.0"
+        first, second = body["results"]
+        assert first["linked"]["label"] == "Python (computer programming)"
+        assert second["linked"] is None and second["matches"]
+        res = runner.invoke(app, ["link", "", "--model", str(out)])
+        assert res.exit_code == 2 and "non-empty" in res.output
+        res = runner.invoke(app, ["link", "Python", "--model", str(tmp_path / "nowhere")])
+        assert res.exit_code == 2 and "build-linker" in res.output
+    finally:
+        get_settings.cache_clear()
