@@ -237,3 +237,26 @@ def test_inner_split_xgboost_is_one_refit_model(tiny_bert_dir):
         assert not hasattr(st.xgb, "members") and hasattr(st.xgb, "get_booster"), level
         assert 0.1 <= st.threshold <= 0.8
     assert res.model.predict(["analyse data"], level=2)[0]
+
+
+def test_short_views_are_extra_training_queries_scored_on_labels(tiny_bert_dir):
+    """``views: [label]`` adds each skill's label as a training query of that skill (a label equal
+    to the embedded text adds nothing), and training reports dev figures on label-only input."""
+    from common.groups.model import short_views
+
+    df = gt.skills()
+    df["text"] = df["label"] + " and the duties around it"
+    cfg = _cfg(tiny_bert_dir, views=["label"])
+    texts, owner = short_views(df, cfg)
+    assert texts == df["label"].tolist() and owner.tolist() == list(range(len(df)))
+    assert short_views(df.assign(text=df["label"]), cfg)[0] == []
+    dev = df.iloc[::6].reset_index(drop=True)
+    train = df.drop(df.index[::6]).reset_index(drop=True)
+    res = train_groups(cfg, train, dev, gt.groups(), progress=False, embed_cache=False)
+    for level in ("l1", "l2"):
+        assert res.metrics["label_input"][level]["n_skills"] == len(dev)
+        assert 0 <= res.metrics["label_input"][level]["micro_f1"] <= 1
+    # the label queries reach the fit: without them the same data gives another model
+    plain = train_groups(_cfg(tiny_bert_dir), train, dev, gt.groups(), progress=False, embed_cache=False)
+    q = res.model.embed(dev["label"].tolist())
+    assert not np.allclose(res.model.proba(2, q, dev["label"].tolist()), plain.model.proba(2, q, dev["label"].tolist()))

@@ -106,7 +106,7 @@ def evaluate_linker(linker: Any, validation: dict[str, pd.DataFrame], context: b
 
 
 def choose_threshold(linker: Any, validation: dict[str, pd.DataFrame], context: bool = True,
-                     leave_unlinked: float = 0.6) -> float:
+                     leave_unlinked: float = 0.55) -> float:
     """The lowest abstention threshold that leaves at least ``leave_unlinked`` of the not-present
     spans unlinked in every validation file.
 
