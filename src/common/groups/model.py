@@ -87,9 +87,9 @@ class GroupConfig(StageConfig):
     )
     text_field: Literal["text", "label"] = Field("text", description="Which skill column is embedded.")
     views: list[Literal["label"]] = Field(
-        default_factory=list, description="Short views of each training skill added as extra training queries "
+        default_factory=lambda: ["label"], description="Short views of each training skill added as extra training queries "
         "(same groups, same fold, its own long text excluded from its neighbours): the service classifies short "
-        "phrases, and a model trained on long texts only loses about 0.09 micro-F1 on them.")
+        "phrases: on ESCO dev, label-only level-2 micro-F1 0.485 -> 0.551 with the label view, long text 0.586 -> 0.591.")
     max_length: int = Field(128, ge=8)
     embed_batch_size: int = Field(64, ge=1)
     levels: list[int] = Field(default_factory=lambda: [1, 2])
