@@ -8,6 +8,7 @@ share of linkable spans linked to their own skill. Last, spans/s of the full lin
     python benchmarks/linking.py                                   # base MiniLM only
     python benchmarks/linking.py --adapted .jobskills/models/esco-linker/latest/encoder
     python benchmarks/linking.py --json linking.json
+    python benchmarks/linking.py --grid                            # the fusion-weight grid
 
 Embeddings of the taxonomy are cached by content hash (``settings.cache_dir``), so a second run
 only pays for the spans.
@@ -88,6 +89,32 @@ def run(encoders: dict[str, str | None], leave_unlinked: float, threads: int) ->
     return rows
 
 
+def grid(threads: int) -> None:
+    """R@1/R@5/MRR@10 per file for every (text, lexical, context) weight on the base encoder."""
+    import itertools
+
+    from common.core.config import encoder_or_default
+    from common.linking.evaluate import gold_rows, link_metrics, load_validation
+    from common.linking.linker import ESCOLinker, FusionWeights, LinkerConfig, build_index
+    from common.linking.taxonomy import load_taxonomy
+
+    tax, val = load_taxonomy(), load_validation()
+    cfg = LinkerConfig(threads=threads, weights=FusionWeights(context=0.1))  # context > 0: encode sentences
+    linker = ESCOLinker(cfg, tax, encoder_or_default(None), *build_index(cfg, tax, encoder_or_default(None)))
+    parts = {n: linker.components(df["query"].tolist(), df["sentence"].tolist()) for n, df in val.items()}
+    rows = []
+    for wt, wl, wc in itertools.product([0, .15, .3, .5], [0, .25, .5, .75, 1.0], [0, .1, .2, .3]):
+        w = FusionWeights(dense=1, text=wt, lexical=wl, context=wc)
+        m = {n: link_metrics(linker.fuse(parts[n], w), df, gold_rows(linker, df), 0.0) for n, df in val.items()}
+        rows.append((wt, wl, wc, *(m[n][k] for k in ("r_at_1", "r_at_5", "mrr_at_10") for n in ("tech", "house"))))
+    rows.sort(key=lambda r: -(r[7] + r[8]))
+    print("| text | lexical | context | R@1 T | R@1 H | R@5 T | R@5 H | MRR T | MRR H |\n|" + "---|" * 9)
+    for r in rows:
+        print("| " + " | ".join(f"{x:.3f}" if i > 2 else f"{x:g}" for i, x in enumerate(r)) + " |")
+    meets = sum(1 for r in rows if r[3] >= 0.65 and r[4] >= 0.55 and r[5] >= 0.85 and r[6] >= 0.75)
+    print(f"\n{meets} of {len(rows)} settings meet R@1 >= 0.65/0.55 and R@5 >= 0.85/0.75 (TECH/HOUSE)")
+
+
 def table(rows: list[dict]) -> str:
     head = ("| encoder | step | TECH R@1 | R@5 | MRR@10 | HOUSE R@1 | R@5 | MRR@10 | not-present unlinked T / H "
             "| linked right T / H | threshold |")
@@ -114,7 +141,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, help="Also write the rows here.")
     ap.add_argument("--from-json", type=Path, help="Reprint a saved run.")
+    ap.add_argument("--grid", action="store_true", help="Print the fusion-weight grid instead.")
     args = ap.parse_args()
+    if args.grid:
+        grid(args.threads)
+        return
     if args.from_json:
         print(table(json.loads(args.from_json.read_text())))
         return
