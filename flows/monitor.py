@@ -44,6 +44,28 @@ def load_window_task(hours: float | None, endpoints: list[str], logs_dir: str | 
                        group_level=group_level)
 
 
+@task(name="apply-log-retention", cache_policy=None, retries=1, retry_delay_seconds=5)
+def retention_task(logs_dir: str | None, hours: float | None) -> dict[str, Any]:
+    """Compress closed days and prune by age and size (``settings.log_retention_*``), keeping the
+    window this check is about to read; says when the logs kept are shorter than the window."""
+    from datetime import UTC, datetime, timedelta
+
+    from common.data.log_retention import hold, oldest_day, prune
+
+    s = _settings()
+    d = Path(logs_dir) if logs_dir else s.logs_dir
+    now = datetime.now(UTC)
+    since = now - timedelta(hours=hours) if hours is not None else None
+    with hold(d, since):
+        report = prune(d, "requests", s.log_retention_days, s.log_retention_mb, now=now).as_dict()
+    first = oldest_day(d, "requests")
+    if since is not None and first is not None and first > since.date():
+        report["window_note"] = (f"the request logs kept start on {first.isoformat()}: the window of {hours:g} h "
+                                 f"asked from {since.date().isoformat()} is shorter (retention "
+                                 f"{s.log_retention_days} days / {s.log_retention_mb:g} MB, or no traffic before)")
+    return report
+
+
 @task(name="reference-profile", cache_policy=None)
 def reference_task(cfg: DriftConfig, ref_dir: str | None, rebuild: bool, use_champion: bool) -> ReferenceProfile:
     s = _settings()
@@ -135,7 +157,14 @@ def monitor(
     log = get_run_logger()
     cfg = _config(config_path, config_overrides)
     hours = cfg.window_hours if window_hours is None else window_hours
-    window = load_window_task(hours, list(cfg.endpoints), logs_dir, cfg.group_level)
+    retention = retention_task(logs_dir, hours)
+    log.info("log retention: %s", {k: v for k, v in retention.items() if k != "window_note"})
+    if retention.get("window_note"):
+        log.warning(retention["window_note"])
+    from common.data.log_retention import hold
+
+    with hold(Path(logs_dir) if logs_dir else _settings().logs_dir, None):  # nothing is pruned under a check
+        window = load_window_task(hours, list(cfg.endpoints), logs_dir, cfg.group_level)
     log.info("window: %d postings from the last %s h", len(window), hours)
     reference = reference_task(cfg, reference_path, rebuild_reference, use_champion)
     result, out_dir = check_task(window, reference, cfg)
@@ -160,6 +189,7 @@ def monitor(
     elif result.drift_detected:
         record["retrain"] = {"skipped": "trigger disabled"}
     record["report_dir"] = out_dir
+    record["log_retention"] = retention
     write_decision(Path(out_dir), record)
     return record
 

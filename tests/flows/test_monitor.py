@@ -107,3 +107,25 @@ def test_retrain_through_a_deployment_records_the_flow_run():
     run = run_coro_as_sync(read())
     assert run.parameters["reason"] == "drift detected: oov_rate" and run.parameters["models"] == ["keywords"]
     assert "drift" in run.tags and run.state.is_scheduled()
+
+
+def test_the_monitor_applies_log_retention_and_says_when_the_window_is_short(monitor_env, dev_windows):
+    """Old days are pruned before the check, closed days gzipped and still read; a window that
+    reaches past what is kept is reported."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from common.data.log_retention import log_files
+
+    settings = monitor_env[0]
+    log_items(settings.logs_dir, dev_windows["tech"], endpoint="extract", model_tag="keyword-tagger:test")
+    (today,) = log_files(settings.logs_dir, "requests")
+    for days in (40, 2):  # an expired day and a closed one, in the services' file layout
+        day = (datetime.now(UTC) - timedelta(days=days)).date().isoformat()
+        (settings.logs_dir / f"requests-{day}-{os.getpid()}.jsonl").write_text(today.path.read_text())
+    record = _run_monitor(monitor_env, window_hours=24 * 30)
+    ret = record["log_retention"]
+    assert ret["deleted"] == 1 and ret["compressed"] == 1
+    assert [f.compressed for f in log_files(settings.logs_dir, "requests")] == [True, False]
+    assert record["result"]["n_current"] == 2 * len(dev_windows["tech"])  # the gzipped day is read too
+    assert "shorter" in ret["window_note"]

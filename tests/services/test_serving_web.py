@@ -83,6 +83,16 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
         assert (cell.locator(".extra").count() == 1) == bool(extras)
         if extras:
             assert "also ranked" in cell.locator(".extra").text_content()
+    # the ESCO column: the linked skill's label as a link to its URI, else "not linked"
+    linked = [k for k in expected if k["esco"]]
+    assert linked, "no keyword of the posting is linked: the ESCO column check would be vacuous"
+    for i, k in enumerate(expected):
+        cell = page.locator("#keywords tbody tr").nth(i).locator("td.esco-cell")
+        if k["esco"]:
+            link = cell.locator("a.esco")
+            assert link.text_content() == k["esco"]["label"] and link.get_attribute("href") == k["esco"]["uri"]
+        else:
+            assert cell.text_content() == "not linked"
 
     # correct: drop one keyword, add "Python" as Knowledge, send with the API key
     py = (POSTING.index("Python"), POSTING.index("Python") + len("Python"))

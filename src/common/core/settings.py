@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         0.45, ge=0, le=1,
         description="A skill-group champion whose dev micro-F1 is below this is flagged as low quality.",
     )
+    log_retention_days: int = Field(
+        14, ge=1, description="Request logs older than this many days are deleted (monitor flow, `jobskills logs prune`).")
+    log_retention_mb: float = Field(
+        2048, gt=0, description="Request logs beyond this total size are deleted oldest first.")
+    log_inputs: Literal["text", "hash"] = Field(
+        "text", description="text: log each posting's text for drift monitoring; hash: only its SHA-256 and size.")
     linker_score_floor: float = Field(
         0.55, ge=0, le=1,
         description="An ESCO linker champion whose validation R@1 (mean of TECH and HOUSE) is below this "

@@ -3,7 +3,11 @@
 BentoML runs several worker processes, and a DuckDB file admits one writer, so the services
 never write to the database: each process appends to its own file per day
 (``<dir>/<kind>-YYYY-MM-DD-<pid>.jsonl``), one JSON object per line, flushed per record.
-Readers (drift monitoring, the merge-labels flow) glob the folder.
+Readers (drift monitoring, the merge-labels flow) glob the folder; closed days may have been
+gzipped by the retention policy (``common.data.log_retention``) and are read the same.
+
+``settings.log_inputs = "hash"`` (privacy-minded deployments) stores a posting's SHA-256 and its
+size instead of its text; drift monitoring then has only the outputs to go on.
 
 Request log record: ``{"ts", "endpoint", "model_tag", "latency_ms", "input", "output"}``.
 Feedback record: ``{"ts", "text", "keywords": [Keyword...], "groups": {skill: [codes]},
@@ -12,6 +16,8 @@ Feedback record: ``{"ts", "text", "keywords": [Keyword...], "groups": {skill: [c
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import threading
@@ -49,8 +55,15 @@ def iter_jsonl(directory: Path, kind: str, since: datetime | None = None) -> Ite
     directory = Path(directory)
     if not directory.exists():
         return
-    for path in sorted(directory.glob(f"{kind}-*.jsonl")):
-        with path.open(encoding="utf-8", errors="replace") as fh:
+    from common.data.log_retention import log_files
+
+    for f in log_files(directory, kind):
+        try:
+            fh = gzip.open(f.path, "rt", encoding="utf-8", errors="replace") if f.compressed else \
+                f.path.open(encoding="utf-8", errors="replace")
+        except FileNotFoundError:  # pruned between listing and opening: nothing to read
+            continue
+        with fh:
             for line in fh:
                 try:
                     rec = json.loads(line)
@@ -74,11 +87,25 @@ def log_request(
     outputs: Any,
 ) -> Path:
     """Record one served request and its prediction, for monitoring."""
+    from common.core.settings import get_settings
+
+    if get_settings().log_inputs == "hash":
+        inputs = hashed_inputs(inputs)
     return append_jsonl(
         directory,
         "requests",
         {"endpoint": endpoint, "model_tag": model_tag, "latency_ms": latency_ms, "input": inputs, "output": outputs},
     )
+
+
+def hashed_inputs(inputs: Any) -> Any:
+    """``{"text": ...}`` -> ``{"text_sha256", "text_chars", "text_words", ...}``; other fields stay."""
+    if isinstance(inputs, dict) and isinstance(inputs.get("text"), str):
+        text = inputs["text"]
+        rest = {k: v for k, v in inputs.items() if k != "text"}
+        return {**rest, "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "text_chars": len(text), "text_words": len(text.split())}
+    return inputs
 
 
 def log_feedback(directory: Path, records: Iterable[dict[str, Any]]) -> int:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -120,7 +120,27 @@ def dashboard_cmd(
     raise typer.Exit(rc)
 
 
+logs_app = typer.Typer(help="The request logs drift monitoring reads: retention.", no_args_is_help=True)
+
+
+@logs_app.command("prune")
+def logs_prune_cmd(
+    days: Optional[int] = typer.Option(None, min=1, help="Keep this many days (default JOBSKILLS_LOG_RETENTION_DAYS)."),
+    mb: Optional[float] = typer.Option(None, min=0.001, help="Keep at most this many MB (default JOBSKILLS_LOG_RETENTION_MB)."),
+) -> None:
+    """Gzip closed days, delete logs beyond the retention policy (files a running check holds stay)."""
+    from common.core.settings import get_settings
+    from common.data.log_retention import prune
+
+    s = get_settings()
+    report = prune(s.logs_dir, "requests", days or s.log_retention_days, mb or s.log_retention_mb)
+    r = report.as_dict()
+    typer.echo(f"{s.logs_dir}: {r['compressed']} file(s) compressed, {r['deleted']} deleted, "
+               f"{r['held_for_readers']} kept for a running reader; {r['mb_before']} MB -> {r['mb_after']} MB")
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to ``app``."""
     app.command("monitor")(monitor_cmd)
     app.command("dashboard")(dashboard_cmd)
+    app.add_typer(logs_app, name="logs")

@@ -24,12 +24,12 @@ def _services_root() -> Path:
 def serve_command(
     host: str, port: int, keyword_model_dir: Path | None, group_model_dir: Path | None,
     keyword_tag: str | None, group_tag: str | None, gpus: str | None, workers: int | None,
-    allow_anonymous_admin: bool = False,
+    allow_anonymous_admin: bool = False, linker_model_dir: Path | None = None,
 ) -> list[str]:
     """The ``bentoml serve`` command line and, as a side effect, the environment it reads."""
     os.environ["JOBSKILLS_SERVE_BIND_HOST"] = host
     os.environ["JOBSKILLS_SERVE_ALLOW_ANONYMOUS_ADMIN"] = "true" if allow_anonymous_admin else "false"
-    for name, folder in (("keyword", keyword_model_dir), ("group", group_model_dir)):
+    for name, folder in (("keyword", keyword_model_dir), ("group", group_model_dir), ("linker", linker_model_dir)):
         if folder is not None:
             if not folder.is_dir():
                 raise FileNotFoundError(f"{name} model folder {folder} does not exist")
@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
         keyword_model_dir: Annotated[Path | None, typer.Option(help="Serve this tagger folder, not the champion.")] = None,
         group_model_dir: Annotated[Path | None, typer.Option(help="Serve this group-model folder.")] = None,
+        linker_model_dir: Annotated[Path | None, typer.Option(help="Serve this ESCO linker folder.")] = None,
         keyword_tag: Annotated[str | None, typer.Option(help="Serve this model-store tag, not the champion.")] = None,
         group_tag: Annotated[str | None, typer.Option(help="Serve this model-store tag, not the champion.")] = None,
         gpus: Annotated[str | None, typer.Option(help="GPUs per model service: auto or a number.")] = None,
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             cmd = serve_command(host, port, keyword_model_dir, group_model_dir, keyword_tag, group_tag, gpus, workers,
-                                allow_anonymous_admin)
+                                allow_anonymous_admin, linker_model_dir)
             refusal = ServingConfig.load().admin_refusal(get_settings().api_key)
         console.print(f"serving on http://{host}:{port}  (page: /ui/, API docs: /, metrics: /metrics)")
         if refusal:
