@@ -28,6 +28,10 @@ def serve_command(
 ) -> list[str]:
     """The ``bentoml serve`` command line and, as a side effect, the environment it reads."""
     os.environ["JOBSKILLS_SERVE_BIND_HOST"] = host
+    # glibc gives each thread that allocates its own malloc arena (up to 8 per core); the model
+    # workers run their batches on short-lived pool threads, and the arenas kept the freed
+    # buffers of differently shaped batches. Two arenas bound that (docs/serving.md, soak).
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ["JOBSKILLS_SERVE_ALLOW_ANONYMOUS_ADMIN"] = "true" if allow_anonymous_admin else "false"
     for name, folder in (("keyword", keyword_model_dir), ("group", group_model_dir), ("linker", linker_model_dir)):
         if folder is not None:
