@@ -28,9 +28,12 @@ def serve_command(
 ) -> list[str]:
     """The ``bentoml serve`` command line and, as a side effect, the environment it reads."""
     os.environ["JOBSKILLS_SERVE_BIND_HOST"] = host
-    # glibc gives each thread that allocates its own malloc arena (up to 8 per core); the model
-    # workers run their batches on short-lived pool threads, and the arenas kept the freed
-    # buffers of differently shaped batches. Two arenas bound that (docs/serving.md, soak).
+    # glibc raises its mmap threshold each time a large mmapped block is freed, so the next
+    # (n phrases x 36k names) score matrices of the linker and group model come from the heap
+    # instead and fragment it: skill_groups grew ~100 MB per 1,000 mixed requests. A fixed
+    # threshold keeps large arrays in mmap and gives them back on free; two arenas bound the
+    # per-thread heaps of BentoML's pool threads (docs/serving.md, benchmarks/soak.py).
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     os.environ["JOBSKILLS_SERVE_ALLOW_ANONYMOUS_ADMIN"] = "true" if allow_anonymous_admin else "false"
     for name, folder in (("keyword", keyword_model_dir), ("group", group_model_dir), ("linker", linker_model_dir)):
