@@ -206,7 +206,12 @@ class ApiService:
         phrases = _unique_phrases([k for kws in batches for k in kws])
         links: dict[str, EscoLink | None] = {}
         if phrases and await self._linker_ready():
-            for p, r in zip(phrases, await self._link(phrases), strict=True):
+            try:
+                results = await self._link(phrases)
+            except Exception:  # noqa: BLE001  (keywords are the answer; a failed link must not cost them)
+                logger.exception("linking %d keyword phrases failed; answering with esco: null", len(phrases))
+                results = []
+            for p, r in zip(phrases, results, strict=False):
                 links[p.lower()] = r.linked
         return [[LinkedKeyword(**k.model_dump(), esco=links.get(" ".join(k.text.split()).lower())) for k in kws]
                 for kws in batches]
