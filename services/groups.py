@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 import bentoml
@@ -116,54 +115,36 @@ class GroupService:
     def _load_linker(self, champion: bool) -> None:
         """The ESCO linker is optional: without one, keywords carry ``esco: null`` and every
         phrase gets the classifier's groups."""
-        source = model_sources.resolve(
-            LINKER_NAME, None if champion else CONFIG.linker_model_dir, CONFIG.linker_model_tag,
-            ref=type(self).linker_ref, champion=champion,
-        )
-        if source.path is None:
-            logger.warning("group service has no ESCO linker: %s", source.error)
-            if self.linker is None:
-                self.linker_source = source
-            return
         from common.linking.linker import ESCOLinker
 
-        t0 = time.perf_counter()
-        try:
-            linker = ESCOLinker.load(source.path, device=self.device)
+        def load(path: Any) -> Any:
+            linker = ESCOLinker.load(path, device=self.device)
             linker.link(["warm-up skill"], top_k=1)
-        except Exception as exc:
-            logger.exception("loading the ESCO linker from %s failed", source.path)
-            if self.linker is None:
-                self.linker_source = model_sources.ModelSource(LINKER_NAME, source.tag, None, f"loading failed: {exc}")
-            return
+            return linker
+
+        got = model_sources.load_model(LINKER_NAME, CONFIG.linker_model_dir, CONFIG.linker_model_tag,
+                                       type(self).linker_ref, champion, load, "ESCO linker")
         with self._lock:
-            self.linker, self.linker_source = linker, source
-        logger.info("ESCO linker %s loaded from %s in %.1fs", source.tag, source.path, time.perf_counter() - t0)
+            if got.model is not None:
+                self.linker, self.linker_source = got.model, got.source
+            elif self.linker is None:
+                self.linker_source = got.source
 
     def _load(self, champion: bool) -> None:
-        source = model_sources.resolve(
-            MODEL_NAME, None if champion else CONFIG.group_model_dir, CONFIG.group_model_tag,
-            ref=type(self).model_ref, champion=champion,
-        )
-        if source.path is None:
-            logger.warning("group service has no model: %s", source.error)
-            if self.model is None:
-                self.source = source
-            return
         from common.groups.model import GroupModel
 
-        t0 = time.perf_counter()
-        try:
-            model = GroupModel.load(source.path, device=self.device)
+        def load(path: Any) -> Any:
+            model = GroupModel.load(path, device=self.device)
             model.predict(["warm-up skill"], level=2, top_k=1)  # loads the encoder before /readyz says yes
-        except Exception as exc:
-            logger.exception("loading group model from %s failed", source.path)
-            if self.model is None:
-                self.source = model_sources.ModelSource(MODEL_NAME, source.tag, None, f"loading failed: {exc}")
-            return
+            return model
+
+        got = model_sources.load_model(MODEL_NAME, CONFIG.group_model_dir, CONFIG.group_model_tag,
+                                       type(self).model_ref, champion, load, "group model")
         with self._lock:
-            self.model, self.source = model, source
-        logger.info("group model %s loaded from %s in %.1fs", source.tag, source.path, time.perf_counter() - t0)
+            if got.model is not None:
+                self.model, self.source = got.model, got.source
+            elif self.model is None:
+                self.source = got.source
 
     def _require(self) -> Any:
         model = self.model

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 import bentoml
@@ -52,31 +51,20 @@ class KeywordService:
         self._load(champion=False)
 
     def _load(self, champion: bool) -> None:
-        source = model_sources.resolve(
-            MODEL_NAME, None if champion else CONFIG.keyword_model_dir, CONFIG.keyword_model_tag,
-            ref=type(self).model_ref, champion=champion,
-        )
-        if source.path is None:
-            logger.warning("keyword service has no model: %s", source.error)
-            if self.tagger is None:
-                self.source = source
-            return
         from common.keywords.tagger import KeywordTagger
 
-        t0 = time.perf_counter()
-        try:
-            tagger = KeywordTagger.load(source.path, device=self.device)
+        def load(path: Any) -> Any:
+            tagger = KeywordTagger.load(path, device=self.device)
             tagger.extract(["warm-up: python and sql"])  # first-call costs paid before /readyz says yes
-        except Exception as exc:  # a broken folder: keep serving the old model (if any) and say why
-            logger.exception("loading tagger from %s failed", source.path)
-            if self.tagger is None:
-                self.source = model_sources.ModelSource(MODEL_NAME, source.tag, None, f"loading failed: {exc}")
-            return
+            return tagger
+
+        got = model_sources.load_model(MODEL_NAME, CONFIG.keyword_model_dir, CONFIG.keyword_model_tag,
+                                       type(self).model_ref, champion, load, f"keyword tagger (on {self.device})")
         with self._lock:
-            self.tagger, self.source = tagger, source
-        self.load_seconds = time.perf_counter() - t0
-        logger.info("keyword tagger %s loaded from %s on %s in %.1fs", source.tag, source.path, self.device,
-                    self.load_seconds)
+            if got.model is not None:
+                self.tagger, self.source, self.load_seconds = got.model, got.source, got.seconds
+            elif self.tagger is None:
+                self.source = got.source
 
     @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size), max_latency_ms=CONFIG.max_latency_ms)
     def extract(self, texts: list[str]) -> list[list[Keyword]]:

@@ -11,6 +11,8 @@ is promoted.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,3 +109,36 @@ def resolve(name: str, folder: Path | None, tag: str | None, ref: Any = None, ch
     return ModelSource(
         name, None, None, f"no champion model named {name!r} in the registry; train and promote one first"
     )
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What ``load_model`` got: the model (None when nothing could be loaded) and its source,
+    whose ``error`` says why when the model is None."""
+
+    model: Any
+    source: ModelSource
+    seconds: float = 0.0
+
+
+def load_model(name: str, folder: Path | None, tag: str | None, ref: Any, champion: bool,
+               load: Callable[[Path], Any], what: str) -> Loaded:
+    """Resolve the folder to serve (``resolve``; ``champion`` ignores ``folder``) and load it with
+    ``load``, which also warms the model up so that ``/readyz`` says yes only once it answers.
+
+    A missing or broken model is logged and returned as ``Loaded(None, source)``: the service
+    keeps serving the model it has, if any, and reports the reason.
+    """
+    source = resolve(name, None if champion else folder, tag, ref=ref, champion=champion)
+    if source.path is None:
+        logger.warning("no %s to serve: %s", what, source.error)
+        return Loaded(None, source)
+    t0 = time.perf_counter()
+    try:
+        model = load(source.path)
+    except Exception as exc:  # a broken folder: keep serving the old model (if any) and say why
+        logger.exception("loading the %s from %s failed", what, source.path)
+        return Loaded(None, ModelSource(name, source.tag, None, f"loading failed: {exc}"))
+    seconds = time.perf_counter() - t0
+    logger.info("%s %s loaded from %s in %.1fs", what, source.tag, source.path, seconds)
+    return Loaded(model, source, seconds)
