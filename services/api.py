@@ -305,16 +305,19 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._unready("keywords"):
             return err
-        (kws,) = await self._with_esco(await self._extract([request.text]))
+        (kws,) = await self._extract([request.text])
         # without a group model the keywords are still worth showing: groups stay empty and
         # group_model_tag is null
         groups_ready = (await self._info("groups")).get("ready")
         by_phrase = await self._classify(_unique_phrases(kws), request.level, request.top_k) if groups_ready else {}
         lower = {p.lower(): g for p, g in by_phrase.items()}
+        # classify already linked each phrase (its groups follow the link); link here only without it
+        (linked,) = [kws] if groups_ready else await self._with_esco([kws])
         out = []
-        for k in kws:
+        for k in linked:
             d = lower.get(" ".join(k.text.split()).lower())
-            out.append(AnalyzedKeyword(**k.model_dump(), groups=d.groups if d else [], ranked=d.ranked if d else [],
+            fields = {**k.model_dump(), **({"esco": d.esco} if d else {})}
+            out.append(AnalyzedKeyword(**fields, groups=d.groups if d else [], ranked=d.ranked if d else [],
                                        group_source=d.source if d else None))
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
