@@ -112,6 +112,7 @@ class ESCOLinker:
         self._short_starts = _starts(self.short_owner)
         self.uris = taxonomy.skills["uri"].tolist()
         self.labels = taxonomy.skills["label"].tolist()
+        self._uri_rows = {u: i for i, u in enumerate(self.uris)}
         self._encoders: dict[int, Any] = {}
         self.onnx_dir: Path | None = None
 
@@ -201,15 +202,10 @@ class ESCOLinker:
 
     def groups_of(self, uri: str, level: int) -> list[str]:
         """The taxonomy's own groups of a skill at ``level`` (empty for held-out skills)."""
-        row = self._row_of_uri().get(uri)
+        row = self._uri_rows.get(uri)
         if row is None:
             return []
         return list(self.taxonomy.skills.at[row, f"groups_l{level}"])
-
-    def _row_of_uri(self) -> dict[str, int]:
-        if not hasattr(self, "_uri_rows"):
-            self._uri_rows = {u: i for i, u in enumerate(self.uris)}
-        return self._uri_rows
 
     # ---- persistence ------------------------------------------------------------------------
     def save(self, model_dir: str | Path) -> Path:
@@ -250,9 +246,8 @@ class ESCOLinker:
         skills = pd.read_parquet(d / TAXONOMY_FILE)
         for col in ("alt_labels", "groups_l1", "groups_l2"):
             skills[col] = skills[col].map(list)
-        linker = cls(cfg, Taxonomy(skills, meta.get("taxonomy", "")), enc_path, idx["short_emb"], idx["short_owner"],
-                     idx["text_emb"], meta["threshold"], meta.get("metrics"))
-        return linker
+        return cls(cfg, Taxonomy(skills, meta.get("taxonomy", "")), enc_path, idx["short_emb"], idx["short_owner"],
+                   idx["text_emb"], meta["threshold"], meta.get("metrics"))
 
 
 def build_index(cfg: LinkerConfig, taxonomy: Taxonomy, encoder_path: str, progress: bool = False,

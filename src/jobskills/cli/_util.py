@@ -57,3 +57,11 @@ def print_quality(quality: object) -> None:
         console.print(f"[yellow]{line}[/yellow]", highlight=False)
     else:
         console.print(line, highlight=False)
+
+
+def read_phrases(args: list[str] | None) -> list[str]:
+    """Skill phrases from arguments (``-`` reads one per line from stdin); none is exit code 2."""
+    phrases = [line for a in args or [] for line in read_text_arg(a).splitlines() if line.strip()]
+    if not phrases:
+        raise fail("give at least one non-empty skill phrase", code=2)
+    return phrases

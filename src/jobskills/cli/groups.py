@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from jobskills.cli._util import console, fail, print_quality, read_text_arg, user_errors
+from jobskills.cli._util import console, fail, print_quality, read_phrases, user_errors
 
 
 def _metrics_table(title: str, metrics: dict[str, Any]) -> None:
@@ -118,9 +118,7 @@ def classify_skill(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Ranked competency groups with probabilities for a skill phrase."""
-    phrases = [line for s in skill for line in read_text_arg(s).splitlines() if line.strip()] if skill else []
-    if not phrases:
-        raise fail("give at least one non-empty skill phrase", code=2)
+    phrases = read_phrases(skill)
     from common.registry import quality_of
     from common.core.settings import get_settings
 

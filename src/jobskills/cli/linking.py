@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from jobskills.cli._util import console, fail, print_quality, read_text_arg, user_errors
+from jobskills.cli._util import console, fail, print_quality, read_phrases, user_errors
 
 
 def _metrics_table(metrics: dict[str, Any]) -> None:
@@ -68,9 +68,7 @@ def link_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The ESCO skill a phrase names (or none, when the best match is too weak), with candidates."""
-    phrases = [line for s in skill for line in read_text_arg(s).splitlines() if line.strip()] if skill else []
-    if not phrases:
-        raise fail("give at least one non-empty skill phrase", code=2)
+    phrases = read_phrases(skill)
     from common.core.settings import get_settings
     from common.registry import quality_of
 
