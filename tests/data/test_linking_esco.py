@@ -26,21 +26,9 @@ def taxonomy(shared_data):
 @pytest.fixture(scope="module")
 def esco_slice(taxonomy, shared_data, tmp_path_factory):
     """A shared-data folder holding a slice of skills.csv and both validation files."""
-    root = tmp_path_factory.mktemp("shared")
-    (root / "esco").mkdir()
-    (root / "decorte").mkdir()
-    raw = pd.read_csv(shared_data / "esco" / "skills.csv", dtype=str, keep_default_na=False)
-    gold = set()
-    for name in ("tech", "house"):
-        src = shared_data / "decorte" / f"{name}_validation_annotations.csv"
-        if not src.exists():
-            pytest.skip(f"{src} not found")
-        df = pd.read_csv(src, dtype=str, keep_default_na=False)
-        df.to_csv(root / "decorte" / src.name, index=False)
-        gold |= set(df["label"])
-    part = pd.concat([raw[raw["label"].isin(gold)], raw[~raw["label"].isin(gold)].sample(200, random_state=0)])
-    part.to_csv(root / "esco" / "skills.csv", index=False)
-    return root
+    from esco_slice import write_esco_slice
+
+    return write_esco_slice(shared_data, tmp_path_factory.mktemp("shared"), others=200)
 
 
 def test_taxonomy_names_and_groups(taxonomy, shared_data):

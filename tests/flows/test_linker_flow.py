@@ -3,26 +3,14 @@ second run whose candidate does not beat the champion. Tiny BERT, a slice of rea
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 
 @pytest.fixture()
 def esco_slice(shared_data, tmp_path):
-    root = tmp_path / "shared"
-    (root / "esco").mkdir(parents=True)
-    (root / "decorte").mkdir()
-    gold = set()
-    for name in ("tech", "house"):
-        src = shared_data / "decorte" / f"{name}_validation_annotations.csv"
-        if not src.exists():
-            pytest.skip(f"{src} not found")
-        df = pd.read_csv(src, dtype=str, keep_default_na=False)
-        df.to_csv(root / "decorte" / src.name, index=False)
-        gold |= set(df["label"])
-    raw = pd.read_csv(shared_data / "esco" / "skills.csv", dtype=str, keep_default_na=False)
-    raw[raw["label"].isin(gold)].head(150).to_csv(root / "esco" / "skills.csv", index=False)
-    return root
+    from esco_slice import write_esco_slice
+
+    return write_esco_slice(shared_data, tmp_path / "shared", max_gold=150)
 
 
 def test_linker_is_built_gated_and_registered_by_the_flows(esco_slice, tmp_path, monkeypatch, tiny_bert_dir):
