@@ -67,8 +67,9 @@ API_ROUTES = ("/extract", "/extract_batch", "/classify", "/link", "/analyze", "/
 
 REQUESTS = bentoml.metrics.Counter(
     name="jobskills_requests_total",
-    documentation="API requests by endpoint and outcome (ok, client_error, unavailable).",
-    labelnames=["endpoint", "outcome"],
+    documentation="API requests by endpoint, outcome (ok, client_error, unavailable) and transport (http, or "
+    "grpc: through the gRPC front).",
+    labelnames=["endpoint", "outcome", "transport"],
 )
 KEYWORDS = bentoml.metrics.Histogram(
     name="jobskills_keywords_per_text",
@@ -86,6 +87,14 @@ FEEDBACK = bentoml.metrics.Counter(name="jobskills_feedback_total", documentatio
 def _web_app() -> Starlette:
     """The page (``/ui/``) and its assets; ``/ui`` redirects so relative asset URLs work."""
     return Starlette(routes=[Mount("/", StaticFiles(directory=STATIC_DIR, html=True))])
+
+
+TRANSPORT_HEADER = "x-jobskills-transport"  # the gRPC front (services.rpc) sends "grpc"
+
+
+def _transport(ctx: bentoml.Context) -> str:
+    """``grpc`` for calls relayed by the gRPC front, else ``http`` (a label, not a security decision)."""
+    return "grpc" if ctx.request.headers.get(TRANSPORT_HEADER, "").lower() == "grpc" else "http"
 
 
 def _error(status: int, message: str, ctx: bentoml.Context | None = None) -> JSONResponse:
@@ -142,13 +151,17 @@ class ApiService:
             self._infos[which] = info
         return info
 
-    async def _unready(self, *which: str) -> JSONResponse | None:
-        """503 with the reason when a needed model is not loaded."""
+    async def _refused(self, endpoint: str, ctx: bentoml.Context, *which: str) -> JSONResponse | None:
+        """401 when every endpoint needs the API key (``api_key_scope: all``) and it is missing or
+        wrong; else 503 with the reason when a needed model is not loaded; else None."""
+        if self.settings.api_key_scope == "all" and not self._authorised(ctx):
+            REQUESTS.labels(endpoint=endpoint, outcome="client_error", transport=_transport(ctx)).inc()
+            return _error(401, "missing or wrong API key (X-API-Key header, or x-api-key gRPC metadata)", ctx)
         for w in which:
             info = await self._info(w)
             if not info.get("ready"):
-                REQUESTS.labels(endpoint="any", outcome="unavailable").inc()
-                return _error(503, f"the {w} model is not available: {info.get('error')}")
+                REQUESTS.labels(endpoint=endpoint, outcome="unavailable", transport=_transport(ctx)).inc()
+                return _error(503, f"the {w} model is not available: {info.get('error')}", ctx)
         return None
 
     def _authorised(self, ctx: bentoml.Context) -> bool:
@@ -158,13 +171,14 @@ class ApiService:
         given = ctx.request.headers.get("x-api-key", "")
         return hmac.compare_digest(given.encode("utf-8", "replace"), key.encode("utf-8"))
 
-    def _log(self, endpoint: str, tag: str | None, t0: float, inputs: Any, outputs: Any) -> float:
+    def _log(self, endpoint: str, tag: str | None, t0: float, inputs: Any, outputs: Any,
+             ctx: bentoml.Context) -> float:
         latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         try:
-            log_request(self.settings.logs_dir, endpoint, tag, latency_ms, inputs, outputs)
+            log_request(self.settings.logs_dir, endpoint, tag, latency_ms, inputs, outputs, transport=_transport(ctx))
         except Exception:  # a full disk must not turn a good answer into a 500
             logger.exception("could not write the request log")
-        REQUESTS.labels(endpoint=endpoint, outcome="ok").inc()
+        REQUESTS.labels(endpoint=endpoint, outcome="ok", transport=_transport(ctx)).inc()
         return latency_ms
 
     async def _extract(self, texts: list[str]) -> list[list[Keyword]]:
@@ -227,21 +241,21 @@ class ApiService:
     # ---- endpoints -----------------------------------------------------------------------
 
     @bentoml.api
-    async def extract(self, request: ExtractRequest, /) -> ExtractResponse:
+    async def extract(self, request: ExtractRequest, /, ctx: bentoml.Context) -> ExtractResponse:
         """Keywords of one posting: character offsets, type (Skill/Knowledge), score."""
         t0 = time.perf_counter()
-        if err := await self._unready("keywords"):
+        if err := await self._refused("extract", ctx, "keywords"):
             return err
         (kws,) = await self._with_esco(await self._extract([request.text]))
         tag = self._infos["keywords"].get("tag")
-        self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]})
+        self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]}, ctx)
         return ExtractResponse(keywords=kws, model_tag=tag, model=self._model("keywords"))
 
     @bentoml.api
-    async def extract_batch(self, request: ExtractBatchRequest, /) -> ExtractBatchResponse:
+    async def extract_batch(self, request: ExtractBatchRequest, /, ctx: bentoml.Context) -> ExtractBatchResponse:
         """Keywords of several postings in one request (at most ``settings.max_batch_items``)."""
         t0 = time.perf_counter()
-        if err := await self._unready("keywords"):
+        if err := await self._refused("extract_batch", ctx, "keywords"):
             return err
         results = await self._with_esco(await self._extract(list(request.texts)))
         tag = self._infos["keywords"].get("tag")
@@ -249,19 +263,19 @@ class ApiService:
         for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
             try:
                 log_request(self.settings.logs_dir, "extract_batch", tag, latency_ms, {"text": text},
-                            {"keywords": [k.model_dump() for k in kws]})
+                            {"keywords": [k.model_dump() for k in kws]}, transport=_transport(ctx))
             except Exception:
                 logger.exception("could not write the request log")
-        REQUESTS.labels(endpoint="extract_batch", outcome="ok").inc()
+        REQUESTS.labels(endpoint="extract_batch", outcome="ok", transport=_transport(ctx)).inc()
         return ExtractBatchResponse(results=results, model_tag=tag, model=self._model("keywords"))
 
     @bentoml.api
-    async def classify(self, request: ClassifyRequest, /) -> ClassifyResponse:
+    async def classify(self, request: ClassifyRequest, /, ctx: bentoml.Context) -> ClassifyResponse:
         """Competency groups of each skill phrase: the model's decision (``groups``, by its tuned
         ``threshold``, at least one) and the ``top_k`` ranking (``ranked``, ``decided`` marks which
         of them are in the decision)."""
         t0 = time.perf_counter()
-        if err := await self._unready("groups"):
+        if err := await self._refused("classify", ctx, "groups"):
             return err
         skills = list(request.skills)
         raw = await _retrying(self.groups.to_async.classify,
@@ -271,39 +285,39 @@ class ApiService:
                    for s, d in zip(skills, raw, strict=True)]
         tag = self._infos["groups"].get("tag")
         self._log("classify", tag, t0, {"skills": skills, "level": request.level, "top_k": request.top_k},
-                  {"results": [r.model_dump() for r in results]})
+                  {"results": [r.model_dump() for r in results]}, ctx)
         return ClassifyResponse(results=results, model_tag=tag, model=self._model("groups"))
 
     @bentoml.api
-    async def link(self, request: LinkRequest, /) -> LinkResponse:
+    async def link(self, request: LinkRequest, /, ctx: bentoml.Context) -> LinkResponse:
         """The ESCO skill each phrase names: the ``top_k`` candidates and the link, or ``linked:
         null`` when the best candidate is below the linker's threshold (ESCO lacks the skill).
         ``context`` (optional, one sentence per skill) lets the linker rerank with the sentence."""
         t0 = time.perf_counter()
-        if err := await self._unready("groups"):
+        if err := await self._refused("link", ctx, "groups"):
             return err
         if not await self._linker_ready():
-            REQUESTS.labels(endpoint="link", outcome="unavailable").inc()
+            REQUESTS.labels(endpoint="link", outcome="unavailable", transport=_transport(ctx)).inc()
             reason = ((self._infos.get("groups") or {}).get("linker") or {}).get("error")
-            return _error(503, f"the ESCO linker is not available: {reason}")
+            return _error(503, f"the ESCO linker is not available: {reason}", ctx)
         skills = list(request.skills)
         results = await self._link(skills, list(request.context) if request.context else None, request.top_k)
         linker_info = self._infos["groups"].get("linker") or {}
         tag = linker_info.get("tag")
         self._log("link", tag, t0, {"skills": skills, "context": request.context, "top_k": request.top_k},
-                  {"results": [r.model_dump() for r in results]})
+                  {"results": [r.model_dump() for r in results]}, ctx)
         return LinkResponse(results=results, taxonomy=linker_info.get("taxonomy") or "", model_tag=tag,
                             model=self._model("linker"))
 
     @bentoml.api
-    async def analyze(self, request: AnalyzeRequest, /) -> AnalyzeResponse:
+    async def analyze(self, request: AnalyzeRequest, /, ctx: bentoml.Context) -> AnalyzeResponse:
         """Keywords of a posting, each with its competency groups (what the web page shows):
         ``groups`` is the group model's decision, ``ranked`` the top_k with ``decided`` marking it.
 
         Needs the keyword model; without a group model the groups are empty lists.
         """
         t0 = time.perf_counter()
-        if err := await self._unready("keywords"):
+        if err := await self._refused("analyze", ctx, "keywords"):
             return err
         (kws,) = await self._extract([request.text])
         # without a group model the keywords are still worth showing: groups stay empty and
@@ -322,17 +336,17 @@ class ApiService:
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
-                  {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag})
+                  {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag}, ctx)
         return AnalyzeResponse(keywords=out, keyword_model_tag=kw_tag, group_model_tag=grp_tag,
                                keyword_model=self._model("keywords"),
                                group_model=self._model("groups") if groups_ready else None)
 
     @bentoml.api
-    async def match(self, request: MatchRequest, /) -> MatchResponse:
+    async def match(self, request: MatchRequest, /, ctx: bentoml.Context) -> MatchResponse:
         """How well a resume covers a job, compared in competency groups rather than exact words."""
         t0 = time.perf_counter()
         need = ("groups",) if request.resume is None and request.job is None else ("keywords", "groups")
-        if err := await self._unready(*need):
+        if err := await self._refused("match", ctx, *need):
             return err
         texts = [t for t in (request.resume, request.job) if t is not None]
         extracted = iter(await self._extract(texts)) if texts else iter(())
@@ -350,17 +364,19 @@ class ApiService:
                              esco=EscoMatchOut.model_validate(esco) if esco else None)
         self._log("match", grp_tag, t0, {"resume": request.resume, "job": request.job,
                                          "resume_skills": resume_skills, "job_skills": job_skills},
-                  resp.model_dump())
+                  resp.model_dump(), ctx)
         return resp
 
     @bentoml.api
-    async def topics(self, request: TopicsRequest, /) -> TopicsResponse:
+    async def topics(self, request: TopicsRequest, /, ctx: bentoml.Context) -> TopicsResponse:
         """Topics, tags and an extractive summary of a posting (needs a trained topic model)."""
         t0 = time.perf_counter()
+        if err := await self._refused("topics", ctx):
+            return err
         model, problem = await self._topics_model()
         if model is None:
-            REQUESTS.labels(endpoint="topics", outcome="unavailable").inc()
-            return _error(503, problem or "no topic model")
+            REQUESTS.labels(endpoint="topics", outcome="unavailable", transport=_transport(ctx)).inc()
+            return _error(503, problem or "no topic model", ctx)
         kws: list[Keyword] = []
         if (await self._info("keywords")).get("ready"):  # keywords make better tags; optional
             (kws,) = await self._extract([request.text])
@@ -369,7 +385,7 @@ class ApiService:
         (desc,) = await anyio.to_thread.run_sync(model.describe, [request.text], [kws])
         resp = TopicsResponse(topics=desc.get("topics", []), tags=desc.get("tags", []),
                               summary=desc.get("summary", []), keywords=kws, model=self._topic_source)
-        self._log("topics", self._topic_source, t0, {"text": request.text}, resp.model_dump())
+        self._log("topics", self._topic_source, t0, {"text": request.text}, resp.model_dump(), ctx)
         return resp
 
     async def _topics_model(self) -> tuple[Any, str | None]:
@@ -395,11 +411,11 @@ class ApiService:
     async def feedback(self, request: FeedbackRequest, /, ctx: bentoml.Context) -> FeedbackResponse:
         """Store a person's corrections for the merge-labels flow (needs X-API-Key when one is set)."""
         if err := self._admin_refusal(ctx):
-            REQUESTS.labels(endpoint="feedback", outcome="client_error").inc()
+            REQUESTS.labels(endpoint="feedback", outcome="client_error", transport=_transport(ctx)).inc()
             return err
         n = log_feedback(self.settings.feedback_dir, [request.to_record()])
         FEEDBACK.inc(n)
-        REQUESTS.labels(endpoint="feedback", outcome="ok").inc()
+        REQUESTS.labels(endpoint="feedback", outcome="ok", transport=_transport(ctx)).inc()
         return FeedbackResponse(stored=n)
 
     @bentoml.api
@@ -420,6 +436,7 @@ class ApiService:
             "keywords": await self._info("keywords"),
             "groups": await self._info("groups"),
             "api_key_required": bool(self.settings.api_key),
+            "api_key_scope": self.settings.api_key_scope if self.settings.api_key else None,
             "admin": CONFIG.admin_refusal(self.settings.api_key) or "enabled",
             "max_text_chars": self.settings.max_text_chars,
             "max_batch_items": self.settings.max_batch_items,

@@ -76,6 +76,19 @@ class ServingConfig(BaseSettings):
         "endpoints stay off on a non-loopback host without JOBSKILLS_API_KEY.")
     allow_anonymous_admin: bool = Field(
         False, description="Serve /reload and /feedback without an API key on a non-loopback host.")
+    # ---- the gRPC front (services.rpc); it calls the HTTP API above, so it has no model of its own
+    grpc_port: int | None = Field(
+        None, ge=0, le=65535, description="Port of the gRPC server (jobskills.v1); unset: no gRPC server. "
+        "`jobskills serve --grpc-port` sets it; 0 picks a free port.")
+    grpc_host: str | None = Field(None, description="Interface the gRPC server binds; default: bind_host.")
+    rest_url: str = Field(
+        "http://127.0.0.1:3000", description="The HTTP API the gRPC server calls (same validation, limits, "
+        "API key, request log and metrics as REST).")
+    grpc_max_stream_postings: int = Field(
+        10_000, ge=1, description="Most postings in one ExtractStream request (sent to the model in batches "
+        "of max_batch_items).")
+    grpc_health_interval_s: float = Field(
+        5.0, gt=0, description="How often the gRPC server asks the HTTP API's /readyz for grpc.health.v1.")
 
     @field_validator("keyword_model_dir", "group_model_dir", "linker_model_dir", "topic_model_dir", mode="after")
     @classmethod
@@ -112,6 +125,12 @@ class ServingConfig(BaseSettings):
             raise ValueError(f"dependency_timeout_s ({self.dependency_timeout_s:g}) must be under timeout_s "
                              f"({self.timeout_s}): the API would answer 504 before a retry could start")
         return self
+
+    def grpc_bind(self) -> str:
+        """``host:port`` the gRPC server listens on."""
+        host = self.grpc_host or self.bind_host
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return f"{host}:{self.grpc_port if self.grpc_port is not None else 50051}"
 
     def dependency_deadline(self) -> float:
         """Seconds one API -> model-service call may take before it is retried."""

@@ -6,7 +6,12 @@
 const $ = (id) => document.getElementById(id);
 const state = { text: "", keywords: [] }; // keywords: {start, end, text, type, score, groups, keep, added}
 
-async function postJSON(path, body, headers = {}) {
+async function postJSON(path, body) {
+  // the key, when one was typed, goes with every call: a server with JOBSKILLS_API_KEY_SCOPE=all
+  // needs it for predictions too, not only for /feedback
+  const headers = {};
+  const key = $("api-key").value;
+  if (key) headers["X-API-Key"] = key;
   const resp = await fetch(path, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
@@ -226,12 +231,9 @@ async function sendFeedback() {
   $("sent").textContent = "";
   const keywords = state.keywords.filter((k) => k.keep)
     .map((k) => ({ start: k.start, end: k.end, type: k.type, text: state.text.slice(k.start, k.end) }));
-  const headers = {};
-  const key = $("api-key").value;
-  if (key) headers["X-API-Key"] = key;
   try {
     const r = await postJSON("/feedback", { text: state.text, keywords, annotator: "web",
-      note: $("note").value }, headers);
+      note: $("note").value });
     $("sent").textContent = `Thank you: ${r.stored} correction record stored.`;
   } catch (e) {
     showError(e.message);

@@ -301,7 +301,7 @@ def test_metrics_and_openapi(client):
     client.post("/extract", json={"text": "Python and SQL"})
     m = client.get("/metrics")
     assert m.status_code == 200
-    assert 'jobskills_requests_total{endpoint="extract",outcome="ok"}' in m.text
+    assert 'jobskills_requests_total{endpoint="extract",outcome="ok",transport="http"}' in m.text
     assert "bentoml_service_request_duration_seconds" in m.text
     spec = client.get("/docs.json").json()
     for path in ("/extract", "/extract_batch", "/classify", "/analyze", "/match", "/topics", "/feedback", "/healthz",

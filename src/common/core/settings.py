@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(100_000, description="Longest text the services accept.")
     max_batch_items: int = Field(64, description="Most items in one API batch.")
     api_key: str | None = Field(None, description="When set, /feedback and admin actions need it.")
+    api_key_scope: Literal["admin", "all"] = Field(
+        "admin", description="Which endpoints need api_key: admin (/feedback, /reload) or all (every "
+        "prediction too, over HTTP and gRPC; /status and the health checks stay open).")
     storage_url: str | None = Field(
         None, description="postgresql://... to use PostgreSQL instead of the DuckDB file."
     )

@@ -9,7 +9,8 @@ gzipped by the retention policy (``common.data.log_retention``) and are read the
 ``settings.log_inputs = "hash"`` (privacy-minded deployments) stores a posting's SHA-256 and its
 size instead of its text; drift monitoring then has only the outputs to go on.
 
-Request log record: ``{"ts", "endpoint", "model_tag", "latency_ms", "input", "output"}``.
+Request log record: ``{"ts", "endpoint", "model_tag", "latency_ms", "transport", "input", "output"}``
+(``transport``: ``http`` or ``grpc``; older records lack it).
 Feedback record: ``{"ts", "text", "keywords": [Keyword...], "groups": {skill: [codes]},
 "annotator", "note"}``.
 """
@@ -85,8 +86,10 @@ def log_request(
     latency_ms: float,
     inputs: Any,
     outputs: Any,
+    transport: str = "http",
 ) -> Path:
-    """Record one served request and its prediction, for monitoring."""
+    """Record one served request and its prediction, for monitoring; ``transport`` says whether it
+    came over HTTP or through the gRPC front (which calls the HTTP API), so both reach drift checks."""
     from common.core.settings import get_settings
 
     if get_settings().log_inputs == "hash":
@@ -94,7 +97,8 @@ def log_request(
     return append_jsonl(
         directory,
         "requests",
-        {"endpoint": endpoint, "model_tag": model_tag, "latency_ms": latency_ms, "input": inputs, "output": outputs},
+        {"endpoint": endpoint, "model_tag": model_tag, "latency_ms": latency_ms, "transport": transport,
+         "input": inputs, "output": outputs},
     )
 
 

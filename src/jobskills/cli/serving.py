@@ -1,10 +1,13 @@
-"""``jobskills serve``: run the BentoML API (keyword + skill-group services, web page) locally."""
+"""``jobskills serve``: run the BentoML API (keyword + skill-group services, web page) locally, and
+with ``--grpc-port`` the gRPC front beside it; ``jobskills serve-grpc``: the gRPC front alone."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +58,57 @@ def serve_command(
             "--host", host, "--port", str(port), "--working-dir", str(_services_root())]
 
 
+def rest_url_for(host: str, port: int) -> str:
+    """Where a gRPC server on this machine reaches the HTTP API bound to ``host``: loopback when it
+    listens on every interface (or on loopback), else that address."""
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "localhost") or host.startswith("127.") else host
+    reach = f"[{reach}]" if ":" in reach else reach
+    return f"http://{reach}:{port}"
+
+
+def grpc_command(host: str, grpc_port: int, rest_url: str) -> list[str]:
+    """The ``python -m services.rpc`` command line and, as a side effect, the environment it reads."""
+    os.environ["JOBSKILLS_SERVE_GRPC_PORT"] = str(grpc_port)
+    os.environ["JOBSKILLS_SERVE_GRPC_HOST"] = host
+    os.environ["JOBSKILLS_SERVE_REST_URL"] = rest_url
+    return [sys.executable, "-m", "services.rpc"]
+
+
+def run_together(commands: list[list[str]]) -> int:
+    """Run the commands side by side until one ends (or SIGTERM / Ctrl+C), then stop the others;
+    the exit code is the first one's to end (0 after Ctrl+C)."""
+    cwd = _services_root()
+    procs = [subprocess.Popen(cmd, cwd=cwd) for cmd in commands]
+    stopping = {"code": None}
+
+    def on_term(signum: int, frame: object) -> None:  # noqa: ARG001
+        stopping["code"] = 0
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        while stopping["code"] is None:
+            for p in procs:
+                if p.poll() is not None:
+                    stopping["code"] = p.returncode
+                    break
+            else:
+                time.sleep(0.3)
+    except KeyboardInterrupt:
+        stopping["code"] = 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    return int(stopping["code"] or 0)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to ``app``."""
 
@@ -72,13 +126,16 @@ def register(app: typer.Typer) -> None:
         allow_anonymous_admin: Annotated[bool, typer.Option(
             "--allow-anonymous-admin",
             help="On a non-loopback --host without JOBSKILLS_API_KEY, still serve /reload and /feedback.")] = False,
+        grpc_port: Annotated[int | None, typer.Option(
+            min=1, max=65535, help="Also serve gRPC (jobskills.v1) on this port, through the same API.")] = None,
     ) -> None:
-        """Serve the API, the web page (/ui/) and the metrics until Ctrl+C.
+        """Serve the API, the web page (/ui/) and the metrics until Ctrl+C; with --grpc-port, the
+        gRPC API too.
 
         Models come from the registry champions unless a folder or tag is given; the server
-        starts even without them and /readyz says what is missing.
+        starts even without them and /readyz (gRPC: grpc.health.v1) says what is missing.
         """
-        from jobskills.cli._util import console, user_errors
+        from jobskills.cli._util import console, fail, user_errors
         from common.core.settings import get_settings
         from services.config import ServingConfig
 
@@ -86,11 +143,32 @@ def register(app: typer.Typer) -> None:
             cmd = serve_command(host, port, keyword_model_dir, group_model_dir, keyword_tag, group_tag, gpus, workers,
                                 allow_anonymous_admin, linker_model_dir)
             refusal = ServingConfig.load().admin_refusal(get_settings().api_key)
+        if grpc_port is not None and grpc_port == port:
+            raise fail(f"--grpc-port {grpc_port} is the HTTP port too; pick another one", code=2)
         console.print(f"serving on http://{host}:{port}  (page: /ui/, API docs: /, metrics: /metrics)")
+        commands = [cmd]
+        if grpc_port is not None:
+            commands.append(grpc_command(host, grpc_port, rest_url_for(host, port)))
+            console.print(f"serving gRPC jobskills.v1.JobSkills on {host}:{grpc_port}  (health, reflection)")
         if refusal:
             console.print(f"[yellow]{refusal}[/yellow]", highlight=False)
-        try:
-            code = subprocess.call(cmd)
-        except KeyboardInterrupt:
-            code = 0
-        raise typer.Exit(code)
+        raise typer.Exit(run_together(commands))
+
+    @app.command("serve-grpc")
+    def serve_grpc(
+        port: Annotated[int, typer.Option(min=1, max=65535, help="gRPC port.")] = 50051,
+        host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it to the network.")] = "127.0.0.1",
+        rest_url: Annotated[str, typer.Option(help="The running HTTP API to answer through.")] = "http://127.0.0.1:3000",
+    ) -> None:
+        """Serve gRPC (jobskills.v1) beside an HTTP API that is already running, until Ctrl+C.
+
+        Every RPC is answered by that API (same models, limits, API key, request log, metrics);
+        grpc.health.v1 turns SERVING when its /readyz does.
+        """
+        from jobskills.cli._util import console
+
+        grpc_command(host, port, rest_url)  # the environment the server reads
+        from services.rpc.server import main
+
+        console.print(f"serving gRPC jobskills.v1.JobSkills on {host}:{port} through {rest_url}")
+        main()  # until SIGTERM / Ctrl+C; a port it cannot bind is one sentence and exit code 2
