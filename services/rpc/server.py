@@ -255,6 +255,7 @@ def build_server(config: ServingConfig, gateway: JobSkillsGateway) -> tuple[grpc
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", config.max_body_bytes),  # the REST body limit
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
+        ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share it
     ])
     server.add_generic_rpc_handlers((gateway.handler(),))
     servicer = health.aio.HealthServicer()
