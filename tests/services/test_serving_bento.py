@@ -26,6 +26,7 @@ def test_bentoml_build_packs_code_page_and_champions(serving_env, tiny_models):
     packed = {str(m["tag"]) for svc in info["services"] for m in svc.get("models", [])}
     assert {tiny_models["keywords"]["tag"], tiny_models["groups"]["tag"]} <= packed
     for rel in ("src/services/api.py", "src/services/static/index.html", "src/common/keywords/tagger.py",
-                "src/common/core/settings.py"):
+                "src/common/core/settings.py", "src/services/rpc/server.py", "src/jobskills/v1/jobskills.proto",
+                "src/jobskills/v1/jobskills_pb2.py", "src/jobskills/v1/jobskills_pb2_grpc.py"):
         assert (bento_dir / rel).exists(), rel
     assert not (bento_dir / "src" / "tests").exists()

@@ -391,3 +391,28 @@ def test_serve_grpc_without_an_api_is_not_serving_and_unavailable(serving_env, t
         assert proc.wait(timeout=20) == 0
     finally:
         stop_group(proc)
+
+
+def test_the_k8s_grpc_container_runs_as_written(serving_env, serving_root, server):
+    """The ``grpc`` container of infra/k8s/jobskills-api.yaml run here: its args and environment,
+    with the pod's loopback API swapped for the session's server and its port for a free one."""
+    import yaml
+
+    docs = yaml.safe_load_all((REPO / "infra" / "k8s" / "jobskills-api.yaml").read_text())
+    pod = next(d for d in docs if d and d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    container = next(c for c in pod["containers"] if c["name"] == "grpc")
+    port = free_port()
+    env = {**serving_env, **{e["name"]: e["value"] for e in container["env"]},
+           "JOBSKILLS_SERVE_GRPC_PORT": str(port), "JOBSKILLS_SERVE_GRPC_HOST": "127.0.0.1",
+           "JOBSKILLS_SERVE_REST_URL": server}
+    args = [sys.executable if a == "python" else a for a in container["args"]]
+    log = serving_root / "grpc-k8s.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            _wait_serving(proc, channel, server, log, timeout=60)
+            answer = rpc_pb.JobSkillsStub(channel).Extract(pb.ExtractRequest(text=POSTING), timeout=60)
+            assert answer.keywords and answer.model_tag
+    finally:
+        stop_group(proc)

@@ -379,7 +379,7 @@ def test_bentoml_services_split_into_deployments(bento_routes):
     services = _by_kind("Service")
     bento = {}
     for obj, c in _containers():
-        if c["image"].startswith("jobskills-api"):
+        if c["image"].startswith("jobskills-api") and c["name"] != "grpc":  # the gRPC front: its own test
             bento[obj["metadata"]["name"]] = (obj, c, _bento_args(c))
     assert set(bento) == {"jobskills-api", "keyword-tagger", "skill-groups"}
     images = {c["image"] for _, c, _ in bento.values()}
@@ -408,6 +408,40 @@ def test_bentoml_services_split_into_deployments(bento_routes):
         m = re.fullmatch(r"http://([\w-]+):(\d+)", url)
         assert m and m.group(1) == served[dep], url
         assert int(m.group(2)) in {p["port"] for p in services[m.group(1)]["spec"]["ports"]}
+
+
+def _grpc_env(env: dict[str, Any] | list) -> dict[str, str]:
+    pairs = {e["name"]: e.get("value") for e in env} if isinstance(env, list) else dict(env)
+    return {k: str(v) for k, v in pairs.items() if k.startswith("JOBSKILLS_SERVE_")}
+
+
+def test_grpc_front_runs_beside_the_api_from_the_same_image():
+    """k8s: a `grpc` container in the API pod, reaching the `api` container over the pod's loopback;
+    compose: an `api-grpc` service reaching `api`. Both run `python -m services.rpc` (services/rpc/__main__.py)."""
+    assert (REPO / "services" / "rpc" / "__main__.py").exists()
+    pod = _pod_spec(_by_kind("Deployment")["jobskills-api"])
+    containers = {c["name"]: c for c in pod["containers"]}
+    api, grpc_c = containers["api"], containers["grpc"]
+    assert grpc_c["image"] == api["image"]
+    assert grpc_c["args"] == ["python", "-m", "services.rpc"] and "command" not in grpc_c  # keeps the entrypoint
+    assert grpc_c["workingDir"] == "/home/bentoml/bento/src"  # where the Bento packs services/ and jobskills/
+    env = _grpc_env(grpc_c["env"])
+    port = int(env["JOBSKILLS_SERVE_GRPC_PORT"])
+    assert env["JOBSKILLS_SERVE_GRPC_HOST"] == "0.0.0.0"
+    assert env["JOBSKILLS_SERVE_REST_URL"] == f"http://127.0.0.1:{api['ports'][0]['containerPort']}"
+    assert grpc_c["ports"] == [{"name": "grpc", "containerPort": port}]
+    assert grpc_c["readinessProbe"]["grpc"]["port"] == port  # grpc.health.v1
+    service_ports = {p["name"]: p for p in _by_kind("Service")["jobskills-api"]["spec"]["ports"]}
+    assert service_ports["grpc"]["port"] == port and service_ports["grpc"]["targetPort"] == "grpc"
+
+    svcs = _compose()["services"]
+    front = svcs["api-grpc"]
+    assert front["image"] == svcs["api"]["image"] and front["command"] == ["python", "-m", "services.rpc"]
+    assert front["working_dir"] == grpc_c["workingDir"]
+    env = _grpc_env(front["environment"])
+    assert env["JOBSKILLS_SERVE_REST_URL"] == f"http://api:{BENTO_PORT}"
+    assert front["ports"] == [f"127.0.0.1:{env['JOBSKILLS_SERVE_GRPC_PORT']}:{env['JOBSKILLS_SERVE_GRPC_PORT']}"]
+    assert "grpc_health.v1" in " ".join(front["healthcheck"]["test"])
 
 
 @functools.lru_cache(maxsize=1)
