@@ -1,11 +1,14 @@
-"""Serving benchmark: the BentoML API (adaptive batching) against a per-request pipeline.
+"""Serving benchmark: the BentoML API (adaptive batching) over REST and gRPC, against a per-request pipeline.
 
-Starts ``bentoml serve services.api:ApiService`` on 127.0.0.1 with the given tagger, then a
+Starts ``bentoml serve services.api:ApiService`` on 127.0.0.1 with the given tagger, the gRPC
+front beside it (``python -m services.rpc``, which answers each RPC through that API), then a
 baseline HTTP server (Starlette + uvicorn, one worker) that runs a plain ``transformers``
 token-classification pipeline once per request, and drives both with the same load: for each
 concurrency level, that many httpx clients post real SkillSpan dev postings to ``/extract`` until
-``--requests`` answers have come back or ``--max-seconds`` have passed. Prints throughput,
-p50/p95/p99 latency and errors per level, and the throughput ratio BentoML / baseline.
+``--requests`` answers have come back or ``--max-seconds`` have passed (the gRPC clients call
+``Extract`` over one shared channel, as a gRPC client library does). Prints throughput,
+p50/p95/p99 latency and errors per level, and the throughput ratios BentoML / baseline and
+gRPC / REST.
 
 Usage (from the repository root)::
 
@@ -185,7 +188,74 @@ def wait_ready(url: str, text: str, proc: subprocess.Popen, timeout: float, log:
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s (last answer: {last}); see {log}")
 
 
+async def drive_grpc(address: str, texts: list[str], clients: int, total: int, max_seconds: float,
+                     target: str) -> LevelResult:
+    """The same load as ``drive``, as ``Extract`` RPCs over one gRPC channel."""
+    import grpc
+
+    from jobskills.v1 import jobskills_pb2 as pb
+    from jobskills.v1 import jobskills_pb2_grpc as rpc
+
+    latencies: list[float] = []
+    errors = chars = issued = 0
+    deadline = time.perf_counter() + max_seconds
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = rpc.JobSkillsStub(channel)
+
+        async def worker() -> None:
+            nonlocal issued, errors, chars
+            while issued < total and time.perf_counter() < deadline:
+                text = texts[issued % len(texts)]
+                issued += 1
+                t0 = time.perf_counter()
+                try:
+                    await stub.Extract(pb.ExtractRequest(text=text), timeout=300)
+                    ok = True
+                except grpc.aio.AioRpcError as exc:
+                    ok = False
+                    if errors < 3:
+                        print(f"  grpc error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+                if ok:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    chars += len(text)
+                else:
+                    errors += 1
+
+        t_start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        seconds = time.perf_counter() - t_start
+    n = len(latencies)
+    return LevelResult(target, clients, n + errors, errors, round(seconds, 2), round(n / seconds, 2),
+                       round(pct(latencies, 50), 1), round(pct(latencies, 95), 1), round(pct(latencies, 99), 1),
+                       round(chars / seconds, 1))
+
+
+def wait_grpc_ready(address: str, text: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Wait until ``Extract`` answers (as ``wait_ready``: health needs both models, this run only the tagger)."""
+    import grpc
+
+    from jobskills.v1 import jobskills_pb2 as pb
+    from jobskills.v1 import jobskills_pb2_grpc as rpc
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    with grpc.insecure_channel(address) as channel:
+        stub = rpc.JobSkillsStub(channel)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gRPC server exited with {proc.returncode}; see {log}")
+            try:
+                stub.Extract(pb.ExtractRequest(text=text), timeout=60)
+                return
+            except grpc.RpcError as exc:
+                last = f"{exc.code().name}: {exc.details()}"
+            time.sleep(0.5)
+    raise TimeoutError(f"gRPC at {address} not answering after {timeout:.0f}s (last: {last}); see {log}")
+
+
 async def drive(url: str, texts: list[str], clients: int, total: int, max_seconds: float, target: str) -> LevelResult:
+    if target == "grpc":
+        return await drive_grpc(url, texts, clients, total, max_seconds, target)
     latencies: list[float] = []
     errors = 0
     chars = 0
@@ -254,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--torch-threads", type=int, default=None,
                     help="torch threads in the model processes of both servers (default: torch's choice)")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--skip-grpc", action="store_true", help="no gRPC row")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     ap.add_argument("--logs", type=Path, default=Path("/tmp/jobskills-bench"), help="server logs folder")
     args = ap.parse_args(argv)
@@ -290,6 +361,15 @@ def main(argv: list[str] | None = None) -> int:
         wait_ready(f"http://127.0.0.1:{port}", texts[0], procs[-1], 300, log)
         print(f"bentoml ready in {time.perf_counter() - t0:.1f}s", flush=True)
         targets["bentoml"] = f"http://127.0.0.1:{port}"
+        if not args.skip_grpc:
+            grpc_port = free_port()
+            log = args.logs / "grpc.log"
+            genv = {**benv, "JOBSKILLS_SERVE_GRPC_PORT": str(grpc_port), "JOBSKILLS_SERVE_GRPC_HOST": "127.0.0.1",
+                    "JOBSKILLS_SERVE_REST_URL": targets["bentoml"]}
+            procs.append(start([sys.executable, "-m", "services.rpc"], genv, log))
+            wait_grpc_ready(f"127.0.0.1:{grpc_port}", texts[0], procs[-1], 120, log)
+            print("grpc ready", flush=True)
+            targets["grpc"] = f"127.0.0.1:{grpc_port}"
         if not args.skip_baseline:
             (args.logs / "baseline_app.py").write_text(BASELINE_APP, encoding="utf-8")
             port = free_port()
@@ -313,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for proc in procs:
             stop(proc)
-    results.sort(key=lambda r: (r.target != "bentoml", r.clients))
+    results.sort(key=lambda r: (["bentoml", "grpc", "baseline"].index(r.target), r.clients))
 
     # --- table -----------------------------------------------------------------------------
     print()
@@ -329,10 +409,17 @@ def main(argv: list[str] | None = None) -> int:
         if b and p and p.throughput_rps > 0:
             ratios[c] = round(b.throughput_rps / p.throughput_rps, 2)
             print(f"throughput ratio bentoml/baseline at {c:2d} clients: {ratios[c]:.2f}x")
+    grpc_ratios = {}
+    for c in levels:
+        b, g = by.get(("bentoml", c)), by.get(("grpc", c))
+        if b and g and b.throughput_rps > 0:
+            grpc_ratios[c] = round(g.throughput_rps / b.throughput_rps, 2)
+            print(f"throughput ratio grpc/rest at {c:2d} clients: {grpc_ratios[c]:.2f}x")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"model_dir": str(model_dir), "results": [asdict(r) for r in results],
-                                        "ratios": ratios}, indent=2), encoding="utf-8")
+                                        "ratios": ratios, "grpc_over_rest": grpc_ratios}, indent=2),
+                            encoding="utf-8")
     return 1 if any(r.errors for r in results) else 0
 
 
