@@ -75,7 +75,7 @@ def test_serve_on_an_exposed_host_says_so_in_one_sentence(monkeypatch):
     from jobskills.cli import serving as serving_cli
 
     calls = []
-    monkeypatch.setattr(serving_cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(serving_cli, "run_together", lambda commands: calls.extend(commands) or 0)
     monkeypatch.delenv("JOBSKILLS_API_KEY", raising=False)
     from common.core.settings import get_settings
 

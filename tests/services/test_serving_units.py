@@ -134,6 +134,29 @@ def test_serve_command_sets_the_environment(tmp_path, monkeypatch):
         serve_command("127.0.0.1", 3123, None, None, None, None, "lots", None)
 
 
+def test_serve_with_a_grpc_port_runs_the_grpc_server_through_the_http_port(monkeypatch):
+    from jobskills.cli import serving as serving_cli
+    from jobskills.cli.main import app
+
+    monkeypatch.setattr("os.environ", dict(__import__("os").environ))
+    import os
+
+    runs = []
+    monkeypatch.setattr(serving_cli, "run_together", lambda commands: runs.append(commands) or 0)
+    res = CliRunner().invoke(app, ["serve", "--port", "3123", "--grpc-port", "50123", "--host", "0.0.0.0"])
+    assert res.exit_code == 0, res.output
+    (commands,) = runs
+    assert commands[0][1:4] == ["-m", "bentoml", "serve"] and commands[1][1:] == ["-m", "services.rpc"]
+    assert os.environ["JOBSKILLS_SERVE_GRPC_PORT"] == "50123" and os.environ["JOBSKILLS_SERVE_GRPC_HOST"] == "0.0.0.0"
+    assert os.environ["JOBSKILLS_SERVE_REST_URL"] == "http://127.0.0.1:3123"  # every interface includes loopback
+    assert ServingConfig.load().grpc_bind() == "0.0.0.0:50123"
+    assert "gRPC" in res.output
+    same = CliRunner().invoke(app, ["serve", "--port", "3123", "--grpc-port", "3123"])
+    assert same.exit_code == 2 and "HTTP port too" in " ".join(same.output.split())
+    assert serving_cli.rest_url_for("10.1.2.3", 3000) == "http://10.1.2.3:3000"
+    assert serving_cli.rest_url_for("::1", 3000) == "http://[::1]:3000"
+
+
 def test_serve_cli_refuses_a_missing_model_folder(tmp_path):
     from jobskills.cli.main import app
 
