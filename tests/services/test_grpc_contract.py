@@ -10,7 +10,7 @@ import pytest
 
 from jobskills.v1 import jobskills_pb2 as pb
 from services import schemas
-from services.rpc.convert import error_message, grpc_code, rest_body, response_message
+from services.rpc.convert import error_message, grpc_code, response_message, rest_body
 
 PROTO = Path(pb.__file__).with_name("jobskills.proto")
 

@@ -81,7 +81,7 @@ def run_together(commands: list[list[str]]) -> int:
     procs = [subprocess.Popen(cmd, cwd=cwd) for cmd in commands]
     stopping = {"code": None}
 
-    def on_term(signum: int, frame: object) -> None:  # noqa: ARG001
+    def on_term(signum: int, frame: object) -> None:
         stopping["code"] = 0
 
     previous = signal.signal(signal.SIGTERM, on_term)
