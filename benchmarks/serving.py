@@ -31,6 +31,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -188,6 +189,35 @@ def wait_ready(url: str, text: str, proc: subprocess.Popen, timeout: float, log:
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s (last answer: {last}); see {log}")
 
 
+async def run_load(call: Callable[[str], Awaitable[bool]], texts: list[str], clients: int, total: int,
+                   max_seconds: float, target: str) -> LevelResult:
+    """``clients`` concurrent loops of ``call(text)`` (True when the answer is good) until ``total``
+    calls are issued or ``max_seconds`` pass; throughput and latency of the good answers."""
+    latencies: list[float] = []
+    errors = chars = issued = 0
+    deadline = time.perf_counter() + max_seconds
+
+    async def worker() -> None:
+        nonlocal issued, errors, chars
+        while issued < total and time.perf_counter() < deadline:
+            text = texts[issued % len(texts)]
+            issued += 1
+            t0 = time.perf_counter()
+            if await call(text):
+                latencies.append((time.perf_counter() - t0) * 1000)
+                chars += len(text)
+            else:
+                errors += 1
+
+    t_start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    seconds = time.perf_counter() - t_start
+    n = len(latencies)
+    return LevelResult(target, clients, n + errors, errors, round(seconds, 2), round(n / seconds, 2),
+                       round(pct(latencies, 50), 1), round(pct(latencies, 95), 1), round(pct(latencies, 99), 1),
+                       round(chars / seconds, 1))
+
+
 async def drive_grpc(address: str, texts: list[str], clients: int, total: int, max_seconds: float,
                      target: str) -> LevelResult:
     """The same load as ``drive``, as ``Extract`` RPCs over one gRPC channel."""
@@ -196,38 +226,22 @@ async def drive_grpc(address: str, texts: list[str], clients: int, total: int, m
     from jobskills.v1 import jobskills_pb2 as pb
     from jobskills.v1 import jobskills_pb2_grpc as rpc
 
-    latencies: list[float] = []
-    errors = chars = issued = 0
-    deadline = time.perf_counter() + max_seconds
+    shown = 0
     async with grpc.aio.insecure_channel(address) as channel:
         stub = rpc.JobSkillsStub(channel)
 
-        async def worker() -> None:
-            nonlocal issued, errors, chars
-            while issued < total and time.perf_counter() < deadline:
-                text = texts[issued % len(texts)]
-                issued += 1
-                t0 = time.perf_counter()
-                try:
-                    await stub.Extract(pb.ExtractRequest(text=text), timeout=300)
-                    ok = True
-                except grpc.aio.AioRpcError as exc:
-                    ok = False
-                    if errors < 3:
-                        print(f"  grpc error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-                if ok:
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    chars += len(text)
-                else:
-                    errors += 1
+        async def call(text: str) -> bool:
+            nonlocal shown
+            try:
+                await stub.Extract(pb.ExtractRequest(text=text), timeout=300)
+                return True
+            except grpc.aio.AioRpcError as exc:
+                if shown < 3:
+                    shown += 1
+                    print(f"  grpc error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+                return False
 
-        t_start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        seconds = time.perf_counter() - t_start
-    n = len(latencies)
-    return LevelResult(target, clients, n + errors, errors, round(seconds, 2), round(n / seconds, 2),
-                       round(pct(latencies, 50), 1), round(pct(latencies, 95), 1), round(pct(latencies, 99), 1),
-                       round(chars / seconds, 1))
+        return await run_load(call, texts, clients, total, max_seconds, target)
 
 
 def wait_grpc_ready(address: str, text: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
@@ -256,39 +270,17 @@ def wait_grpc_ready(address: str, text: str, proc: subprocess.Popen, timeout: fl
 async def drive(url: str, texts: list[str], clients: int, total: int, max_seconds: float, target: str) -> LevelResult:
     if target == "grpc":
         return await drive_grpc(url, texts, clients, total, max_seconds, target)
-    latencies: list[float] = []
-    errors = 0
-    chars = 0
-    issued = 0
-    deadline = time.perf_counter() + max_seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
 
-        async def worker() -> None:
-            nonlocal issued, errors, chars
-            while issued < total and time.perf_counter() < deadline:
-                text = texts[issued % len(texts)]
-                issued += 1
-                t0 = time.perf_counter()
-                try:
-                    r = await client.post("/extract", json={"text": text})
-                    ok = r.status_code == 200 and "keywords" in r.json()
-                except (httpx.HTTPError, ValueError):
-                    ok = False
-                if ok:
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    chars += len(text)
-                else:
-                    errors += 1
+        async def call(text: str) -> bool:
+            try:
+                r = await client.post("/extract", json={"text": text})
+                return r.status_code == 200 and "keywords" in r.json()
+            except (httpx.HTTPError, ValueError):
+                return False
 
-        t_start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        seconds = time.perf_counter() - t_start
-    n = len(latencies)
-    return LevelResult(target, clients, n + errors, errors, round(seconds, 2), round(n / seconds, 2),
-                       round(pct(latencies, 50), 1), round(pct(latencies, 95), 1), round(pct(latencies, 99), 1),
-                       round(chars / seconds, 1))
+        return await run_load(call, texts, clients, total, max_seconds, target)
 
 
 def measure(url: str, texts: list[str], clients: int, args: argparse.Namespace, target: str) -> LevelResult:
