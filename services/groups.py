@@ -125,10 +125,7 @@ class GroupService:
         got = model_sources.load_model(LINKER_NAME, CONFIG.linker_model_dir, CONFIG.linker_model_tag,
                                        type(self).linker_ref, champion, load, "ESCO linker")
         with self._lock:
-            if got.model is not None:
-                self.linker, self.linker_source = got.model, got.source
-            elif self.linker is None:
-                self.linker_source = got.source
+            self.linker, self.linker_source = got.served_after(self.linker, self.linker_source)
 
     def _load(self, champion: bool) -> None:
         from common.groups.model import GroupModel
@@ -141,10 +138,7 @@ class GroupService:
         got = model_sources.load_model(MODEL_NAME, CONFIG.group_model_dir, CONFIG.group_model_tag,
                                        type(self).model_ref, champion, load, "group model")
         with self._lock:
-            if got.model is not None:
-                self.model, self.source = got.model, got.source
-            elif self.model is None:
-                self.source = got.source
+            self.model, self.source = got.served_after(self.model, self.source)
 
     def _require(self) -> Any:
         model = self.model

@@ -62,9 +62,8 @@ class KeywordService:
                                        type(self).model_ref, champion, load, f"keyword tagger (on {self.device})")
         with self._lock:
             if got.model is not None:
-                self.tagger, self.source, self.load_seconds = got.model, got.source, got.seconds
-            elif self.tagger is None:
-                self.source = got.source
+                self.load_seconds = got.seconds
+            self.tagger, self.source = got.served_after(self.tagger, self.source)
 
     @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size), max_latency_ms=CONFIG.max_latency_ms)
     def extract(self, texts: list[str]) -> list[list[Keyword]]:

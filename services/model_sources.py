@@ -120,6 +120,13 @@ class Loaded:
     source: ModelSource
     seconds: float = 0.0
 
+    def served_after(self, current: Any, current_source: ModelSource) -> tuple[Any, ModelSource]:
+        """What a service serves after this load: the new model; else the model it already serves,
+        with that model's source; else nothing, with this load's reason (for ``/status``)."""
+        if self.model is not None:
+            return self.model, self.source
+        return current, current_source if current is not None else self.source
+
 
 def load_model(name: str, folder: Path | None, tag: str | None, ref: Any, champion: bool,
                load: Callable[[Path], Any], what: str) -> Loaded:
