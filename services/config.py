@@ -78,8 +78,8 @@ class ServingConfig(BaseSettings):
         False, description="Serve /reload and /feedback without an API key on a non-loopback host.")
     # ---- the gRPC front (services.rpc); it calls the HTTP API above, so it has no model of its own
     grpc_port: int | None = Field(
-        None, ge=0, le=65535, description="Port of the gRPC server (jobskills.v1); unset: no gRPC server. "
-        "`jobskills serve --grpc-port` sets it; 0 picks a free port.")
+        None, ge=0, le=65535, description="Port of the gRPC server (jobskills.v1); unset: 50051. `jobskills serve` "
+        "starts gRPC only with --grpc-port, which sets it; 0 picks a free port.")
     grpc_host: str | None = Field(None, description="Interface the gRPC server binds; default: bind_host.")
     rest_url: str = Field(
         "http://127.0.0.1:3000", description="The HTTP API the gRPC server calls (same validation, limits, "

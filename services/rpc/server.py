@@ -127,8 +127,8 @@ class JobSkillsGateway:
 
     # ---- RPCs ------------------------------------------------------------------------------
 
-    async def unary(self, rpc: str, request: Message, context: grpc.aio.ServicerContext) -> Message:
-        out_cls = getattr(pb, SERVICE.methods_by_name[rpc].output_type.name)
+    async def unary(self, rpc: str, out_cls: type[Message], request: Message,
+                    context: grpc.aio.ServicerContext) -> Message:
         data = await self.call(UNARY_ENDPOINTS[rpc], rest_body(rpc, request), context)
         return response_message(rpc, data, out_cls())
 
@@ -188,7 +188,7 @@ class JobSkillsGateway:
                     _streaming(method.name, self.extract_stream), **kw)
             else:
                 handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                    _unary(method.name, functools.partial(self.unary, method.name)), **kw)
+                    _unary(method.name, functools.partial(self.unary, method.name, out_cls)), **kw)
         return grpc.method_handlers_generic_handler(SERVICE_NAME, handlers)
 
 
