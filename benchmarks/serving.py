@@ -304,6 +304,19 @@ def default_model_dir() -> Path | None:
         return p if p.exists() else None
 
 
+def throughput_ratios(results: list[LevelResult], levels: list[int], over: str, under: str,
+                      label: str) -> dict[int, float]:
+    """Throughput of target ``over`` divided by target ``under`` at each client count both ran, printed."""
+    by = {(r.target, r.clients): r for r in results}
+    ratios = {}
+    for c in levels:
+        a, b = by.get((over, c)), by.get((under, c))
+        if a and b and b.throughput_rps > 0:
+            ratios[c] = round(a.throughput_rps / b.throughput_rps, 2)
+            print(f"throughput ratio {label} at {c:2d} clients: {ratios[c]:.2f}x")
+    return ratios
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--keyword-model-dir", type=Path, default=None, help="tagger folder (default: champion)")
@@ -394,19 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(f"{r.target:9s} {r.clients:7d} {r.requests:8d} {r.errors:6d} {r.throughput_rps:8.2f} {r.chars_per_s:9.0f} "
               f"{r.p50_ms:8.0f} {r.p95_ms:8.0f} {r.p99_ms:8.0f}")
-    by = {(r.target, r.clients): r for r in results}
-    ratios = {}
-    for c in levels:
-        b, p = by.get(("bentoml", c)), by.get(("baseline", c))
-        if b and p and p.throughput_rps > 0:
-            ratios[c] = round(b.throughput_rps / p.throughput_rps, 2)
-            print(f"throughput ratio bentoml/baseline at {c:2d} clients: {ratios[c]:.2f}x")
-    grpc_ratios = {}
-    for c in levels:
-        b, g = by.get(("bentoml", c)), by.get(("grpc", c))
-        if b and g and b.throughput_rps > 0:
-            grpc_ratios[c] = round(g.throughput_rps / b.throughput_rps, 2)
-            print(f"throughput ratio grpc/rest at {c:2d} clients: {grpc_ratios[c]:.2f}x")
+    ratios = throughput_ratios(results, levels, "bentoml", "baseline", "bentoml/baseline")
+    grpc_ratios = throughput_ratios(results, levels, "grpc", "bentoml", "grpc/rest")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({"model_dir": str(model_dir), "results": [asdict(r) for r in results],
