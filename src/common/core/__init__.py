@@ -15,6 +15,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "StageConfig": "config",
     "encoder_or_default": "config",
     "publish_latest": "artifacts",
+    "latest_dir": "artifacts",
     "summarised_warnings": "quiet",
     "lazy_exports": "exports",
 })

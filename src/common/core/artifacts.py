@@ -13,6 +13,13 @@ import shutil
 from pathlib import Path
 
 
+def latest_dir(name: str) -> Path:
+    """``<models_dir>/<name>/latest``: where ``publish_latest`` puts the last trained ``name``."""
+    from common.core.settings import get_settings
+
+    return get_settings().models_dir / name / "latest"
+
+
 def publish_latest(run_dir: str | Path, latest: str | Path) -> Path:
     """Copy ``run_dir`` to ``latest`` (copy, then rename over the previous one) and return ``latest``."""
     run_dir, latest = Path(run_dir), Path(latest)

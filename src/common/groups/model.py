@@ -937,10 +937,10 @@ def evaluate_groups(model: GroupModel, dev_df: pd.DataFrame, embed_cache: bool =
 
 def latest_model_dir() -> Path:
     """``<data_dir>/models/<group_model_name>/latest``: where ``train-groups`` saves by default."""
+    from common.core.artifacts import latest_dir
     from common.core.settings import get_settings
 
-    s = get_settings()
-    return s.models_dir / s.group_model_name / "latest"
+    return latest_dir(get_settings().group_model_name)
 
 
 def default_model_dir() -> Path:

@@ -956,10 +956,10 @@ def average_taggers(model_dirs: Sequence[str | Path], out_dir: str | Path, **met
 
 def latest_model_dir() -> Path:
     """``<data_dir>/models/<keyword_model_name>/latest``: where ``train-keywords`` links its last model."""
+    from common.core.artifacts import latest_dir
     from common.core.settings import get_settings
 
-    s = get_settings()
-    return s.models_dir / s.keyword_model_name / "latest"
+    return latest_dir(get_settings().keyword_model_name)
 
 
 def default_model_dir() -> Path:

@@ -314,10 +314,10 @@ def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: s
 
 def latest_model_dir() -> Path:
     """``<models_dir>/<linker_model_name>/latest``: where ``build-linker`` saves by default."""
+    from common.core.artifacts import latest_dir
     from common.core.settings import get_settings
 
-    s = get_settings()
-    return s.models_dir / s.linker_model_name / "latest"
+    return latest_dir(get_settings().linker_model_name)
 
 
 def default_model_dir() -> Path:

@@ -475,9 +475,9 @@ def plot_topic_map(model: TopicModel, out_path: str | Path, max_labels: int = 30
 
 def default_model_path() -> Path:
     """Where the current topic model lives: ``<models_dir>/topics/latest``."""
-    from common.core.settings import get_settings
+    from common.core.artifacts import latest_dir
 
-    return get_settings().models_dir / "topics" / "latest"
+    return latest_dir("topics")
 
 
 def load_topic_model(path: str | Path | None = None) -> TopicModel:
