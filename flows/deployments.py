@@ -30,7 +30,7 @@ def build_deployments(
     from flows.merge_labels import merge_labels_flow
     from flows.retrain import retrain
 
-    inbox = os.environ.get("JOBSKILLS_INBOX") or str(get_settings().data_dir / "inbox")
+    inbox = str(get_settings().inbox or get_settings().data_dir / "inbox")
     if os.path.exists(config_path):  # the served process may run from another folder
         config_path = os.path.abspath(config_path)
     deps = [

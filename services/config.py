@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,7 +31,7 @@ def is_loopback(host: str) -> bool:
 class ServingConfig(BaseSettings):
     """How the BentoML services run; every field can be set with ``JOBSKILLS_SERVE_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="JOBSKILLS_SERVE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="JOBSKILLS_SERVE_", extra="forbid")
 
     keyword_model_dir: Path | None = Field(
         None, description="Serve this tagger folder instead of the registry champion (bypasses the store)."
@@ -110,10 +109,18 @@ class ServingConfig(BaseSettings):
     @classmethod
     def load(cls) -> ServingConfig:
         """YAML file from ``JOBSKILLS_SERVE_CONFIG`` (when set) overridden by environment variables."""
+        from common.core.config import ConfigError, read_yaml_mapping, unknown_env_vars, unknown_key_message
+
+        unknown = unknown_env_vars("JOBSKILLS_SERVE_", cls.model_fields, skip=("JOBSKILLS_SERVE_CONFIG",))
+        if unknown:
+            raise ConfigError(unknown[0])
         path = os.environ.get("JOBSKILLS_SERVE_CONFIG")
         data: dict[str, Any] = {}
         if path:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            data = read_yaml_mapping(Path(path), cls.__name__)
+            for key in data:
+                if key not in cls.model_fields:
+                    raise ConfigError(unknown_key_message(path, key, cls.model_fields))
         # environment variables win over the file: pydantic-settings gives init kwargs priority,
         # so only pass file values whose variable is not set.
         data = {k: v for k, v in data.items() if f"JOBSKILLS_SERVE_{k.upper()}" not in os.environ}

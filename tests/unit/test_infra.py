@@ -77,8 +77,7 @@ def _serving_fields() -> set[str]:
 def _check_env_names(env: dict[str, Any] | list, where: str) -> None:
     """Every JOBSKILLS_* variable must be a real settings field (a typo would be silently ignored)."""
     names = [e["name"] for e in env] if isinstance(env, list) else list(env)
-    known = _settings_fields() | _serving_fields() | {"JOBSKILLS_EXPECTATIONS_DIR", "JOBSKILLS_SERVE_CONFIG",
-                                                      "JOBSKILLS_INBOX"}
+    known = _settings_fields() | _serving_fields() | {"JOBSKILLS_SERVE_CONFIG"}
     bad = [n for n in names if n.startswith("JOBSKILLS_") and n not in known]
     assert not bad, f"{where}: unknown settings variables {bad}"
 

@@ -30,7 +30,7 @@ def default_encoder_path() -> str:
 class Settings(BaseSettings):
     """Platform-wide configuration; override any field with ``JOBSKILLS_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix="JOBSKILLS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="JOBSKILLS_", env_file=".env", extra="forbid")
 
     data_dir: Path = Field(Path(".jobskills"), description="Root folder for everything the platform writes.")
     shared_data_dir: Path = Field(
@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         description="The registry's model store as module:Class (common.registry.store.ModelStore); the "
         "default is BentoML's local store under BENTOML_HOME.",
     )
+    expectations_dir: Path | None = Field(
+        None, description="Great Expectations suites; default: the checkout's expectations/, else ./expectations.")
+    inbox: Path | None = Field(
+        None, description="Folder the scheduled ingest deployment reads (flows/deployments.py); default <data_dir>/inbox.")
     keyword_model_name: str = "keyword-tagger"
     group_model_name: str = "skill-groups"
     linker_model_name: str = "esco-linker"
@@ -90,6 +94,11 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         """Resolve once here: every stage then sees the same absolute folder."""
         return value.expanduser().resolve()
+
+    @field_validator("expectations_dir", "inbox", mode="after")
+    @classmethod
+    def _absolute_optional(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
 
     @field_validator("encoder", mode="after")
     @classmethod
@@ -143,10 +152,29 @@ class Settings(BaseSettings):
         return self.data_dir / "evidently"
 
 
+# JOBSKILLS_* names that are not Settings fields on purpose: the serving settings
+# (services.config.ServingConfig checks its own) and variables of infra/docker-compose.yml.
+NOT_SETTINGS = ("JOBSKILLS_SERVE_", "JOBSKILLS_API_IMAGE", "JOBSKILLS_SHARED_DATA")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing env)."""
-    return Settings()
+    """The process-wide settings (cached; call ``get_settings.cache_clear()`` after changing env).
+
+    A ``JOBSKILLS_`` variable that names no field is an error: ``JOBSKILLS_DATADIR=/big/disk``
+    would otherwise write everything to the default folder without a word.
+    """
+    from pydantic import ValidationError
+
+    from common.core.config import ConfigError, explain, unknown_env_vars
+
+    unknown = unknown_env_vars("JOBSKILLS_", Settings.model_fields, skip=NOT_SETTINGS)
+    if unknown:
+        raise ConfigError(unknown[0])
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise ConfigError(explain(e, Settings, "settings (JOBSKILLS_* variables or .env)")) from None
 
 
 def resolve_device(pref: str | None = None) -> str:

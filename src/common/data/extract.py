@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from common.core.config import StrictModel
+
 _BLOCK_TAGS = re.compile(r"(?i)<\s*(br|/p|/div|/li|/h[1-6]|/tr|/ul|/ol|p|li|h[1-6])\b[^>]*>")
 _TAG = re.compile(r"<[^>]+>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
@@ -49,7 +51,7 @@ _STOPWORDS = {
 }
 
 
-class ExtractConfig(BaseModel):
+class ExtractConfig(StrictModel):
     """How to choose and clean the posting text."""
 
     prefer_jsonld: bool = Field(True, description="Use the JSON-LD description when it is long enough.")

@@ -40,10 +40,12 @@ class BlockingValidationError(RuntimeError):
 
 
 def expectations_dir() -> Path:
-    """``$JOBSKILLS_EXPECTATIONS_DIR``, else the repository's ``expectations/``, else ``./expectations``."""
-    env = os.environ.get("JOBSKILLS_EXPECTATIONS_DIR")
-    if env:
-        return Path(env)
+    """``settings.expectations_dir``, else the repository's ``expectations/``, else ``./expectations``."""
+    from common.core.settings import get_settings
+
+    configured = get_settings().expectations_dir
+    if configured:
+        return Path(configured)
     repo = Path(__file__).resolve().parents[3] / "expectations"
     return repo if repo.is_dir() else Path.cwd() / "expectations"
 

@@ -29,13 +29,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from common.core.config import StageConfig, encoder_or_default
+from common.text.mirror_bert import check_mirror_keys
+from common.core.config import StageConfig, StrictModel, encoder_or_default
 from common.groups import features as gf
 from common.groups.metrics import best_threshold, decide, multilabel_report
 from common.core.quiet import summarised_warnings
@@ -46,7 +47,8 @@ MODEL_FILE = "group_model.joblib"
 META_FILE = "group_model.json"
 ENCODER_DIR = "encoder"
 DEFAULT_ENCODER = "default"
-ALL_FEATURES = ("embedding", "nn", "name", "topk", "tfidf", "clusters", "lexical", "size")
+Feature = Literal["embedding", "nn", "name", "topk", "tfidf", "clusters", "lexical", "size"]
+ALL_FEATURES: tuple[str, ...] = get_args(Feature)
 
 
 class GroupScore(BaseModel):
@@ -66,14 +68,14 @@ class GroupDecision(BaseModel):
     threshold: float = Field(description="The tuned probability threshold of this level.")
 
 
-class XGBParams(BaseModel):
-    n_estimators: int = 600
+class XGBParams(StrictModel):
+    n_estimators: int = 400
     max_depth: int = 6
-    learning_rate: float = 0.08
+    learning_rate: float = 0.1
     subsample: float = 0.8
-    colsample_bytree: float = 0.6
+    colsample_bytree: float = 0.5
     min_child_weight: float = 2.0
-    early_stopping_rounds: int = 40
+    early_stopping_rounds: int = 30
 
 
 class GroupConfig(StageConfig):
@@ -85,6 +87,7 @@ class GroupConfig(StageConfig):
     mirror: dict[str, Any] | None = Field(
         None, description="Mirror-BERT settings (``common.text.mirror_bert.MirrorConfig``); adapts the encoder first."
     )
+    _mirror_keys = field_validator("mirror")(lambda v: check_mirror_keys(v, "mirror"))
     text_field: Literal["text", "label"] = Field("text", description="Which skill column is embedded.")
     views: list[Literal["label"]] = Field(
         default_factory=lambda: ["label"], description="Short views of each training skill added as extra training queries "
@@ -92,8 +95,8 @@ class GroupConfig(StageConfig):
         "phrases: on ESCO dev, label-only level-2 micro-F1 0.485 -> 0.551 with the label view, long text 0.586 -> 0.591.")
     max_length: int = Field(128, ge=8)
     embed_batch_size: int = Field(64, ge=1)
-    levels: list[int] = Field(default_factory=lambda: [1, 2])
-    features: list[str] = Field(default_factory=lambda: list(ALL_FEATURES))
+    levels: list[Literal[1, 2]] = Field(default_factory=lambda: [1, 2])
+    features: list[Feature] = Field(default_factory=lambda: list(ALL_FEATURES))
     pca_dims: int = Field(128, ge=2)
     nn_hidden: int = Field(512, ge=4)
     nn_epochs: int = Field(40, ge=1)

@@ -65,7 +65,7 @@ class TaggerConfig(StageConfig):
     variant: Variant = "finetune"
     max_length: int = Field(128, ge=8, description="Window size in sub-word pieces, specials included.")
     stride: int = Field(32, ge=0, description="Pieces of context shared by overlapping windows.")
-    epochs: float = Field(6, gt=0)
+    epochs: float = Field(4, gt=0)
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(32, ge=1)
     lr: float = Field(8e-5, gt=0, description="Encoder learning rate (unused when frozen).")

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from common.core.config import StrictModel
 
 from common.text.spans import bio_to_spans, char_spans_to_tokens, spans_to_bio, whitespace_tokens
 from common.core.types import KEYWORD_TYPES, Posting, Sentence
@@ -48,7 +50,7 @@ _EPS = 1e-6
 Unit = tuple[str, int, str]  # (doc_id, sentence index, keyword type)
 
 
-class MergeConfig(BaseModel):
+class MergeConfig(StrictModel):
     """How crowd labels are merged (YAML-loadable as the ``merge`` stage config)."""
 
     span_method: Literal["weighted", "majority", "token_majority"] = "weighted"

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from common.core.config import StageConfig, encoder_or_default
+from common.text.mirror_bert import check_mirror_keys
+from common.core.config import StageConfig, StrictModel, encoder_or_default
 from common.linking.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ TAXONOMY_FILE = "taxonomy.parquet"
 MAX_SPAN_CHARS = 200
 
 
-class FusionWeights(BaseModel):
+class FusionWeights(StrictModel):
     dense: float = Field(1.0, ge=0)
     text: float = Field(0.5, ge=0)
     lexical: float = Field(0.5, ge=0)
@@ -56,6 +57,7 @@ class LinkerConfig(StageConfig):
     adapt: dict[str, Any] | None = Field(
         None, description="Contrastive adaptation on the taxonomy's (alternative label, label) pairs "
         "(``common.text.mirror_bert.MirrorConfig`` fields); null keeps the encoder as it is.")
+    _adapt_keys = field_validator("adapt")(lambda v: check_mirror_keys(v, "adapt"))
     weights: FusionWeights = Field(default_factory=FusionWeights)
     candidates: int = Field(50, ge=1, description="Skills kept per span for the context rerank.")
     threshold: float | None = Field(None, description="Abstain below this fused score; null: tuned on the "

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from common.core.config import StageConfig, encoder_or_default
+from common.core.config import StageConfig, StrictModel, encoder_or_default
 from common.monitoring.descriptors import (
     DESCRIPTOR_COLUMNS,
     MonitoredItem,
@@ -49,7 +49,7 @@ PROFILE_VERSION = 1
 
 
 # --------------------------------------------------------------------------------------- config
-class FeatureTest(BaseModel):
+class FeatureTest(StrictModel):
     """How one feature is tested: an Evidently stat-test name and its threshold.
 
     For p-value tests (``ks``, ``chisquare``, ``mannw``...) drift means score < threshold; for
@@ -62,7 +62,7 @@ class FeatureTest(BaseModel):
     enabled: bool = True
 
 
-class EmbeddingTest(BaseModel):
+class EmbeddingTest(StrictModel):
     """Embedding drift method (Evidently's ``model``/``distance``/``mmd``/``ratio``).
 
     ``model`` trains a domain classifier reference-vs-current and reports its ROC AUC; with
@@ -125,7 +125,7 @@ class DriftConfig(StageConfig):
     drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted features that means drift.")
     min_window: int = Field(20, ge=2, description="Fewer postings than this: no decision.")
     window_hours: float = Field(24 * 7, description="How far back the monitor reads the request logs.")
-    endpoints: list[str] = Field(
+    endpoints: list[Literal["extract", "extract_batch", "analyze"]] = Field(
         default_factory=lambda: ["extract", "extract_batch", "analyze"],
         description="Request-log endpoints whose inputs are postings.",
     )

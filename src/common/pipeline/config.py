@@ -1,8 +1,14 @@
 """Typed configuration of the model half of the pipeline (merge -> train -> evaluate -> promote).
 
 One YAML file (``configs/pipeline.yaml``; ``configs/quickstart.yaml`` for the tiny budget)
-holds a section per stage; each section is the stage's own pydantic config, so a file that
-names an unknown field fails early with the field's name.
+holds a section per stage; each section is the stage's own strict pydantic config, so a file
+that names an unknown field fails before anything runs, with the file, the field and the closest
+valid name.
+
+One rule for defaults: a stage's documented default is its config class's code default, and
+``configs/<stage>.yaml`` states those values (a test keeps them equal). A pipeline section holds
+only what differs, so an empty ``keywords: {}`` trains exactly the model ``docs/keywords.md``
+describes.
 """
 
 from __future__ import annotations
@@ -55,8 +61,8 @@ class PipelineConfig(StageConfig):
 
 
 def quickstart_config_path() -> Path:
-    """``configs/quickstart.yaml`` in a checkout, else the copy shipped with the package."""
-    repo = Path(__file__).resolve().parents[3] / "configs" / "quickstart.yaml"
+    """``configs/quickstart.yaml``; the package ships it as ``sample_data/quickstart.yaml`` (a link
+    to that file in a checkout, a copy in a wheel), so there is one file to keep."""
     from common.data.sample import SAMPLE_DIR
 
-    return repo if repo.exists() else SAMPLE_DIR / "quickstart.yaml"
+    return SAMPLE_DIR / "quickstart.yaml"

@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from common.core.config import StrictModel
 
 from common.registry.store import ModelStore, StoredModel, load_store
 
@@ -42,7 +44,7 @@ class RegistryError(ValueError):
     """A registry request that cannot be done (unknown tag, nothing to roll back to)."""
 
 
-class GateConfig(BaseModel):
+class GateConfig(StrictModel):
     """Promotion gates (YAML-loadable as the ``promote`` stage config)."""
 
     margin: float = Field(

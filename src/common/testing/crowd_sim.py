@@ -15,14 +15,16 @@ import random
 from collections.abc import Sequence
 
 import pandas as pd
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from common.core.config import StrictModel
 
 from common.labels.crowd import SPAN_COLUMNS, SpanCrowd
 from common.text.spans import bio_to_spans
 from common.core.types import KEYWORD_TYPES, Posting
 
 
-class AnnotatorProfile(BaseModel):
+class AnnotatorProfile(StrictModel):
     """Error rates of one simulated annotator."""
 
     name: str
@@ -59,7 +61,7 @@ def default_profiles() -> list[AnnotatorProfile]:
     ]
 
 
-class CrowdSimConfig(BaseModel):
+class CrowdSimConfig(StrictModel):
     """A simulated crowd: its annotators and how many label each item."""
 
     annotators: list[AnnotatorProfile] = Field(default_factory=default_profiles)

@@ -23,15 +23,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from common.core.config import StrictModel
 
 logger = logging.getLogger(__name__)
 
 INFO_FILE = "mirror_bert.json"
 
 
-class MirrorConfig(BaseModel):
+class MirrorConfig(StrictModel):
     """One Mirror-BERT run (a block of ``configs/groups*.yaml`` under ``mirror:``)."""
 
     encoder: str | None = Field(None, description="Start from this HF folder; default settings.encoder_path.")
@@ -180,3 +183,14 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
     logger.info("Mirror-BERT: %d steps on %d strings in %.1fs (loss %.3f)", total, len(data), seconds, loss_val)
     return MirrorResult(out_dir, seconds, total, loss_val)
+
+
+def check_mirror_keys(block: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """A partial MirrorConfig block (``mirror:`` of a group config, ``adapt:`` of a linker) with
+    only known keys: checked when the config is read, not minutes later when adaptation starts."""
+    from common.core.config import unknown_key_message
+
+    for key in block or {}:
+        if key not in MirrorConfig.model_fields:
+            raise ValueError(unknown_key_message(where, key, MirrorConfig.model_fields))
+    return block

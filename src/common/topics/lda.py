@@ -20,15 +20,15 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from common.core.config import StageConfig
+from common.core.config import StageConfig, StrictModel
 from common.topics.metrics import stability, topic_diversity
 
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"
 
 
-class LDAParams(BaseModel):
+class LDAParams(StrictModel):
     """Parameters searched by LDADE; ``None`` priors mean scikit-learn's default ``1 / n_topics``."""
 
     n_topics: int = 10
