@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     from common.core.settings import get_settings
     from common.data.skillspan import load_skillspan
     from common.keywords.evaluate import dev_texts
-    from common.keywords.tagger import TAGGER_FILE, KeywordTagger, TaggerConfig, ensemble_extract, train_tagger
+    from common.keywords.tagger import TAGGER_FILE, KeywordTagger, ensemble_extract
+    from common.keywords.config import TaggerConfig
+    from common.keywords.training import train_tagger
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -48,7 +48,7 @@ def keyword_baselines(names: list[str], train_postings: list, dev_postings: list
     from common.keywords.baselines import make_baseline
     from common.keywords.evaluate import evaluate_keywords
     from common.text.spans import posting_text
-    from common.keywords.tagger import flat_metrics
+    from common.keywords.evaluate import flat_metrics
 
     out: dict[str, Any] = {}
     for name in names:

@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from common.groups.model import GroupConfig
-from common.keywords.tagger import TaggerConfig
+from common.keywords.config import TaggerConfig
 from common.linking.linker import LinkerConfig
 from common.pipeline.results import TrainedModel, TrainedRun
 
@@ -90,7 +90,7 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
     """Fine-tune the tagger on merged train postings, evaluated on dev (gold) postings."""
     from common.labels.merge import training_sets
     from common.core.settings import get_settings
-    from common.keywords.tagger import train_tagger
+    from common.keywords.training import train_tagger
 
     train, dev = training_sets(data["merged"], data["postings"])
     if not train:

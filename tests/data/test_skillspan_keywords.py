@@ -52,7 +52,9 @@ def test_minilm_tagger_learns_on_real_postings(splits, tmp_path):
 
     40 steps are not enough (dev F1 0.0: the heads still predict O everywhere); 100 steps reach ~0.31.
     """
-    from common.keywords.tagger import KeywordTagger, TaggerConfig, train_tagger
+    from common.keywords.tagger import KeywordTagger
+    from common.keywords.config import TaggerConfig
+    from common.keywords.training import train_tagger
 
     cfg = TaggerConfig(max_steps=100, lr=1e-4, max_eval_postings=6)
     res = train_tagger(cfg, splits["train"], splits["dev"], tmp_path / "m", progress=False)

@@ -39,7 +39,8 @@ def test_drift_starts_retrain_and_worse_candidate_is_refused(settings_env, monke
     from common.monitoring.reference import build_skillspan_reference
     from common.data.sample import SAMPLE_DIR
     from common.data.skillspan import load_skillspan
-    from common.keywords.tagger import TaggerConfig, train_tagger
+    from common.keywords.config import TaggerConfig
+    from common.keywords.training import train_tagger
 
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
     settings = settings_env

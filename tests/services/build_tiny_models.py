@@ -22,7 +22,9 @@ def build_tagger(encoder: Path, work: Path) -> dict:
     from common import registry
     from common.keywords.evaluate import evaluate_keywords
     from common.text.spans import posting_text
-    from common.keywords.tagger import KeywordTagger, TaggerConfig, train_tagger
+    from common.keywords.tagger import KeywordTagger
+    from common.keywords.config import TaggerConfig
+    from common.keywords.training import train_tagger
 
     train, dev = synthetic_postings(16, seed=0), synthetic_postings(4, seed=1)
     cfg = TaggerConfig(encoder=str(encoder), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,

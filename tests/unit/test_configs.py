@@ -20,7 +20,7 @@ CONFIGS = REPO / "configs"
 def _config_class(path: Path):  # noqa: ANN202 - a StageConfig subclass
     from common.data.ingest import IngestConfig
     from common.groups.model import GroupConfig
-    from common.keywords.tagger import TaggerConfig
+    from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
     from common.monitoring.drift import DriftConfig
     from common.pipeline.config import PipelineConfig
@@ -61,7 +61,7 @@ def test_the_default_file_states_the_code_defaults(stage):
 def test_the_scheduled_pipeline_trains_the_documented_models():
     """What `jobskills retrain` builds is what the docs' "how the rows were made" commands build."""
     from common.groups.model import GroupConfig
-    from common.keywords.tagger import TaggerConfig
+    from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
     from common.pipeline.config import PipelineConfig
 
@@ -84,7 +84,7 @@ def test_the_packaged_quickstart_config_is_the_checkout_file():
     ("variant: finetuned\n", "variant: Input should be 'frozen', 'finetune' or 'crf' (did you mean 'finetune'?)"),
 ])
 def test_a_misspelt_key_or_value_in_a_stage_file_is_one_sentence(tmp_path, text, message):
-    from common.keywords.tagger import TaggerConfig
+    from common.keywords.config import TaggerConfig
 
     path = tmp_path / "tagger.yaml"
     path.write_text(text, encoding="utf-8")

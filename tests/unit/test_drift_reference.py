@@ -24,7 +24,8 @@ def test_reference_uses_and_follows_the_champion(registry_home, tiny_bert_dir, t
     from common.monitoring.reference import champion_tagger, ensure_reference
     from common.data.sample import SAMPLE_DIR
     from common.data.skillspan import load_skillspan
-    from common.keywords.tagger import TaggerConfig, train_tagger
+    from common.keywords.config import TaggerConfig
+    from common.keywords.training import train_tagger
 
     name = registry_home.keyword_model_name
     cfg = DriftConfig(encoder="hashing", num_threads=1)

@@ -10,7 +10,8 @@ from test_tagger import tiny_cfg
 from tiny_corpus import synthetic_postings
 
 from common.keywords.evaluate import evaluate_keywords
-from common.keywords.tagger import KeywordTagger, train_tagger
+from common.keywords.tagger import KeywordTagger
+from common.keywords.training import train_tagger
 from common.text.onnx_backend import available_backends, choose_backend
 from common.text.spans import posting_text
 

@@ -11,7 +11,10 @@ import torch
 from tiny_corpus import FILLER, synthetic_postings
 
 from common.text.spans import posting_text
-from common.keywords.tagger import KeywordTagger, TaggerConfig, _build_net, train_tagger
+from common.keywords.tagger import KeywordTagger
+from common.keywords.config import TaggerConfig
+from common.keywords.network import build_net as _build_net
+from common.keywords.training import train_tagger
 
 
 def tiny_cfg(tiny_bert_dir, **kw) -> TaggerConfig:
@@ -106,7 +109,7 @@ def test_frozen_variant_keeps_encoder_weights(tiny_bert_dir, tmp_path):
 
 
 def test_training_resumes_from_checkpoint(tiny_bert_dir, tmp_path, monkeypatch):
-    import common.keywords.tagger as tagger_mod
+    import common.keywords.training as tagger_mod
 
     cfg = tiny_cfg(tiny_bert_dir, max_steps=8, checkpoint_steps=4)
     train = synthetic_postings(6)
@@ -143,7 +146,8 @@ def test_bio_viterbi_finds_the_best_valid_path():
     import itertools
 
     from common.text.spans import is_valid_bio
-    from common.keywords.tagger import LABELS, bio_viterbi
+    from common.keywords.config import LABELS
+    from common.keywords.decoding import bio_viterbi
 
     rng = np.random.default_rng(0)
     for n in range(1, 6):
@@ -156,7 +160,7 @@ def test_bio_viterbi_finds_the_best_valid_path():
 
 
 def test_average_of_identical_taggers_and_o_bias(tiny_bert_dir, tmp_path):
-    from common.keywords.tagger import average_taggers
+    from common.keywords.training import average_taggers
 
     res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=20), synthetic_postings(8), None, tmp_path / "a",
                        progress=False)
@@ -221,7 +225,7 @@ def test_keywords_never_carry_punctuation(tiny_bert_dir, tmp_path):
 def test_a_student_learns_its_teachers_distributions(tiny_bert_dir, tmp_path):
     """Distillation: with alpha=1 the student sees only the teacher's per-word distributions and
     ends up deciding like the teacher on postings neither trained on."""
-    from common.keywords.tagger import teacher_probabilities
+    from common.keywords.distillation import teacher_probabilities
 
     train = synthetic_postings(12)
     teacher = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30), train, None, tmp_path / "teacher", progress=False)

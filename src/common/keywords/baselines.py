@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from common.core.types import KEYWORD_TYPES, Keyword, Posting
+from common.keywords.windows import line_ids
 from common.text.spans import gold_keywords, normalise_keyword, posting_text
 from common.text.words import word_tokens
-from common.keywords.windows import line_ids
-from common.core.types import KEYWORD_TYPES, Keyword, Posting
 
 logger = logging.getLogger(__name__)
 

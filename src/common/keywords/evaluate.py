@@ -19,8 +19,12 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common.core.types import KEYWORD_TYPES, Keyword, Posting
+
+if TYPE_CHECKING:
+    from common.keywords.tagger import KeywordTagger
 from common.text.spans import (
     bio_to_spans,
     gold_keywords,
@@ -31,7 +35,6 @@ from common.text.spans import (
     repair_bio,
     spans_to_bio,
 )
-from common.core.types import KEYWORD_TYPES, Keyword, Posting
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
@@ -219,3 +222,26 @@ def save_report(report: dict[str, Any], out_dir: str | Path, history: Sequence[d
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return json_path, png_path
+
+
+def flat_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The headline numbers of an evaluation report as a flat dict (for registries and tables)."""
+    m = {
+        "span_f1": report["span"]["overall"]["f1"],
+        "span_precision": report["span"]["overall"]["precision"],
+        "span_recall": report["span"]["overall"]["recall"],
+        "skill_f1": report["span"]["Skill"]["f1"],
+        "knowledge_f1": report["span"]["Knowledge"]["f1"],
+        "doc_f1": report["doc"]["f1"],
+        "doc_precision": report["doc"]["precision"],
+        "doc_recall": report["doc"]["recall"],
+    }
+    for source, rep in report.get("by_source", {}).items():
+        m[f"{source}_span_f1"] = rep["span"]["overall"]["f1"]
+    return {k: float(v) for k, v in m.items()}
+
+
+def evaluate_tagger(tagger: KeywordTagger, postings: Sequence[Posting], raw: bool = False) -> dict[str, Any]:
+    """Run ``tagger`` over the postings' texts (SkillSpan's tokenised form, or with ``raw`` as
+    people write them) and score it with ``evaluate_keywords``."""
+    return evaluate_keywords(list(postings), tagger.extract(dev_texts(postings, raw)), raw=raw)

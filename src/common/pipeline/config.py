@@ -22,7 +22,7 @@ from common.core.config import StageConfig
 from common.labels.crowd import MergeConfig
 from common.groups.model import GroupConfig
 from common.registry import GateConfig
-from common.keywords.tagger import TaggerConfig
+from common.keywords.config import TaggerConfig
 from common.linking.linker import LinkerConfig
 
 ModelKind = Literal["keywords", "groups", "linker"]

@@ -58,7 +58,7 @@ def _score_linker(path: Path, dev: Any) -> dict[str, Any]:
 
 
 def _score_tagger(path: Path, dev: Any) -> dict[str, Any]:
-    from common.keywords.tagger import evaluate_tagger, flat_metrics
+    from common.keywords.evaluate import evaluate_tagger, flat_metrics
 
     return flat_metrics(evaluate_tagger(_load_tagger(path), dev))
 

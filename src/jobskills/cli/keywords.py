@@ -48,7 +48,8 @@ def train_keywords(
     """Train the keyword tagger on SkillSpan train, evaluate on dev, save model and report."""
     from common.core.settings import get_settings
     from common.data.skillspan import load_skillspan
-    from common.keywords.tagger import TaggerConfig, train_tagger
+    from common.keywords.config import TaggerConfig
+    from common.keywords.training import train_tagger
 
     with user_errors():
         overrides = dict(variant=variant, encoder=encoder, epochs=epochs, max_steps=max_steps,
@@ -87,7 +88,8 @@ def evaluate_keywords_cmd(
     from common.keywords.evaluate import save_report
     from common.core.settings import get_settings
     from common.data.skillspan import load_skillspan
-    from common.keywords.tagger import KeywordTagger, default_model_dir, evaluate_tagger
+    from common.keywords.tagger import KeywordTagger, default_model_dir
+    from common.keywords.evaluate import evaluate_tagger
 
     if split not in ("train", "dev"):
         raise fail(f"unknown split {split!r}: use train or dev", code=2)
@@ -165,7 +167,8 @@ def export_onnx(
 ) -> None:
     """Export a tagger's encoder to ONNX (fp32 and dynamic int8), then check span-F1 parity on dev."""
     from common.data.skillspan import load_skillspan
-    from common.keywords.tagger import KeywordTagger, evaluate_tagger
+    from common.keywords.tagger import KeywordTagger
+    from common.keywords.evaluate import evaluate_tagger
     from common.text.onnx_backend import export_encoder
 
     with user_errors():

@@ -1,0 +1,100 @@
+"""Which tagger to train: the run's config (YAML-loadable), the label set and the tiers.
+
+Why two layers: in SkillSpan a token can sit inside a Skill span and a Knowledge span at once
+(about 350 such tokens in train), so a single 5-label BIO sequence would have to drop one of
+them. The tagger keeps both: one encoder, then per layer a 3-label (O/B/I) head - a linear
+layer, or a linear layer followed by a CRF (pytorch-crf, one CRF per layer) for the ``crf``
+variant. Variants, as in the seed paper:
+
+* ``frozen``   - the encoder's weights stay fixed, only the linear heads learn;
+* ``finetune`` - encoder and linear heads learn (the encoder at ``lr``, heads at ``head_lr``);
+* ``crf``      - like ``finetune`` with a CRF per layer (trained on the sequence likelihood,
+  decoded with Viterbi).
+
+Words come from the one word splitter (``common.text.words``: punctuation split off the way
+SkillSpan's tokens are, names such as ``C++`` and ``Node.js`` kept whole), labelled through their
+first sub-word piece; texts longer than a window are covered by striding windows (``common.keywords.windows``),
+never truncated. ``extract`` returns ``Keyword``s whose offsets point into the original string.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from common.core.config import StageConfig, encoder_or_default
+
+LABELS: tuple[str, str, str] = ("O", "B", "I")  # per layer; index = class id
+
+Variant = Literal["frozen", "finetune", "crf"]
+Tier = Literal["fast", "accurate"]
+# Encoders up to this size serve on CPU as the ``fast`` tier (MiniLM-L6: 22.7M); larger ones
+# (mpnet-base: 109M) are the ``accurate`` tier for GPUs and batch jobs.
+FAST_TIER_MAX_PARAMS = 50_000_000
+
+
+def tier_for_params(n_params: int) -> Tier:
+    """The tier a tagger belongs to by the size of its encoder."""
+    return "fast" if n_params <= FAST_TIER_MAX_PARAMS else "accurate"
+
+
+class TaggerConfig(StageConfig):
+    """Everything that defines a tagger training run (YAML-loadable; see ``configs/tagger*.yaml``)."""
+
+    encoder: str | None = Field(None, description="HF model folder; default: settings.encoder_path (MiniLM).")
+    variant: Variant = "finetune"
+    max_length: int = Field(128, ge=8, description="Window size in sub-word pieces, specials included.")
+    stride: int = Field(32, ge=0, description="Pieces of context shared by overlapping windows.")
+    epochs: float = Field(4, gt=0)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(32, ge=1)
+    lr: float = Field(8e-5, gt=0, description="Encoder learning rate (unused when frozen).")
+    head_lr: float = Field(1e-3, gt=0, description="Learning rate of heads and CRF transitions.")
+    weight_decay: float = 0.01
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    grad_clip: float = 1.0
+    seed: int = 13
+    max_steps: int | None = Field(None, ge=1, description="Debug cap: stop after this many optimizer steps.")
+    max_train_postings: int | None = Field(None, ge=1, description="Debug cap on training postings.")
+    max_eval_postings: int | None = Field(None, ge=1, description="Debug cap on dev postings.")
+    eval_each_epoch: bool = Field(True, description="Evaluate on dev after each epoch (history only).")
+    checkpoint_steps: int = Field(100, ge=1, description="Save a resumable checkpoint this often.")
+    log_steps: int = Field(10, ge=1)
+    device: str | None = None
+    decode: Literal["viterbi", "argmax"] = Field(
+        "viterbi", description="Linear heads: best BIO-valid path (no O->I) or per-word argmax + repair."
+    )
+    o_bias: float = Field(
+        0.0, description="Added to the O score before decoding: > 0 trades recall for precision."
+    )
+    init_from: str | None = Field(
+        None, description="Start from a saved tagger folder (same variant) instead of the bare encoder."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="torch CPU threads for this run (1 is faster on a busy shared CPU); None: torch's default."
+    )
+    teacher: str | None = Field(
+        None, description="Knowledge distillation: a trained tagger folder (e.g. the accurate tier) whose per-word "
+        "label distributions on the training postings the student also learns (linear heads only).")
+    distill_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the teacher term (1 - alpha: the gold labels).")
+    distill_temperature: float = Field(2.0, gt=0, description="Softening of both distributions in the teacher term.")
+    export_onnx: bool = Field(True, description="Export the trained encoder to ONNX (fp32 and int8) next to the "
+                              "model, and score the backend that will serve (settings.inference_backend).")
+
+    @model_validator(mode="after")
+    def _check_teacher(self) -> TaggerConfig:
+        if self.teacher and self.variant == "crf":
+            raise ValueError("distillation (teacher) needs linear heads: use variant finetune or frozen")
+        return self
+
+    @model_validator(mode="after")
+    def _check_stride(self) -> TaggerConfig:
+        if self.stride >= self.max_length - 2:
+            raise ValueError(f"stride ({self.stride}) must be smaller than max_length - 2 ({self.max_length - 2})")
+        return self
+
+    def encoder_path(self) -> str:
+        return encoder_or_default(self.encoder)
+
