@@ -70,7 +70,8 @@ def _mirror_encoder(path: Path, cfg_path: Path) -> tuple[str, float]:
 def run(variants: list[str], mirror_dir: Path, out: Path | None, max_train: int | None, threads: int | None,
         save_dir: Path | None = None, seed: int | None = None) -> list[dict]:
     from common.data import esco
-    from common.groups.model import GroupConfig, train_groups
+    from common.groups.config import GroupConfig
+    from common.groups.training import train_groups
 
     train, dev = esco.load_skills("train"), esco.load_skills("dev")
     rows: list[dict] = []

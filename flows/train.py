@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from common.groups.model import GroupConfig
+from common.groups.config import GroupConfig
 from common.keywords.config import TaggerConfig
 from common.linking.linker import LinkerConfig
 from common.pipeline.results import TrainedModel, TrainedRun
@@ -110,7 +110,7 @@ def train_groups_task(
 ) -> TrainedModel:
     """Fit the group classifier on ESCO training skills (+ merged crowd labels), evaluated on ESCO dev."""
     from common.core.settings import get_settings
-    from common.groups.model import train_groups
+    from common.groups.training import train_groups
     from common.labels.merge import group_training_frames
 
     train_df, dev_df, groups_df = group_training_frames(data["merged"], crowd_groups)

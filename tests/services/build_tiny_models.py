@@ -76,7 +76,9 @@ def build_groups(encoder: Path, work: Path) -> dict:
 
     from common import registry
     from common.data.esco import skills_frame
-    from common.groups.model import GroupConfig, GroupModel, train_groups
+    from common.groups.config import GroupConfig
+    from common.groups.model import GroupModel
+    from common.groups.training import train_groups
 
     rows = [{"label": s, "groups_l2": [code], "groups_l1": [code.split(".")[0]]}
             for code, labels in SKILLS.items() for s in labels]

@@ -19,7 +19,7 @@ CONFIGS = REPO / "configs"
 
 def _config_class(path: Path):  # noqa: ANN202 - a StageConfig subclass
     from common.data.ingest import IngestConfig
-    from common.groups.model import GroupConfig
+    from common.groups.config import GroupConfig
     from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
     from common.monitoring.drift import DriftConfig
@@ -60,7 +60,7 @@ def test_the_default_file_states_the_code_defaults(stage):
 
 def test_the_scheduled_pipeline_trains_the_documented_models():
     """What `jobskills retrain` builds is what the docs' "how the rows were made" commands build."""
-    from common.groups.model import GroupConfig
+    from common.groups.config import GroupConfig
     from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
     from common.pipeline.config import PipelineConfig

@@ -16,16 +16,11 @@ import group_taxonomy as gt  # noqa: E402
 
 from jobskills.cli.main import app  # noqa: E402
 
-from common.groups.model import (  # noqa: E402
-    GroupConfig,
-    GroupModel,
-    GroupScore,
-    fold_ids,
-    oof_nn_proba,
-    pair_features,
-    parent_probabilities,
-    train_groups,
-)
+from common.groups.config import GroupConfig
+from common.groups.model import GroupModel, GroupScore
+from common.groups.estimators import fold_ids, oof_nn_proba
+from common.groups.features import pair_features, parent_probabilities
+from common.groups.training import train_groups
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -242,7 +237,7 @@ def test_inner_split_xgboost_is_one_refit_model(tiny_bert_dir):
 def test_short_views_are_extra_training_queries_scored_on_labels(tiny_bert_dir):
     """``views: [label]`` adds each skill's label as a training query of that skill (a label equal
     to the embedded text adds nothing), and training reports dev figures on label-only input."""
-    from common.groups.model import short_views
+    from common.groups.training import short_views
 
     df = gt.skills()
     df["text"] = df["label"] + " and the duties around it"

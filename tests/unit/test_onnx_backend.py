@@ -78,7 +78,8 @@ def test_group_model_serves_its_int8_export(tiny_bert_dir, tmp_path):
     import group_taxonomy as gt
     from test_groups_model import _cfg
 
-    from common.groups.model import GroupModel, train_groups
+    from common.groups.model import GroupModel
+    from common.groups.training import train_groups
 
     df = gt.skills()
     dev, train = df.iloc[::6].reset_index(drop=True), df.drop(df.index[::6]).reset_index(drop=True)

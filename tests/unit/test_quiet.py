@@ -34,7 +34,7 @@ def test_no_warning_no_line(caplog):
 def test_spectral_clustering_prints_no_solver_arrays(caplog):
     """800 points in 8 blobs with 40 clusters: the AMG/lobpcg solver warns (residual arrays) and
     the graph is not connected; none of it leaks, one line says what happened."""
-    from common.groups.model import spectral_labels
+    from common.groups.features import spectral_labels
 
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(size=(100, 32)) + rng.normal(size=32) * 3 for _ in range(8)]).astype(np.float32)

@@ -20,10 +20,19 @@ skill has ``self_index = -1`` and sees exactly the training labels.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+from common.core.quiet import summarised_warnings
+
+if TYPE_CHECKING:
+    from common.groups.model import GroupModel, LevelState
+
+logger = logging.getLogger(__name__)
 
 EPS = 1e-9
 
@@ -186,3 +195,138 @@ class LexicalGroups:
                 D = (self.Yt @ keep @ self.C).toarray()
                 out[rows] = np.asarray(X[rows] @ self._norm_rows(D * self.idf).T, dtype=np.float32)
         return out
+
+
+# ---- pair features and cluster labels ------------------------------------------------------
+
+# ---- pair features ----------------------------------------------------------------------------
+
+def parent_probabilities(st: LevelState, level1_prob: np.ndarray) -> np.ndarray:
+    """(n, G): the level-1 network's probability of each level-2 group's parent (0 without one)."""
+    out = np.zeros((len(level1_prob), len(st.codes)), dtype=np.float32)
+    has = st.parent_idx >= 0
+    out[:, has] = level1_prob[:, st.parent_idx[has]]
+    return out
+
+
+def pair_features(model: GroupModel, st: LevelState, Q: np.ndarray, texts: Sequence[str],
+                  self_index: np.ndarray, nn_prob: np.ndarray, parent_prob: np.ndarray | None = None,
+                  folds: np.ndarray | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Feature rows for each query's candidate groups: (X, query rows, group cols, names).
+
+    ``parent_prob`` (level 2 only): the level-1 network's probability of the group's parent,
+    out-of-fold for training skills like ``nn_prob``. ``folds``: the known skills' fold ids
+    (training features); a training query's group statistics come from the other folds.
+    """
+    q_fold = k_fold = None
+    if folds is not None:
+        k_fold = folds
+        q_fold = np.where(self_index >= 0, folds[np.maximum(self_index, 0)], -1)
+    cfg = model.cfg
+    feats = set(cfg.features)
+    n, G = len(Q), len(st.codes)
+    K = model.known_emb
+    topk = topk_group_similarity(Q, K, st.Y, self_index)  # (n, G, 3)
+    # candidates: top-N by the network, plus top-N/3 by nearest-skill similarity
+    n_cand = min(G, cfg.candidates.get(st.level, G))
+    cand = np.zeros((n, G), dtype=bool)
+    np.put_along_axis(cand, np.argsort(-nn_prob, axis=1)[:, :n_cand], True, axis=1)
+    np.put_along_axis(cand, np.argsort(-topk[:, :, 0], axis=1)[:, : max(1, n_cand // 3)], True, axis=1)
+    rows, cols = np.nonzero(cand)
+
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+
+    def add(name: str, mat: np.ndarray) -> None:
+        blocks.append(mat[rows, cols].astype(np.float32)[:, None])
+        names.append(name)
+
+    def rank_of(mat: np.ndarray) -> np.ndarray:
+        return np.argsort(np.argsort(-mat, axis=1), axis=1).astype(np.float32)
+
+    if "nn" in feats:
+        add("nn_prob", nn_prob)
+        add("nn_rank", rank_of(nn_prob))
+        if parent_prob is not None:
+            add("parent_nn_prob", parent_prob)
+    if "name" in feats:
+        add("name_cos", Q @ st.name_emb.T)
+        if st.parent_name_emb is not None:
+            add("parent_name_cos", Q @ st.parent_name_emb.T)
+    if "topk" in feats:
+        for j, k in enumerate((1, 2, 3)):
+            add(f"top{k}_sim", topk[:, :, j])
+        add("top1_rank", rank_of(topk[:, :, 0]))
+    need_nn = "tfidf" in feats or "clusters" in feats
+    if need_nn:
+        nn_idx, _ = nearest_known(Q, K, self_index, k=max(5, cfg.tfidf_neighbours))
+    if "tfidf" in feats:
+        add("tfidf_knn", neighbour_tfidf(nn_idx, st.Y, cfg.tfidf_neighbours))
+    if "clusters" in feats:
+        Qr = model.pca.transform(Q) if model.pca is not None else Q
+        km_q = model.kmeans.predict(Qr.astype(model.kmeans.cluster_centers_.dtype))
+        add("kmeans_share", cluster_group_share(km_q, st.km_known, st.Y, model.kmeans.n_clusters, q_fold, k_fold))
+        sp_q = majority_label(st.sp_known[nn_idx[:, :5]], model.n_spectral)
+        add("spectral_share", cluster_group_share(sp_q, st.sp_known, st.Y, model.n_spectral, q_fold, k_fold))
+        add("kmeans_id", np.repeat(km_q[:, None], G, axis=1))
+        add("spectral_id", np.repeat(sp_q[:, None], G, axis=1))
+    if "lexical" in feats and st.lexical is not None:
+        lex = st.lexical.transform(texts, q_fold, k_fold)
+        add("lexical_cos", lex)
+        add("lexical_rank", rank_of(lex))
+    if "size" in feats:
+        # the same value for every skill: a leave-one-out size would reveal the skill's membership
+        size = np.repeat(st.Y.sum(axis=0).astype(np.float32)[None, :], n, axis=0)
+        add("group_log_size", np.log1p(size))
+        add("group_id", np.repeat(np.arange(G, dtype=np.float32)[None, :], n, axis=0))
+    if "embedding" in feats and model.pca is not None:
+        Qr = model.pca.transform(Q).astype(np.float32)
+        blocks.append(Qr[rows])
+        names.extend(f"emb{i}" for i in range(Qr.shape[1]))
+    X = np.hstack(blocks) if blocks else np.zeros((len(rows), 0), dtype=np.float32)
+    return X, rows, cols, names
+
+
+def majority_label(labels: np.ndarray, n_labels: int) -> np.ndarray:
+    counts = np.zeros((labels.shape[0], max(n_labels, 1)), dtype=np.int32)
+    for j in range(labels.shape[1]):
+        np.add.at(counts, (np.arange(labels.shape[0]), labels[:, j]), 1)
+    return counts.argmax(axis=1)
+
+
+
+
+def spectral_labels(X: np.ndarray, n_clusters: int, n_neighbors: int, max_points: int, seed: int) -> np.ndarray:
+    """Spectral cluster labels for all rows; fitted on at most ``max_points`` rows (its cost grows
+    much faster than linearly), the others take the majority label of their 5 nearest sampled rows."""
+    from sklearn.cluster import SpectralClustering
+
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(X), size=min(max_points, len(X)), replace=False))
+    Xs = X[sample]
+    sc = SpectralClustering(n_clusters=min(n_clusters, len(Xs) // 2), affinity="nearest_neighbors",
+                            n_neighbors=min(n_neighbors, len(Xs) - 1), eigen_solver=eigen_solver(len(Xs)),
+                            assign_labels="cluster_qr", random_state=seed)
+    with summarised_warnings("spectral clustering", logger):  # lobpcg tolerance warnings print arrays
+        lab_s = sc.fit_predict(Xs)
+    labels = np.empty(len(X), dtype=np.int64)
+    labels[sample] = lab_s
+    rest = np.setdiff1d(np.arange(len(X)), sample)
+    if rest.size:
+        Xn = Xs / np.maximum(np.linalg.norm(Xs, axis=1, keepdims=True), 1e-9)
+        Xr = X[rest] / np.maximum(np.linalg.norm(X[rest], axis=1, keepdims=True), 1e-9)
+        idx, _ = nearest_known(Xr.astype(np.float32), Xn.astype(np.float32), np.full(len(rest), -1), k=min(5, len(Xs)))
+        labels[rest] = majority_label(lab_s[idx], int(lab_s.max()) + 1)
+    return labels
+
+
+def eigen_solver(n: int) -> str:
+    """``amg`` (pyamg) for thousands of skills: ARPACK needs many minutes for 150 eigenvectors."""
+    if n < 500:
+        return "arpack"
+    try:
+        import pyamg  # noqa: F401
+    except ImportError:
+        return "arpack"
+    return "amg"

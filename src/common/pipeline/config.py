@@ -20,7 +20,7 @@ from pydantic import Field
 
 from common.core.config import StageConfig
 from common.labels.crowd import MergeConfig
-from common.groups.model import GroupConfig
+from common.groups.config import GroupConfig
 from common.registry import GateConfig
 from common.keywords.config import TaggerConfig
 from common.linking.linker import LinkerConfig

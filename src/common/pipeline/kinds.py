@@ -64,7 +64,7 @@ def _score_tagger(path: Path, dev: Any) -> dict[str, Any]:
 
 
 def _score_groups(path: Path, dev: Any) -> dict[str, Any]:
-    from common.groups.model import evaluate_groups
+    from common.groups.evaluation import evaluate_groups
 
     return evaluate_groups(_load_groups(path), dev)
 

@@ -50,7 +50,9 @@ def train_groups_cmd(
     """Train the skill-group classifier on ESCO train, evaluate on dev, save the model folder."""
     import pandas as pd
 
-    from common.groups.model import GroupConfig, latest_model_dir, train_groups
+    from common.groups.config import GroupConfig
+    from common.groups.model import latest_model_dir
+    from common.groups.training import train_groups
 
     with user_errors():
         if config is not None and not config.exists():
@@ -85,7 +87,7 @@ def evaluate_groups_cmd(
 ) -> None:
     """Score a group model on an ESCO split: pair P/R/F1 (= micro-F1) and macro-F1 per level."""
     from common.data import esco
-    from common.groups.model import evaluate_groups
+    from common.groups.evaluation import evaluate_groups
     from common.core.settings import get_settings
 
     if split not in ("train", "dev", "test"):
