@@ -7,7 +7,7 @@ Usage::
 Spans: every SkillSpan posting of the split is labelled by ``per_doc`` of seven simulated
 annotators (two careful, three average, two spammers; ``common.testing.crowd_sim.default_profiles``).
 Reported: strict span F1 against gold of exact-span majority vote, token majority vote, the
-merge (``common.labels.crowd.merge_spans``), the merge with 5% gold questions (scored on the other
+merge (``common.labels.span_merge.merge_spans``), the merge with 5% gold questions (scored on the other
 documents), and every annotator on the documents they labelled. Groups: every ESCO skill of
 the split gets ``per_doc`` labels; accuracy = merged label is one of the skill's gold groups.
 """
@@ -22,16 +22,10 @@ from pathlib import Path
 
 def run(data: Path, split: str, per_docs: list[int], seed: int) -> dict:
 
-    from common.labels.crowd import (
-        annotator_quality,
-        gold_span_frame,
-        group_accuracy,
-        merge_groups,
-        merge_spans,
-        span_majority_vote,
-        span_prf,
-        token_majority_vote,
-    )
+    from common.labels.quality import annotator_quality
+    from common.labels.spans import gold_span_frame, span_majority_vote, span_prf, token_majority_vote
+    from common.labels.groups import group_accuracy, merge_groups
+    from common.labels.span_merge import merge_spans
     from common.testing.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
     from common.data.esco import load_skills
     from common.data.skillspan import load_skillspan

@@ -11,7 +11,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from common.labels.crowd import MergeConfig
+from common.labels.config import MergeConfig
 
 
 def _run_id() -> str:

@@ -5,22 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from common.labels.crowd import (
-    MergeConfig,
-    SpanCrowd,
-    annotator_quality,
-    feedback_to_crowd,
-    gold_span_frame,
-    group_accuracy,
-    merge_groups,
-    merge_spans,
-    merged_postings,
-    one_coin_dawid_skene,
-    span_agreement,
-    span_majority_vote,
-    span_prf,
-    token_majority_vote,
-)
+from common.labels.config import MergeConfig
+from common.labels.spans import SpanCrowd, gold_span_frame, span_majority_vote, span_prf, token_majority_vote
+from common.labels.quality import annotator_quality, merged_postings, span_agreement
+from common.labels.feedback import feedback_to_crowd
+from common.labels.groups import group_accuracy, merge_groups, one_coin_dawid_skene
+from common.labels.span_merge import merge_spans
 from common.testing.crowd_sim import CrowdSimConfig, simulate_group_crowd, simulate_span_crowd
 from common.data.sample import SAMPLE_DIR
 from common.testing.sample_build import SKILLS
@@ -192,7 +182,7 @@ def test_binary_dawid_skene_matches_crowdkit(sample_postings):
 
     from crowdkit.aggregation import DawidSkene
 
-    from common.labels.crowd import binary_dawid_skene
+    from common.labels.span_merge import binary_dawid_skene
 
     rng = random.Random(0)
     rows = []

@@ -1,7 +1,7 @@
 """The merge-labels stage on stored data: labels by annotator in, merged labels and reports out.
 
 Glue between the store's ``labels`` table (``common.data.storage``), user feedback JSONL
-(``common.data.request_log``) and the merging methods (``common.labels.crowd``):
+(``common.data.request_log``) and the merging methods (``common.labels.span_merge``, ``common.labels.groups``):
 
 * span labels (``kind="span"``, one row per annotator and sentence with tokens and both BIO
   layers) become a ``SpanCrowd``; labels from the annotator ``gold`` (or ``source="gold"``,
@@ -24,15 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from common.labels.crowd import (
-    MergeConfig,
-    SpanCrowd,
-    feedback_to_crowd,
-    merge_groups,
-    merge_spans,
-    merged_postings,
-)
 from common.core.types import KEYWORD_TYPES, Posting, Sentence
+from common.labels.config import MergeConfig
+from common.labels.spans import SpanCrowd
+from common.labels.feedback import feedback_to_crowd
+from common.labels.groups import merge_groups
+from common.labels.span_merge import merge_spans
+from common.labels.quality import merged_postings
 
 GOLD = "gold"
 

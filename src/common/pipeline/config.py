@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import Field
 
 from common.core.config import StageConfig
-from common.labels.crowd import MergeConfig
+from common.labels.config import MergeConfig
 from common.groups.config import GroupConfig
 from common.registry import GateConfig
 from common.keywords.config import TaggerConfig

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from common.core.config import StrictModel
 
-from common.labels.crowd import SPAN_COLUMNS, SpanCrowd
+from common.labels.spans import SPAN_COLUMNS, SpanCrowd
 from common.text.spans import bio_to_spans
 from common.core.types import KEYWORD_TYPES, Posting
 

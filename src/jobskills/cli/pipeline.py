@@ -251,7 +251,7 @@ def merge_labels_cmd(
     group_method: str = typer.Option("one_coin", "--group-method", help="one_coin | dawid_skene | majority"),
 ) -> None:
     """Merge the stored labels by annotator (and feedback) into training labels; print agreement."""
-    from common.labels.crowd import MergeConfig
+    from common.labels.config import MergeConfig
     from flows.merge_labels import merge_labels_flow
 
     _prefect_defaults()
