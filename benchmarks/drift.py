@@ -35,9 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports", type=Path, default=Path("/tmp/jobskills-drift-bench/reports"))
     args = ap.parse_args(argv)
 
-    from common.monitoring.drift import DriftConfig, TextEmbedder, build_reference
+    from common.monitoring.config import DriftConfig
+    from common.monitoring.embedder import TextEmbedder
+    from common.monitoring.reference import build_reference
     from common.monitoring.window import skillspan_items, training_skills
-    from common.monitoring.reference import run_check
+    from common.monitoring.checks import run_check
     from common.core.settings import get_settings
     from common.data.skillspan import load_skillspan
 

@@ -1,6 +1,6 @@
 """The scheduled drift monitor: request logs -> drift check -> Evidently workspace -> retrain.
 
-A thin wrapper over ``common.monitoring.reference``: load the window of served postings from
+A thin wrapper over ``common.monitoring.checks``: load the window of served postings from
 ``settings.logs_dir``, make sure the reference profile exists (SkillSpan train with the
 champion's predictions), run the check (HTML report, decision JSON, workspace snapshot), and
 when drift is found start the ``retrain`` flow — as a sub-flow in local mode, or through
@@ -20,8 +20,11 @@ from typing import Any
 from prefect import flow, get_run_logger, tags, task
 from prefect.artifacts import create_markdown_artifact
 
-from common.monitoring.drift import DriftConfig, DriftResult, ReferenceProfile, TextEmbedder
-from common.monitoring.reference import ensure_reference, read_decision, reference_dir, run_check, write_decision
+from common.monitoring.config import DriftConfig
+from common.monitoring.drift import DriftResult
+from common.monitoring.reference import ReferenceProfile
+from common.monitoring.embedder import TextEmbedder
+from common.monitoring.checks import ensure_reference, read_decision, reference_dir, run_check, write_decision
 
 
 def _settings():

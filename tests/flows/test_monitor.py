@@ -29,8 +29,9 @@ OVERRIDES = {"num_threads": 1, "max_lines_per_text": 16, "save_html": False}
 @pytest.fixture(scope="module")
 def tech_reference(tiny_bert_dir, shared_data, tmp_path_factory):
     """A SkillSpan train/tech reference built once with the tiny encoder."""
-    from common.monitoring.drift import DriftConfig, TextEmbedder
-    from common.monitoring.reference import build_skillspan_reference
+    from common.monitoring.config import DriftConfig
+    from common.monitoring.embedder import TextEmbedder
+    from common.monitoring.checks import build_skillspan_reference
 
     cfg = DriftConfig(encoder=str(tiny_bert_dir), **OVERRIDES)
     ref_dir = tmp_path_factory.mktemp("reference")

@@ -35,8 +35,9 @@ def _tagger_cfg(encoder, **kw):
 def test_drift_starts_retrain_and_worse_candidate_is_refused(settings_env, monkeypatch, tmp_path, shared_data,
                                                             tiny_bert_dir, sample_bert):
     from common import registry
-    from common.monitoring.drift import DriftConfig, TextEmbedder
-    from common.monitoring.reference import build_skillspan_reference
+    from common.monitoring.config import DriftConfig
+    from common.monitoring.embedder import TextEmbedder
+    from common.monitoring.checks import build_skillspan_reference
     from common.data.sample import SAMPLE_DIR
     from common.data.skillspan import load_skillspan
     from common.keywords.config import TaggerConfig

@@ -22,7 +22,7 @@ def _config_class(path: Path):  # noqa: ANN202 - a StageConfig subclass
     from common.groups.config import GroupConfig
     from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
-    from common.monitoring.drift import DriftConfig
+    from common.monitoring.config import DriftConfig
     from common.pipeline.config import PipelineConfig
     from common.topics.model import TopicConfig
 

@@ -9,7 +9,9 @@ import pytest
 from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 
 from common.monitoring.descriptors import MonitoredItem, Vocabulary, cross_fitted_descriptors, describe, words
-from common.monitoring.drift import DriftConfig, FeatureTest, build_reference, check_drift, dominant_group
+from common.monitoring.config import DriftConfig, FeatureTest
+from common.monitoring.reference import build_reference, dominant_group
+from common.monitoring.drift import check_drift
 from common.monitoring.window import item_from_record, load_window, log_items
 from common.data.request_log import log_request
 
@@ -150,7 +152,7 @@ def test_disabled_features_are_not_tested(synthetic):
 def test_reference_profile_round_trip(synthetic, tmp_path):
     _, _, prof = synthetic
     prof.save(tmp_path / "ref")
-    from common.monitoring.drift import ReferenceProfile
+    from common.monitoring.reference import ReferenceProfile
 
     back = ReferenceProfile.load(tmp_path / "ref")
     assert back.descriptors.shape == prof.descriptors.shape

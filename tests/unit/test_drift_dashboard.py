@@ -16,9 +16,10 @@ from procs import free_port
 from drift_synth import CARE, TECH, bag_embedder, synthetic_items
 from typer.testing import CliRunner
 
-from common.monitoring.drift import DriftConfig, build_reference
+from common.monitoring.config import DriftConfig
+from common.monitoring.reference import build_reference
 from common.monitoring.workspace import PANELS
-from common.monitoring.reference import run_check
+from common.monitoring.checks import run_check
 
 
 @pytest.fixture(scope="module")

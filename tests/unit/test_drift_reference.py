@@ -20,8 +20,9 @@ def registry_home(settings_env, monkeypatch, tmp_path):
 
 def test_reference_uses_and_follows_the_champion(registry_home, tiny_bert_dir, tmp_path):
     from common import registry
-    from common.monitoring.drift import DriftConfig, ReferenceProfile
-    from common.monitoring.reference import champion_tagger, ensure_reference
+    from common.monitoring.config import DriftConfig
+    from common.monitoring.reference import ReferenceProfile
+    from common.monitoring.checks import champion_tagger, ensure_reference
     from common.data.sample import SAMPLE_DIR
     from common.data.skillspan import load_skillspan
     from common.keywords.config import TaggerConfig
@@ -57,8 +58,9 @@ def test_reference_uses_and_follows_the_champion(registry_home, tiny_bert_dir, t
 
 
 def test_reference_with_group_predictions(tmp_path):
-    from common.monitoring.drift import DriftConfig, ReferenceProfile
-    from common.monitoring.reference import build_skillspan_reference
+    from common.monitoring.config import DriftConfig
+    from common.monitoring.reference import ReferenceProfile
+    from common.monitoring.checks import build_skillspan_reference
     from common.data.sample import SAMPLE_DIR
 
     cfg = DriftConfig(encoder="hashing", num_threads=1, group_level=1)
@@ -73,7 +75,7 @@ def test_reference_with_group_predictions(tmp_path):
 def test_shipped_config_is_the_default():
     from pathlib import Path
 
-    from common.monitoring.drift import DriftConfig
+    from common.monitoring.config import DriftConfig
 
     path = Path(__file__).resolve().parents[2] / "configs" / "drift.yaml"
     assert DriftConfig.from_yaml(path) == DriftConfig()

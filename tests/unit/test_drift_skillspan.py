@@ -14,7 +14,10 @@ import json
 
 import pytest
 
-from common.monitoring.drift import DriftConfig, TextEmbedder, build_reference, check_drift
+from common.monitoring.config import DriftConfig
+from common.monitoring.embedder import TextEmbedder
+from common.monitoring.reference import build_reference
+from common.monitoring.drift import check_drift
 from common.monitoring.window import skillspan_items, training_skills
 
 
@@ -55,7 +58,7 @@ def test_tech_window_against_tech_reference_is_not_drift(skillspan, tiny_setup):
 def test_house_window_against_tech_reference_is_drift(skillspan, tiny_setup, tmp_path):
     cfg, emb, prof = tiny_setup
     from common.monitoring.workspace import dashboard_panels, list_snapshots
-    from common.monitoring.reference import run_check
+    from common.monitoring.checks import run_check
 
     res, out_dir = run_check(skillspan["house"], prof, cfg, tmp_path / "reports", tmp_path / "ws", embedder=emb)
     assert res.drift_detected and res.share_drifted >= cfg.drift_share

@@ -18,268 +18,29 @@ training texts, embeddings, vocabulary) is built once from SkillSpan train and s
 so a check only embeds the window.
 """
 
+
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from common.core.config import StageConfig, StrictModel, encoder_or_default
+from common.monitoring.config import EMBEDDING_NAME, GROUP_COLUMN, DriftConfig, FeatureTest
 from common.monitoring.descriptors import (
     DESCRIPTOR_COLUMNS,
     MonitoredItem,
-    Vocabulary,
-    cross_fitted_descriptors,
     describe_all,
 )
-
-GROUP_COLUMN = "top_group"
-EMBEDDING_NAME = "text_embedding"
-PROFILE_VERSION = 1
-
-
-# --------------------------------------------------------------------------------------- config
-class FeatureTest(StrictModel):
-    """How one feature is tested: an Evidently stat-test name and its threshold.
-
-    For p-value tests (``ks``, ``chisquare``, ``mannw``...) drift means score < threshold; for
-    distances (``wasserstein``, ``jensenshannon``, ``psi``...) score >= threshold — Evidently
-    decides which, and the evidence records its verdict.
-    """
-
-    method: str = "ks"
-    threshold: float = 0.05
-    enabled: bool = True
-
-
-class EmbeddingTest(StrictModel):
-    """Embedding drift method (Evidently's ``model``/``distance``/``mmd``/``ratio``).
-
-    ``model`` trains a domain classifier reference-vs-current and reports its ROC AUC; with
-    ``bootstrap`` the AUC is compared with the 95th percentile of a random classifier's AUC on
-    the same split, which keeps small windows from false alarms (a fixed 0.55 flags about one
-    in five random halves of the training data at 50 postings).
-    """
-
-    method: Literal["model", "distance", "mmd", "ratio"] = "model"
-    threshold: float | None = Field(None, description="None: Evidently's default for the method.")
-    bootstrap: bool = True
-    quantile_probability: float = 0.95
-    pca_components: int | None = None
-    enabled: bool = True
-
-    def evidently_method(self) -> Any:
-        from evidently.metrics.embeddings import (
-            DistanceDriftMethod,
-            MMDDriftMethod,
-            ModelDriftMethod,
-            RatioDriftMethod,
-        )
-
-        kwargs: dict[str, Any] = {"pca_components": self.pca_components}
-        if self.threshold is not None:
-            kwargs["threshold"] = self.threshold
-        if self.method == "model":
-            return ModelDriftMethod(bootstrap=self.bootstrap, quantile_probability=self.quantile_probability, **kwargs)
-        if self.method == "distance":
-            return DistanceDriftMethod(
-                dist="cosine", bootstrap=self.bootstrap, quantile_probability=self.quantile_probability, **kwargs
-            )
-        if self.method == "mmd":
-            # Evidently's MMD bootstrap compares with the 5th percentile of the null: use the
-            # fixed threshold only.
-            return MMDDriftMethod(bootstrap=False, **kwargs)
-        return RatioDriftMethod(**kwargs)
-
-
-def _default_features() -> dict[str, FeatureTest]:
-    return {name: FeatureTest() for name in DESCRIPTOR_COLUMNS}
-
-
-class DriftConfig(StageConfig):
-    """Thresholds and knobs of the drift check (YAML: ``configs/drift.yaml``)."""
-
-    encoder: str | None = Field(None, description="HF model folder; None: settings.encoder_path.")
-    device: str | None = None
-    max_seq_length: int = 128
-    max_lines_per_text: int = Field(64, description="Lines embedded per posting (longer ones truncated).")
-    embed_batch_size: int = 64
-    num_threads: int | None = Field(
-        None, description="CPU threads for embedding (torch) and the report (BLAS/OpenMP, e.g. the "
-        "t-SNE plot of the embeddings); None: library defaults. 1 avoids oversubscription on a "
-        "busy machine, where 2 threads ran 5-20x slower than 1 here.")
-    features: dict[str, FeatureTest] = Field(default_factory=_default_features)
-    groups: FeatureTest = Field(default_factory=lambda: FeatureTest(method="jensenshannon", threshold=0.1))
-    group_level: Literal[1, 2] = Field(2, description="ESCO level compared (the /analyze default is 2).")
-    embeddings: EmbeddingTest = Field(default_factory=EmbeddingTest)
-    drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted features that means drift.")
-    min_window: int = Field(20, ge=2, description="Fewer postings than this: no decision.")
-    window_hours: float = Field(24 * 7, description="How far back the monitor reads the request logs.")
-    endpoints: list[Literal["extract", "extract_batch", "analyze"]] = Field(
-        default_factory=lambda: ["extract", "extract_batch", "analyze"],
-        description="Request-log endpoints whose inputs are postings.",
-    )
-    n_folds: int = Field(10, ge=2, description="Folds for the cross-fitted reference descriptors.")
-    project_name: str = "jobskills drift"
-    save_html: bool = True
-
-    def encoder_path(self) -> str:
-        return encoder_or_default(self.encoder)
-
-
-# ------------------------------------------------------------------------------------ embeddings
-class TextEmbedder:
-    """Posting embeddings: the mean of the (normalised) embeddings of its first lines.
-
-    Whole postings are far longer than the encoder's window, so embedding only the first 128
-    tokens would ignore most of the text; averaging line embeddings covers it.
-    """
-
-    def __init__(self, encoder: str, device: str | None = None, max_seq_length: int = 128,
-                 max_lines: int = 64, batch_size: int = 64, num_threads: int | None = None) -> None:
-        self.encoder = encoder
-        self.device = device
-        self.max_seq_length = max_seq_length
-        self.max_lines = max_lines
-        self.batch_size = batch_size
-        self.num_threads = num_threads
-        self._model: Any = None
-
-    @classmethod
-    def from_config(cls, cfg: DriftConfig) -> TextEmbedder:
-        return cls(cfg.encoder_path(), cfg.device, cfg.max_seq_length, cfg.max_lines_per_text,
-                   cfg.embed_batch_size, cfg.num_threads)
-
-    def _load(self) -> Any:
-        if self._model is None:
-            from common.text.embeddings import Encoder
-
-            self._model = Encoder(self.encoder, self.device, max_length=self.max_seq_length,
-                                  batch_size=self.batch_size, num_threads=self.num_threads)
-        return self._model
-
-    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        lines: list[str] = []
-        owner: list[int] = []
-        for i, text in enumerate(texts):
-            parts = [ln.strip() for ln in text.splitlines() if ln.strip()][: self.max_lines] or [text.strip() or "."]
-            lines.extend(parts)
-            owner.extend([i] * len(parts))
-        emb = self._load().encode(lines, progress=progress)
-        owner_arr = np.asarray(owner)
-        out = np.zeros((len(texts), emb.shape[1]), dtype=np.float32)
-        for i in range(len(texts)):
-            out[i] = emb[owner_arr == i].mean(axis=0)
-        return out
-
-
-Embedder = Callable[[Sequence[str]], np.ndarray]
-
-
-def _embed(embedder: TextEmbedder | Embedder, texts: Sequence[str]) -> np.ndarray:
-    fn = embedder.encode if isinstance(embedder, TextEmbedder) else embedder
-    return np.asarray(fn(list(texts)), dtype=np.float32)
-
-
-# ----------------------------------------------------------------------------- reference profile
-def dominant_group(groups: Sequence[str] | None) -> str | None:
-    """Most frequent group among a posting's keywords (ties: alphabetical), None if none."""
-    if not groups:
-        return None
-    counts = Counter(groups)
-    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-
-
-@dataclass
-class ReferenceProfile:
-    """What training data looks like to the monitor; stored as a folder of plain files."""
-
-    descriptors: pd.DataFrame
-    embeddings: np.ndarray
-    vocab: Vocabulary
-    groups: list[str | None] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def save(self, directory: str | Path) -> Path:
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        frame = self.descriptors.copy()
-        if self.groups is not None:
-            frame[GROUP_COLUMN] = self.groups
-        frame.to_parquet(d / "descriptors.parquet", index=False)
-        np.save(d / "embeddings.npy", self.embeddings)
-        (d / "vocabulary.json").write_text(
-            json.dumps({"words": sorted(self.vocab.words), "skills": sorted(self.vocab.skills)}), encoding="utf-8"
-        )
-        meta = {**self.meta, "version": PROFILE_VERSION, "n_items": len(frame), "has_groups": self.groups is not None}
-        (d / "profile.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-        return d
-
-    @classmethod
-    def load(cls, directory: str | Path) -> ReferenceProfile:
-        d = Path(directory)
-        if not (d / "profile.json").exists():
-            raise FileNotFoundError(
-                f"no drift reference profile in {d}; build it with `jobskills monitor --build-reference`"
-            )
-        meta = json.loads((d / "profile.json").read_text(encoding="utf-8"))
-        frame = pd.read_parquet(d / "descriptors.parquet")
-        groups = None
-        if GROUP_COLUMN in frame.columns:
-            groups = [g if isinstance(g, str) else None for g in frame.pop(GROUP_COLUMN)]
-        voc = json.loads((d / "vocabulary.json").read_text(encoding="utf-8"))
-        return cls(
-            descriptors=frame,
-            embeddings=np.load(d / "embeddings.npy"),
-            vocab=Vocabulary(words=set(voc["words"]), skills=set(voc["skills"])),
-            groups=groups if meta.get("has_groups") else None,
-            meta=meta,
-        )
-
-
-def build_reference(
-    items: Sequence[MonitoredItem],
-    training_skills: Sequence[Sequence[str]],
-    cfg: DriftConfig,
-    embedder: TextEmbedder | Embedder | None = None,
-    meta: dict[str, Any] | None = None,
-) -> ReferenceProfile:
-    """Profile of the training postings: ``items`` carry the model's predictions on them.
-
-    ``training_skills[i]`` are the *labelled* keywords of item ``i``: the known-skill set is
-    what the model was trained on, whatever it predicts.
-    """
-    if len(items) != len(training_skills):
-        raise ValueError("items and training_skills must have the same length")
-    embedder = embedder or TextEmbedder.from_config(cfg)
-    rows = cross_fitted_descriptors(items, training_skills, n_folds=cfg.n_folds)
-    vocab = Vocabulary.from_training((it.text for it in items), (s for sk in training_skills for s in sk))
-    has_groups = any(it.groups is not None for it in items)
-    # A plain callable embedder (tests, custom encoders) is recorded under the configured name.
-    encoder = embedder.encoder if isinstance(embedder, TextEmbedder) else (meta or {}).get("encoder",
-                                                                                         cfg.encoder_path())
-    return ReferenceProfile(
-        descriptors=pd.DataFrame(rows, columns=list(DESCRIPTOR_COLUMNS)),
-        embeddings=_embed(embedder, [it.text for it in items]),
-        vocab=vocab,
-        groups=[dominant_group(it.groups) for it in items] if has_groups else None,
-        meta={
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "encoder": encoder,
-            "n_folds": cfg.n_folds,
-            **(meta or {}),
-        },
-    )
+from common.monitoring.embedder import Embedder, TextEmbedder, embed
+from common.monitoring.reference import ReferenceProfile, dominant_group
 
 
 # ---------------------------------------------------------------------------------------- result
@@ -460,7 +221,7 @@ def _add_embeddings(frames: _DriftFrames, window: Sequence[MonitoredItem], refer
             f"reference profile was embedded with {reference.meta.get('encoder')!r} but the check uses "
             f"{enc_name!r}; rebuild the reference"
         )
-    cur_emb = _embed(embedder, [it.text for it in window])
+    cur_emb = embed(embedder, [it.text for it in window])
     if cur_emb.shape[1] != reference.embeddings.shape[1]:
         raise ValueError("window and reference embeddings differ in size; rebuild the reference")
     cols = [f"emb_{i}" for i in range(cur_emb.shape[1])]

@@ -1,181 +1,116 @@
-"""One monitoring check end to end, as plain functions the flow and the CLI both call.
-
-``ensure_reference`` builds (or reuses) the stored reference profile from SkillSpan train with
-the serving champion's predictions; ``run_check`` compares a window with it and keeps the
-evidence: ``decision.json`` and an Evidently HTML page under ``reports_dir/drift/<stamp>/``, and
-a snapshot in the Evidently workspace for the dashboard. Deciding *what to do* about drift
-(start the retrain flow) is the flow's job, so this module never imports Prefect.
-"""
+"""The reference profile: what the training data looked like to the model (texts, cross-fitted
+descriptors, predictions, embeddings, vocabulary), built once from SkillSpan train and stored as
+files, so a check only embeds the window."""
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common.monitoring.descriptors import MonitoredItem
-from common.monitoring.drift import (
-    DriftConfig,
-    DriftResult,
-    ReferenceProfile,
-    TextEmbedder,
-    build_reference,
-    check_drift,
+import numpy as np
+import pandas as pd
+
+from common.monitoring.config import GROUP_COLUMN, PROFILE_VERSION, DriftConfig
+from common.monitoring.descriptors import (
+    DESCRIPTOR_COLUMNS,
+    MonitoredItem,
+    Vocabulary,
+    cross_fitted_descriptors,
 )
-from common.monitoring.window import skillspan_items, training_skills
-
-logger = logging.getLogger(__name__)
+from common.monitoring.embedder import Embedder, TextEmbedder, embed
 
 
-def reference_dir(data_dir: Path) -> Path:
-    """Where the reference profile lives inside the platform's data folder."""
-    return Path(data_dir) / "monitoring" / "reference"
+# ----------------------------------------------------------------------------- reference profile
+def dominant_group(groups: Sequence[str] | None) -> str | None:
+    """Most frequent group among a posting's keywords (ties: alphabetical), None if none."""
+    if not groups:
+        return None
+    counts = Counter(groups)
+    return min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
-def drift_reports_dir(reports_dir: Path) -> Path:
-    return Path(reports_dir) / "drift"
+@dataclass
+class ReferenceProfile:
+    """What training data looks like to the monitor; stored as a folder of plain files."""
+
+    descriptors: pd.DataFrame
+    embeddings: np.ndarray
+    vocab: Vocabulary
+    groups: list[str | None] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, directory: str | Path) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        frame = self.descriptors.copy()
+        if self.groups is not None:
+            frame[GROUP_COLUMN] = self.groups
+        frame.to_parquet(d / "descriptors.parquet", index=False)
+        np.save(d / "embeddings.npy", self.embeddings)
+        (d / "vocabulary.json").write_text(
+            json.dumps({"words": sorted(self.vocab.words), "skills": sorted(self.vocab.skills)}), encoding="utf-8"
+        )
+        meta = {**self.meta, "version": PROFILE_VERSION, "n_items": len(frame), "has_groups": self.groups is not None}
+        (d / "profile.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ReferenceProfile:
+        d = Path(directory)
+        if not (d / "profile.json").exists():
+            raise FileNotFoundError(
+                f"no drift reference profile in {d}; build it with `jobskills monitor --build-reference`"
+            )
+        meta = json.loads((d / "profile.json").read_text(encoding="utf-8"))
+        frame = pd.read_parquet(d / "descriptors.parquet")
+        groups = None
+        if GROUP_COLUMN in frame.columns:
+            groups = [g if isinstance(g, str) else None for g in frame.pop(GROUP_COLUMN)]
+        voc = json.loads((d / "vocabulary.json").read_text(encoding="utf-8"))
+        return cls(
+            descriptors=frame,
+            embeddings=np.load(d / "embeddings.npy"),
+            vocab=Vocabulary(words=set(voc["words"]), skills=set(voc["skills"])),
+            groups=groups if meta.get("has_groups") else None,
+            meta=meta,
+        )
 
 
-def champion_tagger() -> tuple[Callable[[list[str]], list[list[Any]]] | None, str | None]:
-    """``(extract, tag)`` of the registry's keyword champion, ``(None, None)`` when there is none.
-
-    Reference predictions must come from the model that serves, otherwise prediction drift
-    measures the difference between two models instead of between two data sets.
-    """
-    from common import registry
-    from common.core.settings import get_settings
-    from common.keywords.tagger import KeywordTagger
-
-    name = get_settings().keyword_model_name
-    info = registry.champion(name)
-    if info is None:
-        return None, None
-    tagger = KeywordTagger.load(registry.champion_path(name))
-    return tagger.extract, str(info.tag)
-
-
-def champion_group_of(level: int) -> tuple[Callable[[list[str]], list[str | None]] | None, str | None]:
-    """``(group_of, tag)``: the group champion's best code per skill, ``(None, None)`` without one."""
-    from common import registry
-    from common.core.settings import get_settings
-    from common.groups.model import GroupModel
-
-    name = get_settings().group_model_name
-    info = registry.champion(name)
-    if info is None:
-        return None, None
-    model = GroupModel.load(registry.champion_path(name))
-
-    def group_of(skills: list[str]) -> list[str | None]:
-        return [g[0].code if g else None for g in model.predict(list(skills), level=level, top_k=1)]
-
-    return group_of, str(info.tag)
-
-
-def build_skillspan_reference(
+def build_reference(
+    items: Sequence[MonitoredItem],
+    training_skills: Sequence[Sequence[str]],
     cfg: DriftConfig,
-    out_dir: Path,
-    data_dir: Path | None = None,
-    sources: Sequence[str] | None = None,
-    predict: Callable[[list[str]], list[list[Any]]] | None = None,
-    model_tag: str | None = None,
-    embedder: TextEmbedder | None = None,
-    group_of: Callable[[list[str]], list[str | None]] | None = None,
-    group_model_tag: str | None = None,
+    embedder: TextEmbedder | Embedder | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> ReferenceProfile:
-    """Reference profile from SkillSpan train (optionally only some sources), saved to ``out_dir``.
+    """Profile of the training postings: ``items`` carry the model's predictions on them.
 
-    Predictions come from ``predict`` (the champion tagger) or, without one, from the gold
-    labels; the profile records which in ``meta["predictions"]``.
+    ``training_skills[i]`` are the *labelled* keywords of item ``i``: the known-skill set is
+    what the model was trained on, whatever it predicts.
     """
-    from common.data.skillspan import load_skillspan
-
-    postings = load_skillspan("train", data_dir)
-    if sources:
-        postings = [p for p in postings if p.source in set(sources)]
-    if len(postings) < 2:
-        raise ValueError(f"SkillSpan train has fewer than 2 postings for sources {list(sources or [])}")
-    items = skillspan_items(postings, predict=predict, group_of=group_of)
-    profile = build_reference(
-        items, training_skills(postings), cfg, embedder=embedder,
-        meta={"data": "skillspan/train", "sources": sorted({p.source for p in postings}),
-              "predictions": model_tag or ("model" if predict else "gold"), "model_tag": model_tag,
-              "group_model_tag": group_model_tag, "group_level": cfg.group_level if group_of else None},
+    if len(items) != len(training_skills):
+        raise ValueError("items and training_skills must have the same length")
+    embedder = embedder or TextEmbedder.from_config(cfg)
+    rows = cross_fitted_descriptors(items, training_skills, n_folds=cfg.n_folds)
+    vocab = Vocabulary.from_training((it.text for it in items), (s for sk in training_skills for s in sk))
+    has_groups = any(it.groups is not None for it in items)
+    # A plain callable embedder (tests, custom encoders) is recorded under the configured name.
+    encoder = embedder.encoder if isinstance(embedder, TextEmbedder) else (meta or {}).get("encoder",
+                                                                                         cfg.encoder_path())
+    return ReferenceProfile(
+        descriptors=pd.DataFrame(rows, columns=list(DESCRIPTOR_COLUMNS)),
+        embeddings=embed(embedder, [it.text for it in items]),
+        vocab=vocab,
+        groups=[dominant_group(it.groups) for it in items] if has_groups else None,
+        meta={
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "encoder": encoder,
+            "n_folds": cfg.n_folds,
+            **(meta or {}),
+        },
     )
-    profile.save(out_dir)
-    return profile
-
-
-def ensure_reference(
-    cfg: DriftConfig,
-    ref_dir: Path,
-    data_dir: Path | None = None,
-    rebuild: bool = False,
-    use_champion: bool = True,
-    embedder: TextEmbedder | None = None,
-) -> ReferenceProfile:
-    """The stored profile, rebuilt when missing, asked for, or made with another champion/encoder."""
-    predict, tag = champion_tagger() if use_champion else (None, None)
-    group_of, group_tag = champion_group_of(cfg.group_level) if use_champion else (None, None)
-    encoder = embedder.encoder if isinstance(embedder, TextEmbedder) else cfg.encoder_path()
-    if not rebuild and (Path(ref_dir) / "profile.json").exists():
-        profile = ReferenceProfile.load(ref_dir)
-        same = (profile.meta.get("model_tag") == tag and profile.meta.get("group_model_tag") == group_tag
-                and profile.meta.get("encoder") == encoder
-                and profile.meta.get("group_level") in (None, cfg.group_level))
-        if same:
-            return profile
-        logger.info("rebuilding the drift reference (champions %s / %s, encoder %s)", tag, group_tag, encoder)
-    return build_skillspan_reference(cfg, Path(ref_dir), data_dir, predict=predict, model_tag=tag, embedder=embedder,
-                                     group_of=group_of, group_model_tag=group_tag)
-
-
-def run_check(
-    window: Sequence[MonitoredItem],
-    reference: ReferenceProfile,
-    cfg: DriftConfig,
-    reports_dir: Path,
-    workspace_dir: Path | None,
-    embedder: TextEmbedder | None = None,
-    timestamp: datetime | None = None,
-    extra: dict[str, Any] | None = None,
-) -> tuple[DriftResult, Path]:
-    """Check ``window``; write ``decision.json`` (+ HTML) and add the snapshot to the workspace.
-
-    Returns the result and the folder holding this check's files.
-    """
-    stamp = (timestamp or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
-    out_dir = drift_reports_dir(reports_dir) / stamp
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outcome = check_drift(window, reference, cfg, embedder=embedder,
-                          timestamp=(timestamp or datetime.now(UTC)).replace(tzinfo=None))
-    result = outcome.result
-    record: dict[str, Any] = {"result": result.model_dump(), "summary": result.summary(), **(extra or {})}
-    if outcome.snapshot is not None:
-        if cfg.save_html:
-            outcome.snapshot.save_html(str(out_dir / "report.html"))
-            record["html"] = str(out_dir / "report.html")
-        if workspace_dir is not None:
-            from common.monitoring.workspace import add_snapshot
-
-            project_id, snapshot_id = add_snapshot(workspace_dir, cfg.project_name, outcome.snapshot,
-                                                   name=f"drift check {stamp}")
-            record["workspace"] = {"path": str(workspace_dir), "project_id": project_id, "snapshot_id": snapshot_id}
-    write_decision(out_dir, record)
-    return result, out_dir
-
-
-def write_decision(out_dir: Path, record: dict[str, Any]) -> Path:
-    """(Re)write ``decision.json`` atomically, so a reader never sees half a file."""
-    path = Path(out_dir) / "decision.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def read_decision(out_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(out_dir) / "decision.json").read_text(encoding="utf-8"))

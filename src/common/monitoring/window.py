@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common.monitoring.descriptors import MonitoredItem
 from common.data.request_log import iter_jsonl
+from common.monitoring.descriptors import MonitoredItem
 
 POSTING_ENDPOINTS = ("extract", "extract_batch", "analyze")
 

@@ -41,13 +41,13 @@ def monitor_cmd(
     # The first ephemeral Prefect server on a busy 2-core machine can take > 20 s to start.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     with user_errors():
-        from common.monitoring.drift import DriftConfig
+        from common.monitoring.config import DriftConfig
 
         cfg = DriftConfig.from_yaml(config) if config else DriftConfig()
         if hours is not None and hours <= 0:
             raise ValueError("--hours must be positive")
         if build_reference:
-            from common.monitoring.reference import ensure_reference, reference_dir
+            from common.monitoring.checks import ensure_reference, reference_dir
             from common.core.settings import get_settings
 
             s = get_settings()
