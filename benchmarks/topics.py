@@ -41,15 +41,8 @@ def main(argv: list[str] | None = None) -> dict:
     from common.core.settings import get_settings
     from common.topics.corpus import benchmark_collection
     from common.topics.metrics import npmi_coherence, stability, topic_diversity
-    from common.topics.model import (
-        Encoder,
-        TopicConfig,
-        TopicModel,
-        clean_text,
-        paragraphs_of,
-        plot_topic_map,
-        reduce_embeddings,
-    )
+    from common.topics.model import Encoder, TopicModel, clean_text, paragraphs_of, plot_topic_map, reduce_embeddings
+    from common.topics.config import TopicConfig
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "configs" / "topics.yaml"))

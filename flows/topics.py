@@ -38,7 +38,8 @@ def load_postings(statuses: list[str]) -> tuple[list[str], list[str]]:
 def fit_task(texts: list[str], doc_ids: list[str], config_path: str | None, out_dir: str | None,
              publish: bool) -> dict[str, Any]:
     """Fit and save the topic model (plot included); returns the run folder and fit info."""
-    from common.topics.model import TopicConfig, fit_topics
+    from common.topics.config import TopicConfig
+    from common.topics.model import fit_topics
 
     cfg = TopicConfig.from_yaml(config_path) if config_path else TopicConfig()
     model, run_dir = fit_topics(texts, cfg, doc_ids=doc_ids, out_dir=out_dir, make_latest=publish)

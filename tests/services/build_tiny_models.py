@@ -135,7 +135,8 @@ def build_linker(encoder: Path, work: Path) -> dict:
 
 def build_topics(encoder: Path, work: Path) -> dict:
     """A topic model folder (not published: the tests install it while the server runs)."""
-    from common.topics.model import TopicConfig, fit_topics
+    from common.topics.config import TopicConfig
+    from common.topics.model import fit_topics
 
     texts = [" ".join(w for s in p.sentences for w in s.tokens) for p in synthetic_postings(24, seed=5)]
     cfg = TopicConfig(encoder=str(encoder), reducer="pca", n_components=3, clusterer="kmeans", n_clusters=3,

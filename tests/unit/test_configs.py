@@ -24,7 +24,7 @@ def _config_class(path: Path):  # noqa: ANN202 - a StageConfig subclass
     from common.linking.linker import LinkerConfig
     from common.monitoring.config import DriftConfig
     from common.pipeline.config import PipelineConfig
-    from common.topics.model import TopicConfig
+    from common.topics.config import TopicConfig
 
     by_prefix = {"tagger": TaggerConfig, "groups": GroupConfig, "linker": LinkerConfig, "drift": DriftConfig,
                  "topics": TopicConfig, "ingest": IngestConfig, "pipeline": PipelineConfig,

@@ -79,3 +79,11 @@ def test_the_contract_catches_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import bentoml\n\ndef f():\n    from common.pipeline.config import PipelineConfig\n")
     assert [m for _, m in _imports(bad)] == ["bentoml", "common.pipeline.config"]
+
+
+def test_no_library_module_holds_a_whole_area():
+    """A module over 500 lines holds several ideas: split it along its sections (a room per concern)."""
+    root = Path(__file__).resolve().parents[2] / "src" / "common"
+    long = {str(p.relative_to(root)): n for p in root.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long, long

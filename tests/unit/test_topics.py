@@ -8,7 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from common.topics.model import TopicConfig, TopicModel, load_topic_model, publish_latest, split_paragraphs
+from common.topics.config import TopicConfig
+from common.topics.model import TopicModel, load_topic_model, publish_latest, split_paragraphs
 from topic_collection import THEMES, themed_collection
 
 SMALL = TopicConfig(reducer="pca", n_components=5, clusterer="kmeans", n_clusters=3, min_df=1, seed=1)

@@ -3,7 +3,7 @@
 from common.core.exports import lazy_exports
 
 __all__, __getattr__ = lazy_exports(__name__, {
-    "TopicConfig": "model",
+    "TopicConfig": "config",
     "TopicModel": "model",
     "fit_topics": "model",
     "load_topic_model": "model",

@@ -23,15 +23,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 
 from common.core.artifacts import publish_latest
-from common.core.config import StageConfig
-from common.text.embeddings import Encoder
 from common.core.types import Keyword
+from common.text.embeddings import Encoder
+from common.topics.config import TopicConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,30 +40,6 @@ MODEL_FILE = "topic_model.json"
 _PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z0-9]+\b"
 
-
-class TopicConfig(StageConfig):
-    yaml_section = "topics"
-    """Settings of the BERT topic pipeline (YAML-loadable, see ``configs/topics.yaml``)."""
-
-    encoder: str | None = Field(None, description="Encoder folder; default settings.encoder_path.")
-    device: str | None = None
-    batch_size: int = 32
-    max_paragraph_words: int = Field(120, description="Longer paragraphs are cut to stay under the encoder limit.")
-    min_paragraph_words: int = Field(3, description="Shorter paragraphs are merged into the previous one.")
-    reducer: Literal["umap", "pca", "svd", "none"] = "umap"
-    n_components: int = 5
-    n_neighbors: int = 15
-    clusterer: Literal["hdbscan", "kmeans"] = "hdbscan"
-    min_cluster_size: int = 10
-    n_clusters: int = Field(20, description="k for k-means (and the fallback when HDBSCAN finds < 2 clusters).")
-    n_words: int = Field(10, description="Top words kept per topic for labels and metrics.")
-    store_words: int = 30
-    min_df: int = 2
-    top_k_topics: int = 3
-    n_tags: int = 10
-    summary_sentences: int = 3
-    seed: int = 13
-    plot: bool = True
 
 # ------------------------------------------------------------------------------------------
 # Paragraphs and embeddings

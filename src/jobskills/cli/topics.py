@@ -47,7 +47,8 @@ def fit_cmd(
     no_publish: bool = typer.Option(False, "--no-publish", help="Do not replace <models_dir>/topics/latest."),
 ) -> None:
     """Fit BERT topics (paragraph embeddings, UMAP, HDBSCAN, c-TF-IDF); save the model and its topic map."""
-    from common.topics.model import TopicConfig, fit_topics
+    from common.topics.config import TopicConfig
+    from common.topics.model import fit_topics
 
     with user_errors():
         if config is not None and not config.exists():
