@@ -94,7 +94,11 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
 
     train, dev = training_sets(data["merged"], data["postings"])
     if not train:
-        raise ValueError("no merged span labels to train on; run ingest, validate and merge-labels first")
+        from common.data.storage import Store
+        from common.pipeline.waiting import before_training, store_counts
+
+        with Store.open() as store:
+            raise ValueError(before_training(0, store_counts(store)))
     out = candidate_dir(get_settings().keyword_model_name, data_version, cfg)
     res = train_tagger(cfg, train, dev, out, progress=False)
     result = TrainedModel(kind="keywords", model_dir=str(res.model_dir), metrics=res.metrics, seconds=res.seconds,

@@ -45,6 +45,21 @@ def user_errors() -> Iterator[None]:
         raise fail(str(msg), code=2) from None
 
 
+def say_why_nothing(hint: str | None) -> None:
+    """A stage that found nothing to do says what is waiting and which command moves it on."""
+    if hint:
+        console.print(f"[yellow]{hint}[/yellow]", highlight=False, soft_wrap=True)
+
+
+def store_counts():  # noqa: ANN201 - common.pipeline.waiting.StoreCounts
+    """Status counts of the configured store, for the ``say_why_nothing`` hints."""
+    from common.data.storage import Store
+    from common.pipeline.waiting import store_counts as counts
+
+    with Store.open() as store:
+        return counts(store)
+
+
 def read_text_arg(text: str) -> str:
     """``-`` means read standard input."""
     return sys.stdin.read() if text == "-" else text

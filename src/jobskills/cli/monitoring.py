@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from jobskills.cli._util import console, fail, user_errors
+from jobskills.cli._util import console, fail, say_why_nothing, user_errors
 
 
 def monitor_cmd(
@@ -74,8 +74,15 @@ def monitor_cmd(
         record = monitor(**params)
     from common.monitoring.drift import DriftResult
 
+    from common.core.settings import get_settings
+    from common.monitoring.config import DriftConfig
+    from common.pipeline.waiting import empty_window
+
+    window_hours = hours or (DriftConfig.from_yaml(config) if config else DriftConfig()).window_hours
+
     result = DriftResult.model_validate(record["result"])
     typer.echo(evidence_markdown(result))
+    say_why_nothing(empty_window(result.n_current, window_hours, logs or get_settings().logs_dir))
     typer.echo(f"report: {record.get('html') or record.get('report_dir')}")
     typer.echo(retrain_summary(record.get("retrain")))
 

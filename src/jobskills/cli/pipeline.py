@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from jobskills.cli._util import console, fail, user_errors
+from jobskills.cli._util import console, fail, say_why_nothing, store_counts, user_errors
 
 registry_app = typer.Typer(
     help="The model registry: list models, promote one, roll back.", no_args_is_help=True
@@ -109,8 +109,14 @@ def _summary(out: dict, elapsed: float) -> None:
     from common import registry
     from common.core.settings import get_settings
 
+    from common.pipeline.waiting import after_merge, after_promote
+
     s = get_settings()
     typer.echo("")
+    merge = out.get("merge") or {}
+    say_why_nothing(after_merge(int(merge.get("span_records") or 0) + int(merge.get("group_records") or 0),
+                                store_counts()))
+    say_why_nothing(after_promote(len(out.get("promote") or {})))
     for kind, dec in (out.get("promote") or {}).items():
         verdict = f"promoted {dec['tag']}" if dec["promoted"] else "kept the champion"
         typer.echo(f"{kind:9s} {verdict}: {dec['reason']}")
@@ -282,6 +288,10 @@ def merge_labels_cmd(
             default=str,
         )
     )
+    from common.pipeline.waiting import after_merge
+
+    say_why_nothing(after_merge(int(out.get("span_records") or 0) + int(out.get("group_records") or 0),
+                                store_counts()))
 
 
 def serve_flows(

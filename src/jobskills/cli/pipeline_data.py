@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from jobskills.cli._util import console, fail, user_errors
+from jobskills.cli._util import console, fail, say_why_nothing, store_counts, user_errors
 
 data_app = typer.Typer(help="Look into the data store: counts, quarantined rows, Parquet export.", no_args_is_help=True)
 
@@ -65,6 +65,11 @@ def ingest(
     else:
         _print_counts("ingest", {k: v for k, v in out.items() if k != "run_id"})
         typer.echo(f"run {out['run_id']}; quarantined rows: jobskills data quarantine --stage fetch")
+    from common.pipeline.waiting import after_ingest
+
+    source = str(folder or sitemap or url_file or ", ".join(urls or []))
+    say_why_nothing(after_ingest(sum(out.get(k, 0) for k in ("pages", "postings", "labels")),
+                                 sum(out.get(k, 0) for k in ("pages_new", "postings_new", "labels_new")), source))
 
 
 def validate(
@@ -83,8 +88,12 @@ def validate(
                 out = validate_flow(suites=list(suite or []) or None, revalidate=revalidate)
         except BlockingValidationError as exc:
             raise fail(str(exc), code=1) from None
+    from common.pipeline.waiting import after_validate
+
+    checked = sum(rep["rows"] for rep in out.values() if isinstance(rep, dict))
     if as_json:
         typer.echo(json.dumps(out, indent=1, default=str))
+        say_why_nothing(after_validate(checked, store_counts()))
         return
     from rich.table import Table
 
@@ -102,6 +111,7 @@ def validate(
     if docs:
         typer.echo(f"Data Docs: {docs}")
     typer.echo(f"data version {out.get('data_version')}")
+    say_why_nothing(after_validate(checked, store_counts()))
 
 
 @data_app.command("status")
