@@ -17,16 +17,10 @@ from prefect import flow, get_run_logger, task
 
 from common.pipeline.kinds import KINDS
 from common.pipeline.results import TrainedModel, TrainedRun
+from flows.run_ids import flow_run_id
 
 PRIMARY = {kind: mk.primary_metric for kind, mk in KINDS.items()}
 
-
-def _run_id() -> str:
-    import time
-
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or f"local-{int(time.time())}")
 
 
 @task(name="evaluate-champion", cache_policy=None)
@@ -46,9 +40,8 @@ def evaluate_champion(kind: str, dev: Any) -> dict[str, Any] | None:
 def keyword_baselines(names: list[str], train_postings: list, dev_postings: list) -> dict[str, Any]:
     """Unsupervised baselines (``common.keywords.baselines``) on the same dev postings, for the report."""
     from common.keywords.baselines import make_baseline
-    from common.keywords.evaluate import evaluate_keywords
+    from common.keywords.evaluate import evaluate_keywords, flat_metrics
     from common.text.spans import posting_text
-    from common.keywords.evaluate import flat_metrics
 
     out: dict[str, Any] = {}
     for name in names:
@@ -91,13 +84,12 @@ def evaluate_flow(
     ``max_dev_skills`` must be the caps the candidate was trained with (``TaggerConfig.
     max_eval_postings``, ``GroupConfig.max_dev_skills``) so that both sides see the same items.
     """
-    from common.labels.merge import training_sets
     from common.core.settings import get_settings
     from common.data.storage import Store
-    from common.labels.merge import group_training_frames
+    from common.labels.merge import group_training_frames, training_sets
 
     logger = get_run_logger()
-    run_id = _run_id()
+    run_id = flow_run_id()
     with Store.open() as store:
         data = {"merged": store.merged_labels(), "postings": store.postings()}
     report: dict[str, Any] = {"run_id": run_id, "data_version": trained.data_version}

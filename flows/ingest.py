@@ -15,9 +15,25 @@ from typing import Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.tasks import exponential_backoff
 
-from common.data.ingest import Batch, IngestConfig, fetch_to_batch, host_slots, page_to_posting, read_folder, summarise
+from common.data.ingest import (
+    Batch,
+    IngestConfig,
+    fetch_to_batch,
+    host_slots,
+    page_to_posting,
+    read_folder,
+    summarise,
+)
 from common.data.records import RawPage, RunRecord, utcnow
-from common.data.scrape import FetchResult, Fetcher, ScrapeConfig, TransientFetchError, read_url_list, sitemap_urls
+from common.data.scrape import (
+    Fetcher,
+    FetchResult,
+    ScrapeConfig,
+    TransientFetchError,
+    read_url_list,
+    sitemap_urls,
+)
+from flows.run_ids import flow_run_id
 from flows.runners import SettingsTaskRunner
 
 
@@ -77,11 +93,6 @@ def store_batch(batch: Batch, run_id: str, params: dict[str, Any]) -> dict[str, 
     return counts
 
 
-def _flow_run_id() -> str:
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or f"local-{int(time.time())}")
-
 
 @flow(name="ingest", log_prints=True, task_runner=SettingsTaskRunner())  # Dask: JOBSKILLS_TASK_RUNNER
 def ingest_flow(
@@ -99,7 +110,7 @@ def ingest_flow(
     """
     logger = get_run_logger()
     cfg = config or (IngestConfig.from_yaml(config_path) if config_path else IngestConfig())
-    run_id = _flow_run_id()
+    run_id = flow_run_id()
     params = {"urls": len(urls or []), "url_file": url_file, "sitemap": sitemap, "folder": folder}
     todo: list[str] = list(urls or [])
     if url_file:

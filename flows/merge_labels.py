@@ -12,14 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from common.labels.config import MergeConfig
-
-
-def _run_id() -> str:
-    import time
-
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or f"local-{int(time.time())}")
+from flows.run_ids import flow_run_id
 
 
 @task(name="load-labels", cache_policy=None)
@@ -32,8 +25,8 @@ def load_labels():
 
 @task(name="load-feedback", cache_policy=None)
 def load_feedback() -> list[dict[str, Any]]:
-    from common.data.request_log import iter_jsonl
     from common.core.settings import get_settings
+    from common.data.request_log import iter_jsonl
 
     return list(iter_jsonl(get_settings().feedback_dir, "feedback"))
 
@@ -47,8 +40,8 @@ def merge(labels, feedback: list[dict[str, Any]], cfg: MergeConfig, run_id: str)
 
 @task(name="store-merged", cache_policy=None)
 def store_merged(outcome, run_id: str) -> dict[str, Any]:
-    from common.data.records import RunRecord, utcnow
     from common.core.settings import get_settings
+    from common.data.records import RunRecord, utcnow
     from common.data.storage import Store
 
     paths = outcome.save_reports(get_settings().reports_dir / "merge" / run_id)
@@ -72,7 +65,7 @@ def merge_labels_flow(config: MergeConfig | None = None, include_feedback: bool 
     """Merge every valid label (and feedback); returns counts, agreement and report paths."""
     logger = get_run_logger()
     cfg = config or MergeConfig()
-    run_id = _run_id()
+    run_id = flow_run_id()
     labels = load_labels()
     feedback = load_feedback() if include_feedback else []
     outcome = merge(labels, feedback, cfg, run_id)

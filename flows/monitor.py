@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, tags, task
+
+from common.core.jsonable import to_jsonable
 from prefect.artifacts import create_markdown_artifact
 
+from common.monitoring.checks import ensure_reference, read_decision, reference_dir, run_check, write_decision
 from common.monitoring.config import DriftConfig
 from common.monitoring.drift import DriftResult
-from common.monitoring.reference import ReferenceProfile
 from common.monitoring.embedder import TextEmbedder
-from common.monitoring.checks import ensure_reference, read_decision, reference_dir, run_check, write_decision
+from common.monitoring.reference import ReferenceProfile
 
 
 def _settings():
@@ -121,23 +123,9 @@ def trigger_retrain(reason: str, deployment: str | None, parameters: dict[str, A
         params.setdefault("reason", reason)
     with tags("drift"):
         out = retrain(**params)
-    return {"mode": "subflow", "result": _jsonable(out)}
+    return {"mode": "subflow", "result": to_jsonable(out)}
 
 
-def _jsonable(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return _jsonable(asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
 
 
 @flow(name="monitor", log_prints=True)

@@ -8,19 +8,13 @@ topic model (``common.topics.model``), saves it with its topic map plot under
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 
 from common.data.records import RunRecord, utcnow
 from common.topics.corpus import read_text_file
-
-
-def _flow_run_id() -> str:
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or f"local-{int(time.time())}")
+from flows.run_ids import flow_run_id
 
 
 @task(name="load-postings", cache_policy=None)
@@ -62,7 +56,7 @@ def topics_flow(
     Fails with a sentence when fewer than ``min_docs`` postings are available.
     """
     logger = get_run_logger()
-    run_id = _flow_run_id()
+    run_id = flow_run_id()
     if texts is not None:
         doc_ids, source = [str(i) for i in range(len(texts))], "texts"
     elif path:

@@ -88,9 +88,9 @@ def load_training_data() -> dict[str, Any]:
 @task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
 def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> TrainedModel:
     """Fine-tune the tagger on merged train postings, evaluated on dev (gold) postings."""
-    from common.labels.merge import training_sets
     from common.core.settings import get_settings
     from common.keywords.training import train_tagger
+    from common.labels.merge import training_sets
 
     train, dev = training_sets(data["merged"], data["postings"])
     if not train:

@@ -23,6 +23,7 @@ from common.data.validation import (
     esco_group_codes,
     validate_batch,
 )
+from flows.run_ids import flow_run_id
 
 SUITE_TABLE = {"postings": ("postings", "posting_id", None), "span_labels": ("labels", "label_id", "span"),
                "group_labels": ("labels", "label_id", "group")}
@@ -64,13 +65,6 @@ def apply_outcome(suite: str, df: pd.DataFrame, outcome: ValidationOutcome, run_
     return outcome.summary()
 
 
-def _flow_run_id() -> str:
-    import time
-
-    from prefect.runtime import flow_run
-
-    return str(flow_run.id or f"local-{int(time.time())}")
-
 
 @flow(name="validate", log_prints=True)
 def validate_flow(suites: list[str] | None = None, revalidate: bool = False) -> dict[str, Any]:
@@ -80,7 +74,7 @@ def validate_flow(suites: list[str] | None = None, revalidate: bool = False) -> 
     Raises ``BlockingValidationError`` when a batch fails a blocking expectation.
     """
     logger = get_run_logger()
-    run_id = _flow_run_id()
+    run_id = flow_run_id()
     suites = list(suites or SUITES)
     unknown = sorted(set(suites) - set(SUITES))
     if unknown:

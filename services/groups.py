@@ -16,6 +16,8 @@ import threading
 from typing import Any
 
 import bentoml
+
+from common.core.jsonable import to_jsonable
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, Field
 
@@ -69,19 +71,6 @@ def to_decision_out(d: Any) -> GroupDecisionOut:
                             source=d.get("source", "classifier"), esco=to_esco(d.get("esco")))
 
 
-def _plain(obj: Any) -> Any:
-    """A match result (pydantic model or dataclass) as JSON-ready data."""
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    import dataclasses
-
-    if dataclasses.is_dataclass(obj):
-        return _plain(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
 
 
 @bentoml.service(
@@ -183,7 +172,7 @@ class GroupService:
         """Resume/job overlap in competency groups (``common.groups.matching.match``)."""
         from common.groups.matching import match
 
-        out = _plain(match(resume_skills, job_skills, self._require(), level=level))
+        out = to_jsonable(match(resume_skills, job_skills, self._require(), level=level))
         linker = self.linker
         if linker is not None:
             out["esco"] = _esco_match(linker, resume_skills, job_skills)

@@ -10,7 +10,10 @@ def test_deployments_have_cron_schedules_and_parameters(settings_env, tmp_path, 
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    monkeypatch.setenv("JOBSKILLS_INBOX", str(inbox))
+    monkeypatch.setenv("JOBSKILLS_INBOX", str(inbox))  # a settings field: read when settings are (re)read
+    from common.core.settings import get_settings
+
+    get_settings.cache_clear()
     deps = {d.flow_name: d for d in build_deployments(retrain_cron="15 4 * * 2")}
     assert {"retrain", "merge-labels"} <= set(deps)
     retrain = deps["retrain"]

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common.core.jsonable import to_jsonable
+
 from pydantic import Field
 
 from common.core.config import StrictModel
@@ -353,19 +355,6 @@ def sanity_checks(
     return checks, problems
 
 
-def _jsonable(obj: Any) -> Any:
-    """JSON round trip without ``None`` (BentoML metadata takes basic types only)."""
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, dict):
-            return {str(k): clean(v) for k, v in x.items() if v is not None}
-        if isinstance(x, list):
-            return [clean(v) for v in x if v is not None]
-        return x
-
-    return clean(json.loads(json.dumps(obj, default=str)))
-
-
 def register_and_gate(
     name: str,
     model_dir: Path,
@@ -411,16 +400,17 @@ def register_and_gate(
         )
         return decision
 
-    meta = _jsonable(
+    meta = to_jsonable(
         {
             **dict(metadata or {}),
-            "metrics": _jsonable(dict(metrics)),
+            "metrics": to_jsonable(dict(metrics), drop_none=True),
             "primary_metric": primary_metric,
             "primary_value": value,
             "previous_champion": current.tag if current else None,
             "gate": {"margin": gate.margin, "min_score": gate.min_score, "checks": checks},
             "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        },
+        drop_none=True,
     )
     tag = _save(name, Path(model_dir), meta)
     _set_champion(name, tag)
