@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from common.data.request_log import log_feedback, log_request
 from common.core.settings import get_settings
 from common.core.types import Keyword
+from common.linking.phrases import compose_analysis, phrase_key, unique_phrases
 from services.config import ServingConfig
 from services.groups import GroupQuery, GroupService, LinkQuery, to_decision_out
 from services.guard import BodyGuard
@@ -115,13 +116,8 @@ def _keywords(raw: list[Any]) -> list[Keyword]:
 
 
 def _unique_phrases(keywords: list[Keyword]) -> list[str]:
-    """Keyword texts as phrases to classify: whitespace-normalised, case-insensitively unique."""
-    seen: dict[str, str] = {}
-    for k in keywords:
-        phrase = " ".join(k.text.split())
-        if phrase and phrase.lower() not in seen:
-            seen[phrase.lower()] = phrase
-    return list(seen.values())
+    """Keyword texts as phrases to classify or link (``common.linking.phrases``: the CLI's rule too)."""
+    return unique_phrases(k.text for k in keywords)
 
 
 @bentoml.service(name="jobskills_api", traffic={"timeout": CONFIG.timeout_s})
@@ -225,9 +221,8 @@ class ApiService:
             except Exception:  # noqa: BLE001  (keywords are the answer; a failed link must not cost them)
                 logger.exception("linking %d keyword phrases failed; answering with esco: null", len(phrases))
                 results = []
-            for p, r in zip(phrases, results, strict=False):
-                links[p.lower()] = r.linked
-        return [[LinkedKeyword(**k.model_dump(), esco=links.get(" ".join(k.text.split()).lower())) for k in kws]
+            links = {phrase_key(p): r.linked for p, r in zip(phrases, results, strict=False)}
+        return [[LinkedKeyword(**k.model_dump(), esco=links.get(phrase_key(k.text))) for k in kws]
                 for kws in batches]
 
     def _admin_refusal(self, ctx: bentoml.Context) -> JSONResponse | None:
@@ -324,15 +319,9 @@ class ApiService:
         # group_model_tag is null
         groups_ready = (await self._info("groups")).get("ready")
         by_phrase = await self._classify(_unique_phrases(kws), request.level, request.top_k) if groups_ready else {}
-        lower = {p.lower(): g for p, g in by_phrase.items()}
         # classify already linked each phrase (its groups follow the link); link here only without it
         (linked,) = [kws] if groups_ready else await self._with_esco([kws])
-        out = []
-        for k in linked:
-            d = lower.get(" ".join(k.text.split()).lower())
-            fields = {**k.model_dump(), **({"esco": d.esco} if d else {})}
-            out.append(AnalyzedKeyword(**fields, groups=d.groups if d else [], ranked=d.ranked if d else [],
-                                       group_source=d.source if d else None))
+        out = [AnalyzedKeyword(**fields) for fields in compose_analysis([k.model_dump() for k in linked], by_phrase)]
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},

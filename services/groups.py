@@ -169,14 +169,10 @@ class GroupService:
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:
-        """Resume/job overlap in competency groups (``common.groups.matching.match``)."""
-        from common.groups.matching import match
+        """Resume/job overlap in competency groups and linked ESCO skills (``common.linking.matching``)."""
+        from common.linking.matching import match_skills
 
-        out = to_jsonable(match(resume_skills, job_skills, self._require(), level=level))
-        linker = self.linker
-        if linker is not None:
-            out["esco"] = _esco_match(linker, resume_skills, job_skills)
-        return out
+        return to_jsonable(match_skills(resume_skills, job_skills, self._require(), self.linker, level=level))
 
     def _describe(self) -> dict:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
@@ -204,16 +200,3 @@ class GroupService:
 
 def _skill(q: Any) -> str:
     return q.skill if isinstance(q, GroupQuery) else str(q["skill"])
-
-
-def _esco_match(linker: Any, resume_skills: list[str], job_skills: list[str]) -> dict:
-    """Resume/job overlap on linked ESCO skills: the share of the job's linked skills the resume has."""
-    links = linker.link(list(resume_skills) + list(job_skills), top_k=1)
-    resume = {r.linked.uri: r.linked for r in links[: len(resume_skills)] if r.linked}
-    job_links = links[len(resume_skills):]
-    job = {r.linked.uri: r.linked for r in job_links if r.linked}
-    shared = [m for u, m in job.items() if u in resume]
-    return {"score": len(shared) / len(job) if job else 0.0,
-            "shared": [m.model_dump() for m in shared],
-            "missing": [m.model_dump() for u, m in job.items() if u not in resume],
-            "unlinked_job_skills": [r.skill for r in job_links if r.linked is None]}

@@ -316,3 +316,24 @@ def test_web_page_is_served(client):
     assert r.status_code == 200 and 'id="posting"' in r.text
     assert client.get("/ui/app.js").status_code == 200
     assert client.get("/ui/style.css").status_code == 200
+
+
+def test_the_cli_match_and_the_api_match_give_one_answer(client, tiny_models, serving_env, tmp_path):
+    """`jobskills match --json` and `/match` call the same library function on the same models."""
+    import json
+    import subprocess
+    import sys
+
+    resume, job = ["python", "java", "team communication"], ["python", "sql", "project management", "zxq qqz"]
+    (tmp_path / "resume.txt").write_text("\n".join(resume))
+    (tmp_path / "job.txt").write_text("\n".join(job))
+    proc = subprocess.run(
+        [sys.executable, "-c", "from jobskills.cli.main import app; app()", "match", "--json",
+         "--resume", str(tmp_path / "resume.txt"), "--job", str(tmp_path / "job.txt")],
+        env=serving_env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cli = json.loads(proc.stdout)
+    api = client.post("/match", json={"resume_skills": resume, "job_skills": job}).json()
+    assert api["esco"] is not None and cli["esco"] is not None  # both found the champion linker
+    for key in ("score", "level", "groups", "missing", "exact_overlap", "esco"):
+        assert cli[key] == pytest.approx(api[key]) if key == "score" else cli[key] == api[key], key

@@ -156,9 +156,10 @@ def _read_skills(path: Path, extract: bool) -> list[str]:
     text = path.read_text(encoding="utf-8")
     if extract:
         from common.keywords.tagger import KeywordTagger, default_model_dir
+        from common.linking.phrases import unique_phrases
 
         tagger = KeywordTagger.load(default_model_dir())
-        return [k.text for k in tagger.extract([text])[0]]
+        return unique_phrases(k.text for k in tagger.extract([text])[0])  # as /match turns keywords into skills
     if path.suffix == ".json":
         data = json.loads(text)
         if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
@@ -173,10 +174,13 @@ def match_cmd(
     extract: bool = typer.Option(False, "--extract", help="Files are free text: extract keywords with the tagger first."),
     level: int = typer.Option(2, min=1, max=2, help="Group level to match on."),
     model: Optional[Path] = typer.Option(None, help="Group model folder (default: champion, else latest)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    linker: Optional[Path] = typer.Option(None, help="ESCO linker folder (default: champion, else latest)."),
+    esco: bool = typer.Option(True, help="Also compare the linked ESCO skills (needs a built linker)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (the fields /match answers with)."),
 ) -> None:
-    """How well a resume covers a job, compared in competency groups rather than exact strings."""
-    from common.groups.matching import match
+    """How well a resume covers a job, compared in competency groups and linked ESCO skills."""
+    from common.linking.matching import match_skills
+    from jobskills.cli.keywords import load_default_linker
 
     with user_errors():
         resume_skills = _read_skills(resume, extract)
@@ -184,10 +188,14 @@ def match_cmd(
         if not job_skills:
             raise ValueError(f"no skills found in {job}")
         gm, _ = _load_model(model)
-        result = match(resume_skills, job_skills, gm, level=level)
+        result = match_skills(resume_skills, job_skills, gm, load_default_linker(linker) if esco else None,
+                              level=level)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
+    if result.esco is not None:
+        typer.echo(f"ESCO skills: {result.esco.score:.3f} of the job's linked skills are on the resume "
+                   f"(missing: {', '.join(m.label for m in result.esco.missing) or 'none'})")
     typer.echo(f"match score: {result.score:.3f} (share of the job's level-{level} group weight the resume covers)")
     for g in result.groups:
         typer.echo(f"  + {g.contribution:.3f}  {g.code:<7} {g.label}: job {g.job_skills} ~ resume {g.resume_skills}")

@@ -148,16 +148,28 @@ def extract(
     print_quality(quality)
 
 
-def _esco_links(phrases: list[str]) -> list | None:
-    """The ESCO link of each keyword from the champion (else latest) linker; None, with a line on
+def _esco_links(texts: list[str]) -> list | None:
+    """The ESCO link of each keyword from the champion (else latest) linker, each distinct phrase
+    linked once by the rule ``/extract`` uses (``common.linking.phrases``); None, with a line on
     stderr, when no linker has been built."""
+    from common.linking.phrases import per_text, unique_phrases
+
+    linker = load_default_linker()
+    if linker is None:
+        return None
+    phrases = unique_phrases(texts)
+    return per_text(texts, phrases, [r.linked for r in linker.link(phrases, top_k=1)] if phrases else [])
+
+
+def load_default_linker(path: Path | None = None):  # noqa: ANN201 - common.linking.linker.ESCOLinker
+    """The linker at ``path``, else the champion (else latest); None, with a line on stderr, when none was built."""
     from common.linking.linker import ESCOLinker, default_model_dir
 
-    path = default_model_dir()
+    path = path or default_model_dir()
     if not (path / "linker.json").exists():
-        console.print(f"no ESCO linker at {path}: keywords are shown unlinked (build one with 'jobskills build-linker')")
+        console.print(f"no ESCO linker at {path}: ESCO links are left out (build one with 'jobskills build-linker')")
         return None
-    return [r.linked for r in ESCOLinker.load(path).link([" ".join(p.split()) for p in phrases], top_k=1)]
+    return ESCOLinker.load(path)
 
 
 def export_onnx(

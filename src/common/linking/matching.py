@@ -1,0 +1,46 @@
+"""Resume vs job in competency groups and, with a linker, in linked ESCO skills: the one ``match``
+that ``/match``, gRPC and ``jobskills match`` all answer with.
+
+The ESCO comparison used to exist only inside the group service, so the CLI gave another answer
+for the same inputs; it lives here, above both ``groups`` and ``linking``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from common.groups.matching import MatchResult, match
+from common.linking.linker import LinkMatch
+
+
+class EscoMatch(BaseModel):
+    score: float = Field(description="0..1: the share of the job's linked ESCO skills the resume also has.")
+    shared: list[LinkMatch] = Field(description="ESCO skills on both sides.")
+    missing: list[LinkMatch] = Field(description="The job's ESCO skills the resume lacks.")
+    unlinked_job_skills: list[str] = Field(description="Job skills with no ESCO link (compared by groups only).")
+
+
+class SkillMatch(MatchResult):
+    esco: EscoMatch | None = Field(None, description="The same comparison on linked ESCO skills (None without a linker).")
+
+
+def esco_match(linker: Any, resume_skills: list[str], job_skills: list[str]) -> EscoMatch:
+    """Resume/job overlap on linked ESCO skills: the share of the job's linked skills the resume has."""
+    links = linker.link(list(resume_skills) + list(job_skills), top_k=1)
+    resume = {r.linked.uri: r.linked for r in links[: len(resume_skills)] if r.linked}
+    job_links = links[len(resume_skills):]
+    job = {r.linked.uri: r.linked for r in job_links if r.linked}
+    shared = [m for u, m in job.items() if u in resume]
+    return EscoMatch(score=len(shared) / len(job) if job else 0.0, shared=shared,
+                     missing=[m for u, m in job.items() if u not in resume],
+                     unlinked_job_skills=[r.skill for r in job_links if r.linked is None])
+
+
+def match_skills(resume_skills: list[str], job_skills: list[str], group_model: Any, linker: Any | None = None,
+                 level: int = 2) -> SkillMatch:
+    """``common.groups.matching.match`` plus, when a linker is given, the ESCO comparison."""
+    groups = match(resume_skills, job_skills, group_model, level=level)
+    esco = esco_match(linker, resume_skills, job_skills) if linker is not None else None
+    return SkillMatch(**groups.model_dump(), esco=esco)
