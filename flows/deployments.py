@@ -1,6 +1,6 @@
 """Scheduled deployments of the pipeline, served by a local process (no work pool needed).
 
-``python -m flows.deployments`` (or ``jobskills serve-flows``) registers the deployments with
+``python -m flows.deployments`` (or ``jobskills pipeline serve-flows``) registers the deployments with
 the Prefect API -- a temporary local server when ``PREFECT_API_URL`` is unset, a real one when
 set -- and runs their schedules until stopped:
 

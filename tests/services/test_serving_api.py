@@ -319,7 +319,7 @@ def test_web_page_is_served(client):
 
 
 def test_the_cli_match_and_the_api_match_give_one_answer(client, tiny_models, serving_env, tmp_path):
-    """`jobskills match --json` and `/match` call the same library function on the same models."""
+    """`jobskills groups match --json` and `/match` call the same library function on the same models."""
     import json
     import subprocess
     import sys
@@ -328,7 +328,7 @@ def test_the_cli_match_and_the_api_match_give_one_answer(client, tiny_models, se
     (tmp_path / "resume.txt").write_text("\n".join(resume))
     (tmp_path / "job.txt").write_text("\n".join(job))
     proc = subprocess.run(
-        [sys.executable, "-c", "from jobskills.cli.main import app; app()", "match", "--json",
+        [sys.executable, "-c", "from jobskills.cli.main import app; app()", "groups", "match", "--json",
          "--resume", str(tmp_path / "resume.txt"), "--job", str(tmp_path / "job.txt")],
         env=serving_env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -59,7 +59,7 @@ def test_the_default_file_states_the_code_defaults(stage):
 
 
 def test_the_scheduled_pipeline_trains_the_documented_models():
-    """What `jobskills retrain` builds is what the docs' "how the rows were made" commands build."""
+    """What `jobskills pipeline retrain` builds is what the docs' "how the rows were made" commands build."""
     from common.groups.config import GroupConfig
     from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig

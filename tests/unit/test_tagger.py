@@ -175,7 +175,7 @@ def test_average_of_identical_taggers_and_o_bias(tiny_bert_dir, tmp_path):
 
 
 def test_extract_cli_says_which_model_answered(tiny_bert_dir, tmp_path, monkeypatch):
-    """`jobskills extract` prints the keywords, then the model, its tier and its dev score; a model
+    """`jobskills keywords extract` prints the keywords, then the model, its tier and its dev score; a model
     below the floor (JOBSKILLS_KEYWORD_SCORE_FLOOR) is flagged LOW QUALITY."""
     import json
 

@@ -30,7 +30,7 @@ def store(settings_env):
 def test_ingest_of_an_empty_folder_and_of_a_folder_already_stored(tmp_path):
     assert "held no postings or labels" in waiting.after_ingest(0, 0, str(tmp_path))
     again = waiting.after_ingest(7555, 0, "crowd/")
-    assert "7,555 items in crowd/ are already stored" in again and "`jobskills validate`" in again
+    assert "7,555 items in crowd/ are already stored" in again and "`jobskills pipeline validate`" in again
     assert waiting.after_ingest(10, 3, "x") is None
 
 
@@ -38,7 +38,7 @@ def test_validate_with_nothing_new_says_what_to_run(store):
     assert "the store is empty" in waiting.after_validate(0, waiting.store_counts(store))
     store.add_labels(_sample_labels("valid"))
     hint = waiting.after_validate(0, waiting.store_counts(store))
-    assert "checked already" in hint and "--revalidate" in hint and "`jobskills merge-labels`" in hint
+    assert "checked already" in hint and "--revalidate" in hint and "`jobskills pipeline merge-labels`" in hint
     assert waiting.after_validate(5, waiting.store_counts(store)) is None
 
 
@@ -46,8 +46,8 @@ def test_merge_names_labels_waiting_for_validation(store):
     assert "no crowd labels" in waiting.after_merge(0, waiting.store_counts(store))
     store.add_labels(_sample_labels("new"))
     hint = waiting.after_merge(0, waiting.store_counts(store))
-    assert hint == ("merged nothing: 12 labels are waiting for validation; run `jobskills validate`, "
-                    "then `jobskills merge-labels`")
+    assert hint == ("merged nothing: 12 labels are waiting for validation; run `jobskills pipeline validate`, "
+                    "then `jobskills pipeline merge-labels`")
 
 
 def test_merge_of_only_quarantined_labels_points_at_the_quarantine(store):
@@ -58,7 +58,7 @@ def test_merge_of_only_quarantined_labels_points_at_the_quarantine(store):
 
 def test_training_without_postings_names_the_stage_that_holds_them(store):
     store.add_labels(_sample_labels("valid"))
-    assert "not merged yet; run `jobskills merge-labels`" in waiting.before_training(0, waiting.store_counts(store))
+    assert "not merged yet; run `jobskills pipeline merge-labels`" in waiting.before_training(0, waiting.store_counts(store))
     store.add_merged_labels([MergedLabelRecord(kind="span", doc_id="d", item="0", value={})])
     assert "no SkillSpan train file" in waiting.before_training(0, waiting.store_counts(store))
     assert waiting.before_training(4, waiting.store_counts(store)) is None
@@ -66,7 +66,7 @@ def test_training_without_postings_names_the_stage_that_holds_them(store):
 
 def test_evaluate_and_promote_with_no_candidate():
     assert "no candidate model was trained" in waiting.after_evaluate(0)
-    assert "`jobskills retrain`" in waiting.after_promote(0)
+    assert "`jobskills pipeline retrain`" in waiting.after_promote(0)
     assert waiting.after_evaluate(1) is None and waiting.after_promote(2) is None
 
 

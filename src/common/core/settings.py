@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     keyword_score_floor: float = Field(
         0.40, ge=0, le=1,
         description="A keyword champion whose dev span-F1 is below this is flagged as low quality "
-        "(/status, /ui/, `jobskills extract`).",
+        "(/status, /ui/, `jobskills keywords extract`).",
     )
     group_score_floor: float = Field(
         0.45, ge=0, le=1,

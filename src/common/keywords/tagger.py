@@ -227,5 +227,5 @@ def default_model_dir() -> Path:
         return found
     raise FileNotFoundError(
         f"no keyword tagger found: no registry champion for {name!r} and nothing at {latest}; "
-        "train one with `jobskills train-keywords` or pass --model DIR"
+        "train one with `jobskills keywords train` or pass --model DIR"
     )

@@ -1,5 +1,5 @@
 """Resume vs job in competency groups and, with a linker, in linked ESCO skills: the one ``match``
-that ``/match``, gRPC and ``jobskills match`` all answer with.
+that ``/match``, gRPC and ``jobskills groups match`` all answer with.
 
 The ESCO comparison used to exist only inside the group service, so the CLI gave another answer
 for the same inputs; it lives here, above both ``groups`` and ``linking``.

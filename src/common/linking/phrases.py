@@ -1,7 +1,7 @@
 """Keyword texts as phrases: one normalisation for linking, classifying and matching everywhere.
 
 The API, gRPC and the CLI each turned keywords into phrases and looked the answers up again, with
-different rules (the service lower-cased, the CLI did not), so ``jobskills extract`` and ``/extract``
+different rules (the service lower-cased, the CLI did not), so ``jobskills keywords extract`` and ``/extract``
 could link the same keyword differently. These functions are the one rule: whitespace runs
 collapse, case is ignored for identity, and each distinct phrase is sent once.
 """

@@ -57,7 +57,7 @@ def after_ingest(found: int, stored: int, source: str) -> str | None:
         return (f"nothing to ingest: {source} held no postings or labels (a folder needs .html, .txt or "
                 ".jsonl files; see docs/pipeline-data.md)")
     return (f"nothing new: the {_plural(found, 'item')} in {source} are already stored (re-runs add nothing "
-            "twice); next: `jobskills validate`")
+            "twice); next: `jobskills pipeline validate`")
 
 
 def after_validate(checked: int, counts: StoreCounts) -> str | None:
@@ -65,9 +65,9 @@ def after_validate(checked: int, counts: StoreCounts) -> str | None:
     if checked:
         return None
     if not counts.postings and not counts.n_labels():
-        return "nothing to validate: the store is empty; add postings and labels with `jobskills ingest --folder DIR`"
-    return ("nothing new to validate: every stored row was checked already (`jobskills validate --revalidate` "
-            "checks them again); next: `jobskills merge-labels`")
+        return "nothing to validate: the store is empty; add postings and labels with `jobskills pipeline ingest --folder DIR`"
+    return ("nothing new to validate: every stored row was checked already (`jobskills pipeline validate --revalidate` "
+            "checks them again); next: `jobskills pipeline merge-labels`")
 
 
 def after_merge(merged: int, counts: StoreCounts) -> str | None:
@@ -76,14 +76,14 @@ def after_merge(merged: int, counts: StoreCounts) -> str | None:
         return None
     waiting = counts.labels_with("new")
     if waiting:
-        return (f"merged nothing: {_plural(waiting, 'label')} are waiting for validation; run `jobskills validate`, "
-                "then `jobskills merge-labels`")
+        return (f"merged nothing: {_plural(waiting, 'label')} are waiting for validation; run `jobskills pipeline validate`, "
+                "then `jobskills pipeline merge-labels`")
     quarantined = counts.labels_with("quarantined")
     if quarantined and not counts.labels_with("valid"):
         return (f"merged nothing: all {_plural(quarantined, 'label')} were quarantined; see why with "
                 "`jobskills data quarantine --stage validate`")
     return ("merged nothing: the store holds no crowd labels; ingest labelled JSONL (with an `annotator` field) "
-            "with `jobskills ingest --folder DIR`, or send corrections to /feedback")
+            "with `jobskills pipeline ingest --folder DIR`, or send corrections to /feedback")
 
 
 def before_training(n_train_postings: int, counts: StoreCounts) -> str | None:
@@ -91,20 +91,20 @@ def before_training(n_train_postings: int, counts: StoreCounts) -> str | None:
     if n_train_postings:
         return None
     if counts.labels_with("valid") and not counts.merged.get("span"):
-        return ("no training postings: the valid span labels are not merged yet; run `jobskills merge-labels`, "
-                "then `jobskills retrain`")
+        return ("no training postings: the valid span labels are not merged yet; run `jobskills pipeline merge-labels`, "
+                "then `jobskills pipeline retrain`")
     if counts.labels_with("new"):
         return (f"no training postings: {_plural(counts.labels_with('new'), 'label')} are waiting for validation; "
-                "run `jobskills validate`, then `jobskills merge-labels`")
+                "run `jobskills pipeline validate`, then `jobskills pipeline merge-labels`")
     return ("no training postings: no merged span labels and no SkillSpan train file under "
-            "JOBSKILLS_SHARED_DATA_DIR; ingest labels (`jobskills ingest --folder DIR`) or point it at ../shared/data")
+            "JOBSKILLS_SHARED_DATA_DIR; ingest labels (`jobskills pipeline ingest --folder DIR`) or point it at ../shared/data")
 
 
 def after_evaluate(candidates: int) -> str | None:
     """Nothing was scored because no model was trained in this run."""
     if candidates:
         return None
-    return ("nothing to evaluate: no candidate model was trained in this run; train one with `jobskills retrain` "
+    return ("nothing to evaluate: no candidate model was trained in this run; train one with `jobskills pipeline retrain` "
             "(or `jobskills keywords train`)")
 
 
@@ -112,7 +112,7 @@ def after_promote(decisions: int) -> str | None:
     """Nothing was put to the gate."""
     if decisions:
         return None
-    return ("nothing to promote: no evaluated candidate reached the gate; run `jobskills retrain`, which trains, "
+    return ("nothing to promote: no evaluated candidate reached the gate; run `jobskills pipeline retrain`, which trains, "
             "evaluates and promotes")
 
 

@@ -185,7 +185,7 @@ def champion_path(name: str) -> Path:
     if info is None:
         raise FileNotFoundError(
             f"no champion for model {name!r} in {store_home()}; "
-            "run `jobskills quickstart` or `jobskills retrain`"
+            "run `jobskills quickstart` or `jobskills pipeline retrain`"
         )
     return info.path
 

@@ -88,7 +88,7 @@ def choose_backend(model_dir: str | Path, requested: str, device: str) -> str:
         raise ValueError(f"unknown inference backend {requested!r}; use auto, torch, onnx or onnx-int8")
     if requested not in have:
         raise FileNotFoundError(f"{model_dir} has no {ONNX_FILES[requested]}: export it first "
-                                f"(jobskills export-onnx --model {model_dir})")
+                                f"(jobskills keywords export-onnx --model {model_dir})")
     return requested
 
 

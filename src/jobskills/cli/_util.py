@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 
 import typer
@@ -27,6 +28,22 @@ def offline_env() -> None:
     """Switch off phoning home (no network is assumed); explicit user settings win."""
     for k, v in OFFLINE_ENV.items():
         os.environ.setdefault(k, v)
+
+
+def area(app: typer.Typer, name: str, help: str, commands: dict[str, tuple[Callable[..., Any], str | None]]) -> typer.Typer:
+    """Register an area's commands as ``jobskills <name> <command>``.
+
+    ``commands`` maps each new name to its function and the top-level name it had before the CLI
+    was grouped by area (``train-keywords`` -> ``keywords train``); the old name stays as a hidden
+    alias for one release, so documented commands and scripts keep working.
+    """
+    sub = typer.Typer(help=help, no_args_is_help=True)
+    for new_name, (fn, old_name) in commands.items():
+        sub.command(new_name)(fn)
+        if old_name:
+            app.command(old_name, hidden=True, help=f"Old name of `jobskills {name} {new_name}` (hidden alias).")(fn)
+    app.add_typer(sub, name=name)
+    return sub
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -35,7 +35,7 @@ def install(
                                    progress=lambda msg: status.update(f"{name}: {msg}"))
     console.print(f"{name} is at {path}")
     typer.echo(str(path))
-    console.print(f"use it with: jobskills train-keywords --encoder {path} (or JOBSKILLS_ENCODER={path})")
+    console.print(f"use it with: jobskills keywords train --encoder {path} (or JOBSKILLS_ENCODER={path})")
 
 
 @encoders_app.command("list")

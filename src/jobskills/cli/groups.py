@@ -33,7 +33,7 @@ def _load_model(model: Optional[Path]):  # noqa: ANN202 - common.groups.model.Gr
     model_dir = model or default_model_dir()
     if not (Path(model_dir) / "group_model.joblib").exists():
         raise FileNotFoundError(
-            f"no skill-group model at {model_dir}: train one with 'jobskills train-groups' or pass --model"
+            f"no skill-group model at {model_dir}: train one with 'jobskills groups train' or pass --model"
         )
     return GroupModel.load(model_dir), model_dir
 
@@ -204,8 +204,13 @@ def match_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
-    app.command("train-groups")(train_groups_cmd)
-    app.command("evaluate-groups")(evaluate_groups_cmd)
-    app.command("classify-skill")(classify_skill)
-    app.command("match")(match_cmd)
+    """``jobskills groups train|evaluate|classify|match`` (old top-level names: hidden aliases)."""
+    from jobskills.cli._util import area
+
+    area(app, "groups", "Skill competency groups: train and score the classifier, classify a skill, match a "
+         "resume to a job.", {
+             "train": (train_groups_cmd, "train-groups"),
+             "evaluate": (evaluate_groups_cmd, "evaluate-groups"),
+             "classify": (classify_skill, "classify-skill"),
+             "match": (match_cmd, "match"),
+         })

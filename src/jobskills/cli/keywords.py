@@ -167,7 +167,7 @@ def load_default_linker(path: Path | None = None):  # noqa: ANN201 - common.link
 
     path = path or default_model_dir()
     if not (path / "linker.json").exists():
-        console.print(f"no ESCO linker at {path}: ESCO links are left out (build one with 'jobskills build-linker')")
+        console.print(f"no ESCO linker at {path}: ESCO links are left out (build one with 'jobskills esco build-linker')")
         return None
     return ESCOLinker.load(path)
 
@@ -200,8 +200,12 @@ def export_onnx(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
-    app.command("export-onnx")(export_onnx)
-    app.command("train-keywords")(train_keywords)
-    app.command("evaluate-keywords")(evaluate_keywords_cmd)
-    app.command("extract")(extract)
+    """``jobskills keywords train|evaluate|extract|export-onnx`` (old top-level names: hidden aliases)."""
+    from jobskills.cli._util import area
+
+    area(app, "keywords", "Keywords of job postings: train and score the tagger, extract, export to ONNX.", {
+        "train": (train_keywords, "train-keywords"),
+        "evaluate": (evaluate_keywords_cmd, "evaluate-keywords"),
+        "extract": (extract, "extract"),
+        "export-onnx": (export_onnx, "export-onnx"),
+    })

@@ -31,7 +31,7 @@ def load_linker(model: Optional[Path]) -> tuple[Any, Path]:
 
     model_dir = Path(model or default_model_dir())
     if not (model_dir / "linker.json").exists():
-        raise FileNotFoundError(f"no ESCO linker at {model_dir}: build one with 'jobskills build-linker' or pass --model")
+        raise FileNotFoundError(f"no ESCO linker at {model_dir}: build one with 'jobskills esco build-linker' or pass --model")
     return ESCOLinker.load(model_dir), model_dir
 
 
@@ -93,6 +93,10 @@ def link_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to ``app``."""
-    app.command("build-linker")(build_linker_cmd)
-    app.command("link")(link_cmd)
+    """``jobskills esco build-linker|link`` (old top-level names: hidden aliases)."""
+    from jobskills.cli._util import area
+
+    area(app, "esco", "ESCO skills: build the linker, link a phrase to its ESCO skill.", {
+        "build-linker": (build_linker_cmd, "build-linker"),
+        "link": (link_cmd, "link"),
+    })

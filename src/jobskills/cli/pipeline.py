@@ -49,7 +49,7 @@ def _print_models(name: Optional[str]) -> None:
         )
     Console().print(table)
     if not rows:
-        console.print("no models yet: run `jobskills quickstart` or `jobskills retrain`")
+        console.print("no models yet: run `jobskills quickstart` or `jobskills pipeline retrain`")
 
 
 @registry_app.command("list")
@@ -318,11 +318,17 @@ def serve_flows(
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to ``app`` (and the data commands of ``cli.pipeline_data``)."""
-    app.command("quickstart")(quickstart)
-    app.command("retrain")(retrain_cmd)
-    app.command("merge-labels")(merge_labels_cmd)
-    app.command("serve-flows")(serve_flows)
-    app.add_typer(registry_app, name="registry")
     from jobskills.cli import pipeline_data
+    from jobskills.cli._util import area
 
+    app.command("quickstart")(quickstart)  # the front door: the whole pipeline on the built-in sample
+    area(app, "pipeline", "The pipeline's stages: ingest, validate, merge labels, retrain, scheduled flows.", {
+        "quickstart": (quickstart, None),
+        "ingest": (pipeline_data.ingest, "ingest"),
+        "validate": (pipeline_data.validate, "validate"),
+        "merge-labels": (merge_labels_cmd, "merge-labels"),
+        "retrain": (retrain_cmd, "retrain"),
+        "serve-flows": (serve_flows, "serve-flows"),
+    })
+    app.add_typer(registry_app, name="registry")
     pipeline_data.register(app)

@@ -168,7 +168,5 @@ def export(out: Optional[Path] = typer.Option(None, help="Folder (default <data_
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``ingest``, ``validate`` and the ``data`` group to ``app``."""
-    app.command("ingest")(ingest)
-    app.command("validate")(validate)
+    """Add the ``data`` group to ``app`` (``ingest`` and ``validate`` are ``jobskills pipeline`` commands)."""
     app.add_typer(data_app, name="data")
