@@ -41,35 +41,33 @@ def _complete(path: Path, marker: str) -> bool:
     return (path / marker).exists() and (path / "train_result.json").exists()
 
 
-def _kw_key(context: Any, params: dict[str, Any]) -> str | None:
-    from common.core.settings import get_settings
+def _candidate_key(task_name: str, model_name: str, marker: str, extra: str | None = None):  # noqa: ANN202
+    """A cache key for a training task: set only once its candidate folder is complete (``marker``
+    and ``train_result.json`` written), so a crashed run trains again instead of reusing half a model."""
 
-    d = candidate_dir(get_settings().keyword_model_name, params["data_version"], params["cfg"])
-    return (
-        f"train-keywords-{RESULT_FORMAT}-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
-        if _complete(d, "tagger.json")
-        else None
-    )
+    def key(context: Any, params: dict[str, Any]) -> str | None:
+        from common.core.settings import get_settings
 
+        d = candidate_dir(getattr(get_settings(), model_name), params["data_version"], params["cfg"])
+        tail = d.name if extra is None else f"{d.name}-{params.get(extra)}"
+        return (f"{task_name}-{RESULT_FORMAT}-{tail}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
+                if _complete(d, marker) else None)
 
-def _grp_key(context: Any, params: dict[str, Any]) -> str | None:
-    from common.core.settings import get_settings
-
-    d = candidate_dir(get_settings().group_model_name, params["data_version"], params["cfg"])
-    key = f"{d.name}-{params.get('crowd_groups')}"
-    return (
-        f"train-groups-{RESULT_FORMAT}-{key}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
-        if _complete(d, "group_model.json")
-        else None
-    )
+    return key
 
 
-def _link_key(context: Any, params: dict[str, Any]) -> str | None:
-    from common.core.settings import get_settings
+_kw_key = _candidate_key("train-keywords", "keyword_model_name", "tagger.json")
+_grp_key = _candidate_key("train-groups", "group_model_name", "group_model.json", extra="crowd_groups")
+_link_key = _candidate_key("build-linker", "linker_model_name", "linker.json")
 
-    d = candidate_dir(get_settings().linker_model_name, params["data_version"], params["cfg"])
-    return (f"build-linker-{RESULT_FORMAT}-{d.name}-{hashlib.sha1(str(d).encode()).hexdigest()[:8]}"
-            if _complete(d, "linker.json") else None)
+
+def _saved(kind: str, model_dir: Path, metrics: dict[str, Any], seconds: float, data_version: str, cfg: Any,
+           counts: dict[str, int]) -> TrainedModel:
+    """The candidate as a ``TrainedModel``, its ``train_result.json`` written into the folder."""
+    result = TrainedModel(kind=kind, model_dir=str(model_dir), metrics=metrics, seconds=seconds,
+                          data_version=data_version, params=cfg.model_dump(mode="json"), counts=counts)
+    result.save()
+    return result
 
 
 @task(name="load-training-data", cache_policy=None)
@@ -101,11 +99,8 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
             raise ValueError(before_training(0, store_counts(store)))
     out = candidate_dir(get_settings().keyword_model_name, data_version, cfg)
     res = train_tagger(cfg, train, dev, out, progress=False)
-    result = TrainedModel(kind="keywords", model_dir=str(res.model_dir), metrics=res.metrics, seconds=res.seconds,
-                          data_version=data_version, params=cfg.model_dump(mode="json"),
-                          counts={"train_postings": len(train), "dev_postings": len(dev)})
-    result.save()
-    return result
+    return _saved("keywords", res.model_dir, res.metrics, res.seconds, data_version, cfg,
+                  {"train_postings": len(train), "dev_postings": len(dev)})
 
 
 @task(name="train-groups", cache_key_fn=_grp_key, persist_result=True)
@@ -122,11 +117,8 @@ def train_groups_task(
     res = train_groups(
         cfg, train_df=train_df, dev_df=dev_df, groups_df=groups_df, out_dir=out, progress=False
     )
-    result = TrainedModel(kind="groups", model_dir=str(res.model_dir), metrics=res.metrics, seconds=res.seconds,
-                          data_version=data_version, params=cfg.model_dump(mode="json"),
-                          counts={"train_skills": len(train_df), "dev_skills": len(dev_df)})
-    result.save()
-    return result
+    return _saved("groups", res.model_dir, res.metrics, res.seconds, data_version, cfg,
+                  {"train_skills": len(train_df), "dev_skills": len(dev_df)})
 
 
 @task(name="build-linker", cache_key_fn=_link_key, persist_result=True)
@@ -140,11 +132,8 @@ def build_linker_task(cfg: LinkerConfig, data_version: str) -> TrainedModel:
     taxonomy = load_taxonomy()
     out = candidate_dir(get_settings().linker_model_name, data_version, cfg)
     linker = build_linker(cfg, taxonomy, out_dir=out, progress=False)
-    result = TrainedModel(kind="linker", model_dir=str(out), metrics=linker.metrics,
-                          seconds=float(linker.metrics.get("build_seconds", 0.0)), data_version=data_version,
-                          params=cfg.model_dump(mode="json"), counts={"taxonomy_skills": len(taxonomy)})
-    result.save()
-    return result
+    return _saved("linker", out, linker.metrics, float(linker.metrics.get("build_seconds", 0.0)), data_version, cfg,
+                  {"taxonomy_skills": len(taxonomy)})
 
 
 @flow(name="train", log_prints=True)

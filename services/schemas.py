@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from common.core.types import Keyword
+from common.linking.matching import EscoMatch
 
 MAX_SKILL_CHARS = 200
 
@@ -297,11 +298,11 @@ class GroupMatchOut(BaseModel):
     resume_skills: list[str]
 
 
-class EscoMatchOut(BaseModel):
-    score: float = Field(description="0..1: the share of the job's linked ESCO skills the resume also has.")
+class EscoMatchOut(EscoMatch):
+    """``common.linking.matching.EscoMatch`` with the API's ``EscoLink`` for each skill."""
+
     shared: list[EscoLink] = Field(description="ESCO skills on both sides.")
     missing: list[EscoLink] = Field(description="The job's ESCO skills the resume lacks.")
-    unlinked_job_skills: list[str] = Field(description="Job skills with no ESCO link (compared by groups only).")
 
 
 class MatchResponse(BaseModel):

@@ -79,38 +79,26 @@ def test_the_packaged_quickstart_config_is_the_checkout_file():
     assert path.read_text(encoding="utf-8") == (CONFIGS / "quickstart.yaml").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("epoch: 3\n", "unknown field 'epoch' (did you mean 'epochs'?)"),
-    ("variant: finetuned\n", "variant: Input should be 'frozen', 'finetune' or 'crf' (did you mean 'finetune'?)"),
+@pytest.mark.parametrize("kind,text,message", [
+    ("tagger", "epoch: 3\n", ": unknown field 'epoch' (did you mean 'epochs'?)"),
+    ("tagger", "variant: finetuned\n", ": variant: Input should be 'frozen', 'finetune' or 'crf' (did you mean 'finetune'?)"),
+    ("pipeline", "keywords: {epoch: 3}\n", " [keywords]: unknown field 'epoch' (did you mean 'epochs'?)"),
+    ("pipeline", "group: {kind: ovr}\n", ": unknown field 'group' (did you mean 'groups'?)"),
+    ("pipeline", "groups: {features: [embeding, nn]}\n", ": groups.features.0: Input should be"),
+    ("pipeline", "groups: {xgb: {n_estimator: 10}}\n",
+     " [groups.xgb]: unknown field 'n_estimator' (did you mean 'n_estimators'?)"),
+    ("pipeline", "groups: {mirror: {epoch: 1}}\n", ": groups.mirror: mirror: unknown field 'epoch' (did you mean 'epochs'?)"),
+    ("pipeline", "linker: {weights: {dense: 1, lexicl: 0.5}}\n", " [linker.weights]: unknown field 'lexicl' (did you mean 'lexical'?)"),
+    ("pipeline", "merge: {span_methd: weighted}\n",
+     " [merge]: unknown field 'span_methd' (did you mean 'span_method'?)"),
+    ("pipeline", "keyword_gate: {margn: 0.1}\n", " [keyword_gate]: unknown field 'margn' (did you mean 'margin'?)"),
 ])
-def test_a_misspelt_key_or_value_in_a_stage_file_is_one_sentence(tmp_path, text, message):
-    from common.keywords.config import TaggerConfig
-
-    path = tmp_path / "tagger.yaml"
+def test_a_misspelt_key_or_value_anywhere_fails_before_anything_runs_with_one_sentence(tmp_path, kind, text, message):
+    path = tmp_path / f"{kind}.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        TaggerConfig.from_yaml(path)
-    assert str(err.value) == f"{path}: {message}"
-
-
-@pytest.mark.parametrize("text,message", [
-    ("keywords: {epoch: 3}\n", "[keywords]: unknown field 'epoch' (did you mean 'epochs'?)"),
-    ("group: {kind: ovr}\n", ": unknown field 'group' (did you mean 'groups'?)"),
-    ("groups: {features: [embeding, nn]}\n", ": groups.features.0: Input should be"),
-    ("groups: {xgb: {n_estimator: 10}}\n", "[groups.xgb]: unknown field 'n_estimator' (did you mean 'n_estimators'?)"),
-    ("groups: {mirror: {epoch: 1}}\n", "mirror: unknown field 'epoch' (did you mean 'epochs'?)"),
-    ("linker: {weights: {dense: 1, lexicl: 0.5}}\n", "unknown field 'lexicl' (did you mean 'lexical'?)"),
-    ("merge: {span_methd: weighted}\n", "[merge]: unknown field 'span_methd' (did you mean 'span_method'?)"),
-    ("keyword_gate: {margn: 0.1}\n", "[keyword_gate]: unknown field 'margn' (did you mean 'margin'?)"),
-])
-def test_a_misspelt_key_anywhere_in_the_pipeline_file_fails_before_anything_runs(tmp_path, text, message):
-    from common.pipeline.config import PipelineConfig
-
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
-        PipelineConfig.from_yaml(path)
-    assert str(err.value).startswith(str(path)) and message in str(err.value)
+        _config_class(path).from_yaml(path)
+    assert str(err.value).startswith(f"{path}{message}")
     assert "\n" not in str(err.value)
 
 
