@@ -87,6 +87,10 @@ def evaluate_flow(
     from common.core.settings import get_settings
     from common.data.storage import Store
     from common.labels.merge import group_training_frames, training_sets
+    from common.pipeline.waiting import after_evaluate
+
+    if hint := after_evaluate(len(trained.models)):
+        get_run_logger().warning(hint)
 
     logger = get_run_logger()
     run_id = flow_run_id()
