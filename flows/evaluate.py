@@ -22,7 +22,6 @@ from flows.run_ids import flow_run_id
 PRIMARY = {kind: mk.primary_metric for kind, mk in KINDS.items()}
 
 
-
 @task(name="evaluate-champion", cache_policy=None)
 def evaluate_champion(kind: str, dev: Any) -> dict[str, Any] | None:
     """The ``kind`` champion's metrics on ``dev`` (postings or skills); None without a champion."""
@@ -89,10 +88,9 @@ def evaluate_flow(
     from common.labels.merge import group_training_frames, training_sets
     from common.pipeline.waiting import after_evaluate
 
-    if hint := after_evaluate(len(trained.models)):
-        get_run_logger().warning(hint)
-
     logger = get_run_logger()
+    if hint := after_evaluate(len(trained.models)):
+        logger.warning(hint)
     run_id = flow_run_id()
     with Store.open() as store:
         data = {"merged": store.merged_labels(), "postings": store.postings()}

@@ -93,7 +93,6 @@ def store_batch(batch: Batch, run_id: str, params: dict[str, Any]) -> dict[str, 
     return counts
 
 
-
 @flow(name="ingest", log_prints=True, task_runner=SettingsTaskRunner())  # Dask: JOBSKILLS_TASK_RUNNER
 def ingest_flow(
     urls: list[str] | None = None,

@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, tags, task
-
-from common.core.jsonable import to_jsonable
 from prefect.artifacts import create_markdown_artifact
 
+from common.core.jsonable import to_jsonable
 from common.monitoring.checks import ensure_reference, read_decision, reference_dir, run_check, write_decision
 from common.monitoring.config import DriftConfig
 from common.monitoring.drift import DriftResult
@@ -124,8 +123,6 @@ def trigger_retrain(reason: str, deployment: str | None, parameters: dict[str, A
     with tags("drift"):
         out = retrain(**params)
     return {"mode": "subflow", "result": to_jsonable(out)}
-
-
 
 
 @flow(name="monitor", log_prints=True)

@@ -65,7 +65,6 @@ def apply_outcome(suite: str, df: pd.DataFrame, outcome: ValidationOutcome, run_
     return outcome.summary()
 
 
-
 @flow(name="validate", log_prints=True)
 def validate_flow(suites: list[str] | None = None, revalidate: bool = False) -> dict[str, Any]:
     """Validate new postings and labels; returns per-suite counts (rows, valid, quarantined, ...).

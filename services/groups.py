@@ -16,11 +16,10 @@ import threading
 from typing import Any
 
 import bentoml
-
-from common.core.jsonable import to_jsonable
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, Field
 
+from common.core.jsonable import to_jsonable
 from common.core.settings import get_settings, resolve_device
 from services import model_sources
 from services.config import ServingConfig
@@ -69,8 +68,6 @@ def to_decision_out(d: Any) -> GroupDecisionOut:
               for g in d["ranked"]]
     return GroupDecisionOut(groups=groups, ranked=ranked, threshold=float(d["threshold"]),
                             source=d.get("source", "classifier"), esco=to_esco(d.get("esco")))
-
-
 
 
 @bentoml.service(

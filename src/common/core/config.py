@@ -44,11 +44,11 @@ def closest(name: str, valid: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-def unknown_key_message(where: str, key: str, valid: Iterable[str]) -> str:
+def unknown_key_message(where: str, key: str, valid: Iterable[str], noun: str = "field") -> str:
     """``<where>: unknown field 'epoch' (did you mean 'epochs'?)``."""
     near = closest(key, valid)
     hint = f" (did you mean {near!r}?)" if near else f" (valid: {', '.join(sorted(valid))})"
-    return f"{where}: unknown field {key!r}{hint}"
+    return f"{where}: unknown {noun} {key!r}{hint}"
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -114,7 +114,7 @@ def unknown_env_vars(prefix: str, fields: Iterable[str], environ: Mapping[str, s
     out = []
     for name in sorted(environ):
         if name.startswith(prefix) and name not in valid and not name.startswith(skip):
-            out.append(unknown_key_message("environment", name, valid).replace("field", "variable", 1))
+            out.append(unknown_key_message("environment", name, valid, noun="variable"))
     return out
 
 
@@ -132,13 +132,7 @@ class StageConfig(StrictModel):
         if cls.yaml_section and isinstance(data.get(cls.yaml_section), dict):
             data = data[cls.yaml_section]
         data = {**data, **{k: v for k, v in overrides.items() if v is not None}}
-        return cls.from_mapping(data, str(path), base_dir=path.parent)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str, base_dir: Path | None = None) -> Self:
-        """Validate a mapping (a YAML file's or a section of one); ``where`` names it in errors."""
-        del base_dir  # configs that include other files (PipelineConfig) resolve them against it
-        return validate_strict(cls, data, where)
+        return validate_strict(cls, data, str(path))
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:

@@ -238,30 +238,15 @@ class Store:
     def read(self, table: str, where: dict[str, Any] | None = None, limit: int | None = None) -> pd.DataFrame:
         """All rows of ``table`` matching ``where`` (column -> value or list of values), JSON parsed."""
         spec = TABLES[table]
-        sql = f"SELECT {', '.join(chr(34) + c + chr(34) for c in spec.column_names)} FROM {table}"
-        params: list[Any] = []
-        conds = []
-        for col, val in (where or {}).items():
-            if col not in spec.column_names:
-                raise KeyError(f"table {table} has no column {col!r}")
-            if val is None:
-                continue
-            if isinstance(val, (list, tuple, set)):
-                vals = list(val)
-                if not vals:
-                    return pd.DataFrame(columns=spec.column_names)
-                conds.append(f'"{col}" IN ({", ".join("?" for _ in vals)})')
-                params.extend(vals)
-            else:
-                conds.append(f'"{col}" = ?')
-                params.append(val)
-        if conds:
-            sql += " WHERE " + " AND ".join(conds)
+        clause = self._where(table, where)
+        if clause is None:
+            return pd.DataFrame(columns=spec.column_names)
+        sql = f"SELECT {', '.join(chr(34) + c + chr(34) for c in spec.column_names)} FROM {table}{clause[0]}"
         if spec.order_by:
             sql += " ORDER BY " + spec.order_by
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        df = self._db.fetch_df(sql, params)
+        df = self._db.fetch_df(sql, clause[1])
         if df.empty:
             return pd.DataFrame(columns=spec.column_names)
         for c in spec.json_columns:
@@ -269,7 +254,34 @@ class Store:
         return df.astype(object).where(df.notna(), None)
 
     def count(self, table: str, where: dict[str, Any] | None = None) -> int:
-        return len(self.read(table, where)) if where else int(self._db.scalar(f"SELECT COUNT(*) FROM {TABLES[table].name}"))
+        """Rows of ``table`` matching ``where`` (same rules as ``read``), counted in SQL."""
+        clause = self._where(table, where)
+        if clause is None:
+            return 0
+        return int(self._db.scalar(f"SELECT COUNT(*) FROM {TABLES[table].name}{clause[0]}", clause[1]))
+
+    @staticmethod
+    def _where(table: str, where: dict[str, Any] | None) -> tuple[str, list[Any]] | None:
+        """`` WHERE ...`` and its parameters for ``where`` (a None value is no condition, a list is
+        ``IN``); None when an empty list means no row can match."""
+        columns = TABLES[table].column_names
+        params: list[Any] = []
+        conds = []
+        for col, val in (where or {}).items():
+            if col not in columns:
+                raise KeyError(f"table {table} has no column {col!r}")
+            if val is None:
+                continue
+            if isinstance(val, (list, tuple, set)):
+                vals = list(val)
+                if not vals:
+                    return None
+                conds.append(f'"{col}" IN ({", ".join("?" for _ in vals)})')
+                params.extend(vals)
+            else:
+                conds.append(f'"{col}" = ?')
+                params.append(val)
+        return (" WHERE " + " AND ".join(conds) if conds else ""), params
 
     # ---- typed helpers ----------------------------------------------------------------------
     def add_raw_pages(self, rows: Rows) -> int:

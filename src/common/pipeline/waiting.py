@@ -32,17 +32,19 @@ class StoreCounts:
         return sum(sum(by_status.values()) for by_status in self.labels.values())
 
 
-def store_counts(store: Any) -> StoreCounts:
-    """Status counts of a ``common.data.storage.Store`` (one small query per table)."""
-    def by_status(df: Any) -> dict[str, int]:
-        return {str(k): int(v) for k, v in df["status"].value_counts().items()} if len(df) else {}
+STATUSES = ("new", "valid", "quarantined")
 
-    postings = store.read("postings")
-    labels = store.read("labels")
-    merged = store.read("merged_labels")
-    per_kind = {k: by_status(labels[labels["kind"] == k]) for k in LABEL_KINDS} if len(labels) else {}
-    merged_kinds = {str(k): int(v) for k, v in merged["kind"].value_counts().items()} if len(merged) else {}
-    return StoreCounts(by_status(postings), per_kind, merged_kinds)
+
+def store_counts(store: Any) -> StoreCounts:
+    """Status counts of a ``common.data.storage.Store``, counted in SQL (no rows are read)."""
+    def nonzero(counts: dict[str, int]) -> dict[str, int]:
+        return {k: n for k, n in counts.items() if n}
+
+    postings = nonzero({s: store.count("postings", {"status": s}) for s in STATUSES})
+    labels = {k: nonzero({s: store.count("labels", {"kind": k, "status": s}) for s in STATUSES})
+              for k in LABEL_KINDS}
+    merged = nonzero({k: store.count("merged_labels", {"kind": k}) for k in LABEL_KINDS})
+    return StoreCounts(postings, {k: v for k, v in labels.items() if v}, merged)
 
 
 def _plural(n: int, word: str) -> str:

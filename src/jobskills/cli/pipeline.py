@@ -114,8 +114,8 @@ def _summary(out: dict, elapsed: float) -> None:
     s = get_settings()
     typer.echo("")
     merge = out.get("merge") or {}
-    say_why_nothing(after_merge(int(merge.get("span_records") or 0) + int(merge.get("group_records") or 0),
-                                store_counts()))
+    if not int(merge.get("span_records") or 0) + int(merge.get("group_records") or 0):
+        say_why_nothing(after_merge(0, store_counts()))
     say_why_nothing(after_promote(len(out.get("promote") or {})))
     for kind, dec in (out.get("promote") or {}).items():
         verdict = f"promoted {dec['tag']}" if dec["promoted"] else "kept the champion"
@@ -290,8 +290,8 @@ def merge_labels_cmd(
     )
     from common.pipeline.waiting import after_merge
 
-    say_why_nothing(after_merge(int(out.get("span_records") or 0) + int(out.get("group_records") or 0),
-                                store_counts()))
+    if not int(out.get("span_records") or 0) + int(out.get("group_records") or 0):
+        say_why_nothing(after_merge(0, store_counts()))
 
 
 def serve_flows(

@@ -93,7 +93,8 @@ def validate(
     checked = sum(rep["rows"] for rep in out.values() if isinstance(rep, dict))
     if as_json:
         typer.echo(json.dumps(out, indent=1, default=str))
-        say_why_nothing(after_validate(checked, store_counts()))
+        if not checked:
+            say_why_nothing(after_validate(0, store_counts()))
         return
     from rich.table import Table
 
@@ -111,7 +112,8 @@ def validate(
     if docs:
         typer.echo(f"Data Docs: {docs}")
     typer.echo(f"data version {out.get('data_version')}")
-    say_why_nothing(after_validate(checked, store_counts()))
+    if not checked:
+        say_why_nothing(after_validate(0, store_counts()))
 
 
 @data_app.command("status")
