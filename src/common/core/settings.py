@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     keyword_model_name: str = "keyword-tagger"
     group_model_name: str = "skill-groups"
     linker_model_name: str = "esco-linker"
+    occupation_model_name: str = "esco-occupations"
 
     keyword_score_floor: float = Field(
         0.40, ge=0, le=1,
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
         2048, gt=0, description="Request logs beyond this total size are deleted oldest first.")
     log_inputs: Literal["text", "hash"] = Field(
         "text", description="text: log each posting's text for drift monitoring; hash: only its SHA-256 and size.")
+    occupation_score_floor: float = Field(
+        0.60, ge=0, le=1,
+        description="An occupation model whose R@1 on pseudo-postings of held-out (dev) occupations, with "
+        "titles, is below this is flagged as low quality.",
+    )
     linker_score_floor: float = Field(
         0.55, ge=0, le=1,
         description="An ESCO linker champion whose validation R@1 (mean of TECH and HOUSE) is below this "

@@ -76,6 +76,24 @@ class Taxonomy:
                     owner.append(i)
         return strings, owner
 
+    def names_of(self, row: int) -> list[str]:
+        """The names a posting may write a skill by: its label, the label without ESCO's
+        parenthesis, and each alternative label (not the synonym run, which is several names)."""
+        r = self.skills.iloc[row]
+        return [s for s in dict.fromkeys([r["label"], plain_name(r["label"]), *r["alt_labels"]]) if s]
+
+    def exact_index(self) -> dict[str, list[str]]:
+        """Lower-cased, whitespace-collapsed name -> the URIs of every skill of that name: exact
+        lookup of a keyword, the linker's cheapest case (and what a pseudo-posting is written in)."""
+        index: dict[str, list[str]] = {}
+        strings, owner = self.lexical_strings()
+        uris = self.skills["uri"].tolist()
+        for s, i in zip(strings, owner, strict=True):
+            key = " ".join(s.lower().split())
+            if uris[i] not in index.setdefault(key, []):
+                index[key].append(uris[i])
+        return index
+
     def adaptation_pairs(self) -> list[tuple[str, str]]:
         """(alternative label, preferred label) pairs, and (synonym run, label) where ESCO lists
         none: free positives for contrastive adaptation of the encoder (seed 003)."""
