@@ -111,6 +111,8 @@ def evaluate_flow(
         validation = load_validation(missing_ok=True)
         report["linker"] = _compare("linker", trained.models["linker"], validation,
                                     validation_spans={k: len(v) for k, v in validation.items()})
+    if "occupations" in trained.models:  # measured on held-out occupations when built; the champion's stored figures
+        report["occupations"] = _compare("occupations", trained.models["occupations"], None)
     out_dir = get_settings().reports_dir / "evaluate" / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "evaluation.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

@@ -65,7 +65,8 @@ def retrain(
     out["validate"] = validate_flow()
     out["merge"] = merge_labels_flow(config=cfg.merge, include_feedback=include_feedback)
     trained = train_flow(
-        models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups, linker=cfg.linker
+        models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups, linker=cfg.linker,
+        occupations=cfg.occupations
     )
     out["train"] = trained.model_dump(mode="json")
     evaluation = evaluate_flow(
@@ -76,7 +77,8 @@ def retrain(
     )
     out["evaluate"] = evaluation
     out["promote"] = promote_flow(
-        evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate, linker_gate=cfg.linker_gate
+        evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate, linker_gate=cfg.linker_gate,
+        occupation_gate=cfg.occupation_gate
     )
     for kind, dec in out["promote"].items():
         logger.info(

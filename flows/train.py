@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger, task
 from common.groups.config import GroupConfig
 from common.keywords.config import TaggerConfig
 from common.linking.linker import LinkerConfig
+from common.occupations.config import OccupationConfig
 from common.pipeline.results import TrainedModel, TrainedRun
 
 
@@ -59,6 +60,7 @@ def _candidate_key(task_name: str, model_name: str, marker: str, extra: str | No
 _kw_key = _candidate_key("train-keywords", "keyword_model_name", "tagger.json")
 _grp_key = _candidate_key("train-groups", "group_model_name", "group_model.json", extra="crowd_groups")
 _link_key = _candidate_key("build-linker", "linker_model_name", "linker.json")
+_occ_key = _candidate_key("build-occupations", "occupation_model_name", "occupations.json")
 
 
 def _saved(kind: str, model_dir: Path, metrics: dict[str, Any], seconds: float, data_version: str, cfg: Any,
@@ -136,6 +138,19 @@ def build_linker_task(cfg: LinkerConfig, data_version: str) -> TrainedModel:
                   {"taxonomy_skills": len(taxonomy)})
 
 
+@task(name="build-occupations", cache_key_fn=_occ_key, persist_result=True)
+def build_occupations_task(cfg: OccupationConfig, data_version: str) -> TrainedModel:
+    """Index ESCO's occupations, fit the ranker and the core/fringe classifier on training
+    occupations and measure both on held-out ones (``common.occupations``)."""
+    from common.core.settings import get_settings
+    from common.occupations.training import build_occupation_model
+
+    out = candidate_dir(get_settings().occupation_model_name, data_version, cfg)
+    model = build_occupation_model(cfg, out_dir=out, progress=False)
+    return _saved("occupations", out, model.metrics, float(model.metrics.get("build_seconds", 0.0)), data_version,
+                  cfg, {"occupations": len(model.ranker.taxonomy)})
+
+
 @flow(name="train", log_prints=True)
 def train_flow(
     models: list[str] | None = None,
@@ -143,8 +158,9 @@ def train_flow(
     groups: GroupConfig | None = None,
     crowd_groups: str = "union",
     linker: LinkerConfig | None = None,
+    occupations: OccupationConfig | None = None,
 ) -> TrainedRun:
-    """Train the requested models (``keywords``, ``groups``, ``linker``) on the current merged data.
+    """Train the requested models (``keywords``, ``groups``, ``linker``, ``occupations``) on the current merged data.
 
     The linker depends on the taxonomy, not on the merged labels; it is rebuilt here so that a
     new encoder or taxonomy reaches it through the same gate as the other models.
@@ -163,4 +179,7 @@ def train_flow(
     if "linker" in models:
         lk = out.models["linker"] = build_linker_task(linker or LinkerConfig(), out.data_version)
         logger.info("ESCO linker: R@1 %s, threshold %s", lk.metrics.get("r_at_1"), lk.metrics.get("tech", {}).get("threshold"))
+    if "occupations" in models:
+        oc = out.models["occupations"] = build_occupations_task(occupations or OccupationConfig(), out.data_version)
+        logger.info("occupations: dev R@1 with title %s", oc.metrics.get("dev_title", {}).get("ranker", {}).get("r_at_1"))
     return out

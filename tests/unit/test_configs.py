@@ -23,10 +23,12 @@ def _config_class(path: Path):  # noqa: ANN202 - a StageConfig subclass
     from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
     from common.monitoring.config import DriftConfig
+    from common.occupations.config import OccupationConfig
     from common.pipeline.config import PipelineConfig
     from common.topics.config import TopicConfig
 
     by_prefix = {"tagger": TaggerConfig, "groups": GroupConfig, "linker": LinkerConfig, "drift": DriftConfig,
+                 "occupations": OccupationConfig,
                  "topics": TopicConfig, "ingest": IngestConfig, "pipeline": PipelineConfig,
                  "quickstart": PipelineConfig}
     return by_prefix[re.split(r"[-_.]", path.name)[0]]
@@ -51,7 +53,7 @@ def test_every_config_file_the_docs_name_exists():
     assert not [n for n in named if not (CONFIGS / n).exists()]
 
 
-@pytest.mark.parametrize("stage", ["tagger", "groups", "linker", "drift", "topics", "ingest"])
+@pytest.mark.parametrize("stage", ["tagger", "groups", "linker", "occupations", "drift", "topics", "ingest"])
 def test_the_default_file_states_the_code_defaults(stage):
     path = CONFIGS / f"{stage}.yaml"
     cls = _config_class(path)
@@ -63,12 +65,15 @@ def test_the_scheduled_pipeline_trains_the_documented_models():
     from common.groups.config import GroupConfig
     from common.keywords.config import TaggerConfig
     from common.linking.linker import LinkerConfig
+    from common.occupations.config import OccupationConfig
     from common.pipeline.config import PipelineConfig
 
     cfg = PipelineConfig.from_yaml(CONFIGS / "pipeline.yaml")
     assert cfg.keywords == TaggerConfig.from_yaml(CONFIGS / "tagger.yaml")
     assert cfg.groups == GroupConfig.from_yaml(CONFIGS / "groups.yaml")
     assert cfg.linker == LinkerConfig.from_yaml(CONFIGS / "linker.yaml")
+    assert cfg.occupations == OccupationConfig.from_yaml(CONFIGS / "occupations.yaml")
+    assert "occupations" in cfg.models
     assert cfg.keywords.epochs == 4 and cfg.groups.xgb.n_estimators == 400  # the figures in docs/
 
 

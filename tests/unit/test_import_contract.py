@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"labels"},
     {"keywords", "groups", "topics"},
     {"linking"},
+    {"occupations"},
     {"monitoring"},
     {"pipeline"},
     {"testing"},

@@ -74,6 +74,19 @@ class OccupationModel:
             self._index = Taxonomy(self.skills.assign(synonyms="", text=self.skills["label"])).exact_index()
         return resolve_names(names, self._index)
 
+    def keyword_skills(self, keywords: Sequence[str], linked: Sequence[str | None] | None = None) -> list[str | None]:
+        """Each keyword's ESCO skill URI: its linker link, else the one skill its exact name
+        names (None when neither), so that the occupation works without a linker too."""
+        linked = linked if linked is not None else [None] * len(keywords)
+        out: list[str | None] = []
+        for kw, uri in zip(keywords, linked, strict=True):
+            if uri:
+                out.append(uri)
+                continue
+            named = self.resolve([kw])
+            out.append(named[0] if len(named) == 1 else None)
+        return out
+
     def analyze(self, texts: Sequence[str], skills: Sequence[Sequence[str]], titles: Sequence[str | None] | None = None,
                 top_k: int | None = None) -> list[OccupationResult]:
         """Per posting: its title (given, else its first line when that reads as a title), the

@@ -43,6 +43,7 @@ def fit_weights(ranker: OccupationRanker, postings: Sequence[PseudoPosting], ind
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(seed)
+    negatives = min(negatives, len(ranker.uris) - 1)
     X, y = [], []
     for s in range(0, len(postings), batch):
         part = postings[s : s + batch]

@@ -24,8 +24,9 @@ from common.groups.config import GroupConfig
 from common.registry import GateConfig
 from common.keywords.config import TaggerConfig
 from common.linking.linker import LinkerConfig
+from common.occupations.config import OccupationConfig
 
-ModelKind = Literal["keywords", "groups", "linker"]
+ModelKind = Literal["keywords", "groups", "linker", "occupations"]
 
 
 class PipelineConfig(StageConfig):
@@ -36,9 +37,11 @@ class PipelineConfig(StageConfig):
     keywords: TaggerConfig = Field(default_factory=TaggerConfig)
     groups: GroupConfig = Field(default_factory=GroupConfig)
     linker: LinkerConfig = Field(default_factory=LinkerConfig)
+    occupations: OccupationConfig = Field(default_factory=OccupationConfig)
     keyword_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     group_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     linker_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
+    occupation_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     baselines: list[Literal["tfidf", "yake", "keybert"]] = Field(
         default_factory=lambda: ["tfidf", "yake"],
         description="Unsupervised keyword baselines scored next to the candidate (report only, no gate).",
@@ -56,6 +59,7 @@ class PipelineConfig(StageConfig):
                 "keywords": self.keywords.model_copy(update={"encoder": encoder}),
                 "groups": self.groups.model_copy(update={"encoder": encoder}),
                 "linker": self.linker.model_copy(update={"encoder": encoder}),
+                "occupations": self.occupations.model_copy(update={"encoder": encoder}),
             }
         )
 

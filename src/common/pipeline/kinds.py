@@ -33,6 +33,25 @@ def _load_linker(path: Path) -> Any:
     return ESCOLinker.load(path)
 
 
+def _load_occupations(path: Path) -> Any:
+    from common.occupations.model import OccupationModel
+
+    return OccupationModel.load(path)
+
+
+def _smoke_occupations(path: Path) -> None:
+    model = _load_occupations(path)
+    (res,) = model.analyze(["Software developer"], [[]], top_k=3)
+    if not res.occupations:
+        raise ValueError("the occupation model ranked no occupation for a title")
+
+
+def _score_occupations(path: Path, dev: Any) -> dict[str, Any]:
+    """The stored figures: the model is measured on held-out occupations when it is built
+    (``common.occupations.training``), and dev data of postings does not apply to it."""
+    return dict(_load_occupations(path).metrics)
+
+
 def _smoke_tagger(path: Path) -> None:
     out = _load_tagger(path).extract(["We need Python and SQL skills and good communication."])
     if len(out) != 1 or not isinstance(out[0], list):
@@ -69,9 +88,12 @@ def _score_groups(path: Path, dev: Any) -> dict[str, Any]:
     return evaluate_groups(_load_groups(path), dev)
 
 
+OCCUPATION_METRIC = "dev_title.ranker.r_at_1"  # R@1 on pseudo-postings of dev occupations, with titles
+
+
 @dataclass(frozen=True)
 class ModelKind:
-    """One kind of model (``keywords``, ``groups`` or ``linker``) and what every stage needs to know of it."""
+    """One kind of model (``keywords``, ``groups``, ``linker`` or ``occupations``) and what every stage needs to know of it."""
 
     kind: str
     name_setting: str  # the Settings field holding the registry name
@@ -97,6 +119,8 @@ KINDS: dict[str, ModelKind] = {
                         _load_groups, _smoke_groups, _score_groups),
     "linker": ModelKind("linker", "linker_model_name", "linker_score_floor", "r_at_1",
                         _load_linker, _smoke_linker, _score_linker),
+    "occupations": ModelKind("occupations", "occupation_model_name", "occupation_score_floor", OCCUPATION_METRIC,
+                             _load_occupations, _smoke_occupations, _score_occupations),
 }
 
 

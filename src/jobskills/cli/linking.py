@@ -1,4 +1,4 @@
-"""ESCO linking commands: ``build-linker`` and ``link``."""
+"""ESCO commands: ``build-linker``, ``link`` (and ``build-occupations`` from ``cli.occupations``)."""
 
 from __future__ import annotations
 
@@ -93,10 +93,13 @@ def link_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """``jobskills esco build-linker|link`` (old top-level names: hidden aliases)."""
+    """``jobskills esco build-linker|link|build-occupations`` (old top-level names: hidden aliases)."""
     from jobskills.cli._util import area
 
-    area(app, "esco", "ESCO skills: build the linker, link a phrase to its ESCO skill.", {
+    from jobskills.cli.occupations import build_occupations_cmd
+
+    area(app, "esco", "ESCO skills and occupations: build the linker and the occupation model, link a phrase.", {
         "build-linker": (build_linker_cmd, "build-linker"),
         "link": (link_cmd, "link"),
+        "build-occupations": (build_occupations_cmd, None),
     })
