@@ -1,7 +1,7 @@
 """The public HTTP API: composes the keyword and skill-group services, logs every prediction.
 
 Endpoints (all POST with a JSON body unless noted): ``/extract``, ``/extract_batch``,
-``/classify``, ``/link``, ``/analyze``, ``/match``, ``/topics``, ``/feedback`` (API key), ``/reload``
+``/classify``, ``/link``, ``/analyze``, ``/match``, ``/occupations``, ``/topics``, ``/feedback`` (API key), ``/reload``
 (API key, admin), ``/status``; BentoML adds ``GET /healthz``, ``GET /readyz`` (503 until both
 models are loaded), ``GET /metrics`` (Prometheus), ``GET /docs.json`` (OpenAPI) and the Swagger
 page at ``/``. The web page is at ``/ui/``.
@@ -29,7 +29,7 @@ from common.core.settings import get_settings
 from common.core.types import Keyword
 from common.linking.phrases import compose_analysis, phrase_key, unique_phrases
 from services.config import ServingConfig
-from services.groups import GroupQuery, GroupService, LinkQuery, to_decision_out
+from services.groups import GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, to_decision_out
 from services.guard import BodyGuard
 from services.keywords import KeywordService
 from services.retry import call_dependency
@@ -54,6 +54,8 @@ from services.schemas import (
     LinkResultOut,
     MatchRequest,
     MatchResponse,
+    OccupationsRequest,
+    OccupationsResponse,
     SkillGroups,
     TopicsRequest,
     TopicsResponse,
@@ -63,8 +65,8 @@ logger = logging.getLogger("jobskills.serving")
 
 CONFIG = ServingConfig.load()
 STATIC_DIR = Path(__file__).parent / "static"
-API_ROUTES = ("/extract", "/extract_batch", "/classify", "/link", "/analyze", "/match", "/topics", "/feedback",
-              "/reload", "/status")
+API_ROUTES = ("/extract", "/extract_batch", "/classify", "/link", "/analyze", "/match", "/occupations", "/topics",
+              "/feedback", "/reload", "/status")
 
 REQUESTS = bentoml.metrics.Counter(
     name="jobskills_requests_total",
@@ -225,6 +227,28 @@ class ApiService:
         return [[LinkedKeyword(**k.model_dump(), esco=links.get(phrase_key(k.text))) for k in kws]
                 for kws in batches]
 
+    async def _occupations_ready(self) -> bool:
+        return bool(((await self._info("groups")).get("occupations") or {}).get("ready"))
+
+    async def _with_occupations(self, texts: list[str], batches: list[list[Any]], titles: list[str | None] | None = None,
+                                top_k: int = 3) -> tuple[list[list[Any]], list[Any] | None]:
+        """Each posting's occupations (``None`` without an occupation model) and its keywords with
+        ``importance`` set for their skill; a failure costs the occupations, never the keywords."""
+        if not texts or not await self._occupations_ready():
+            return batches, None
+        queries = [OccupationQuery(text=t, title=(titles[i] if titles else None), keywords=[k.text for k in kws],
+                                   linked=[k.esco.uri if k.esco else None for k in kws], top_k=top_k)
+                   for i, (t, kws) in enumerate(zip(texts, batches, strict=True))]
+        try:
+            raw = await _retrying(self.groups.to_async.occupations_of, queries, what="skill-group service (occupations)")
+        except Exception:  # noqa: BLE001  (as for links: the keywords are the answer)
+            logger.exception("ranking occupations for %d postings failed; answering with occupations: null", len(texts))
+            return batches, None
+        answers = [a if isinstance(a, OccupationAnswer) else OccupationAnswer.model_validate(a) for a in raw]
+        out = [[k.model_copy(update={"importance": imp}) for k, imp in zip(kws, a.importance, strict=True)]
+               for kws, a in zip(batches, answers, strict=True)]
+        return out, answers
+
     def _admin_refusal(self, ctx: bentoml.Context) -> JSONResponse | None:
         """401 without the right key; 403 when admin endpoints are off (exposed host, no key)."""
         if reason := CONFIG.admin_refusal(self.settings.api_key):
@@ -241,10 +265,12 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("extract", ctx, "keywords"):
             return err
-        (kws,) = await self._with_esco(await self._extract([request.text]))
+        batches, occ = await self._with_occupations([request.text], await self._with_esco(await self._extract([request.text])))
+        (kws,) = batches
         tag = self._infos["keywords"].get("tag")
         self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]}, ctx)
-        return ExtractResponse(keywords=kws, model_tag=tag, model=self._model("keywords"))
+        return ExtractResponse(keywords=kws, occupations=occ[0].occupations if occ else None, model_tag=tag,
+                               model=self._model("keywords"))
 
     @bentoml.api
     async def extract_batch(self, request: ExtractBatchRequest, /, ctx: bentoml.Context) -> ExtractBatchResponse:
@@ -252,7 +278,8 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("extract_batch", ctx, "keywords"):
             return err
-        results = await self._with_esco(await self._extract(list(request.texts)))
+        texts = list(request.texts)
+        results, occ = await self._with_occupations(texts, await self._with_esco(await self._extract(texts)))
         tag = self._infos["keywords"].get("tag")
         latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
@@ -262,7 +289,8 @@ class ApiService:
             except Exception:
                 logger.exception("could not write the request log")
         REQUESTS.labels(endpoint="extract_batch", outcome="ok", transport=_transport(ctx)).inc()
-        return ExtractBatchResponse(results=results, model_tag=tag, model=self._model("keywords"))
+        return ExtractBatchResponse(results=results, occupations=[a.occupations for a in occ] if occ else None,
+                                    model_tag=tag, model=self._model("keywords"))
 
     @bentoml.api
     async def classify(self, request: ClassifyRequest, /, ctx: bentoml.Context) -> ClassifyResponse:
@@ -322,11 +350,13 @@ class ApiService:
         # classify already linked each phrase (its groups follow the link); link here only without it
         (linked,) = [kws] if groups_ready else await self._with_esco([kws])
         out = [AnalyzedKeyword(**fields) for fields in compose_analysis([k.model_dump() for k in linked], by_phrase)]
+        (out,), occ = await self._with_occupations([request.text], [out])
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
                   {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag}, ctx)
-        return AnalyzeResponse(keywords=out, keyword_model_tag=kw_tag, group_model_tag=grp_tag,
+        return AnalyzeResponse(keywords=out, occupations=occ[0].occupations if occ else None,
+                               keyword_model_tag=kw_tag, group_model_tag=grp_tag,
                                keyword_model=self._model("keywords"),
                                group_model=self._model("groups") if groups_ready else None)
 
@@ -354,6 +384,29 @@ class ApiService:
         self._log("match", grp_tag, t0, {"resume": request.resume, "job": request.job,
                                          "resume_skills": resume_skills, "job_skills": job_skills},
                   resp.model_dump(), ctx)
+        return resp
+
+    @bentoml.api
+    async def occupations(self, request: OccupationsRequest, /, ctx: bentoml.Context) -> OccupationsResponse:
+        """The ESCO occupations a posting describes (from its title, given or its first line, and its
+        linked skills), each with the posting's essential and optional skills, and every keyword's
+        importance for the first occupation. 503 until an occupation model is served."""
+        t0 = time.perf_counter()
+        if err := await self._refused("occupations", ctx, "keywords"):
+            return err
+        if not await self._occupations_ready():
+            REQUESTS.labels(endpoint="occupations", outcome="unavailable", transport=_transport(ctx)).inc()
+            reason = ((self._infos.get("groups") or {}).get("occupations") or {}).get("error")
+            return _error(503, f"the occupation model is not available: {reason}", ctx)
+        (kws,), occ = await self._with_occupations([request.text], await self._with_esco(await self._extract([request.text])),
+                                                   [request.title], top_k=request.top_k)
+        if occ is None:
+            REQUESTS.labels(endpoint="occupations", outcome="unavailable", transport=_transport(ctx)).inc()
+            return _error(503, "ranking occupations failed; see the server log", ctx)
+        ans = occ[0]
+        tag = ((self._infos.get("groups") or {}).get("occupations") or {}).get("tag")
+        resp = OccupationsResponse(title=ans.title, occupations=ans.occupations, keywords=kws, model_tag=tag)
+        self._log("occupations", tag, t0, {"text": request.text, "title": request.title}, resp.model_dump(), ctx)
         return resp
 
     @bentoml.api

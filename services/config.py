@@ -43,6 +43,8 @@ class ServingConfig(BaseSettings):
     group_model_tag: str | None = Field(None, description="Serve this skill-group model tag.")
     linker_model_dir: Path | None = Field(None, description="Serve this ESCO linker folder.")
     linker_model_tag: str | None = Field(None, description="Serve this ESCO linker model tag.")
+    occupation_model_dir: Path | None = Field(None, description="Serve this occupation model folder.")
+    occupation_model_tag: str | None = Field(None, description="Serve this occupation model tag.")
     topic_model_dir: Path | None = Field(
         None, description="Topic model folder for /topics; default <data_dir>/models/topics."
     )
@@ -89,7 +91,8 @@ class ServingConfig(BaseSettings):
     grpc_health_interval_s: float = Field(
         5.0, gt=0, description="How often the gRPC server asks the HTTP API's /readyz for grpc.health.v1.")
 
-    @field_validator("keyword_model_dir", "group_model_dir", "linker_model_dir", "topic_model_dir", mode="after")
+    @field_validator("keyword_model_dir", "group_model_dir", "linker_model_dir", "occupation_model_dir", "topic_model_dir",
+                     mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         """Resolved once: the services run with BentoML's working directory, not the caller's."""

@@ -23,13 +23,14 @@ from common.core.jsonable import to_jsonable
 from common.core.settings import get_settings, resolve_device
 from services import model_sources
 from services.config import ServingConfig
-from services.schemas import EscoLink, GroupDecisionOut, GroupOut, LinkResultOut, RankedGroupOut
+from services.schemas import EscoLink, GroupDecisionOut, GroupOut, LinkResultOut, OccupationOut, RankedGroupOut
 
 logger = logging.getLogger("jobskills.serving")
 
 CONFIG = ServingConfig.load()
 MODEL_NAME = get_settings().group_model_name
 LINKER_NAME = get_settings().linker_model_name
+OCCUPATION_NAME = get_settings().occupation_model_name
 
 
 class GroupQuery(BaseModel):
@@ -42,6 +43,23 @@ class LinkQuery(BaseModel):
     skill: str
     context: str | None = None
     top_k: int = Field(5, ge=1, le=20)
+
+
+class OccupationQuery(BaseModel):
+    """One posting's text, title and keywords with their linked ESCO URIs (null: unlinked)."""
+
+    text: str
+    title: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    linked: list[str | None] = Field(default_factory=list)
+    top_k: int = Field(3, ge=1, le=20)
+
+
+class OccupationAnswer(BaseModel):
+    title: str | None
+    occupations: list[OccupationOut]
+    uris: list[str | None] = Field(description="Per keyword: its ESCO skill (link, else exact name), or null.")
+    importance: list[str | None] = Field(description="Per keyword: essential / optional / other, or null.")
 
 
 def to_esco(m: Any) -> EscoLink | None:
@@ -82,6 +100,8 @@ class GroupService:
 
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.group_model_tag, CONFIG.group_model_dir)
     linker_ref = model_sources.class_model_ref(LINKER_NAME, CONFIG.linker_model_tag, CONFIG.linker_model_dir)
+    occupation_ref = model_sources.class_model_ref(OCCUPATION_NAME, CONFIG.occupation_model_tag,
+                                                   CONFIG.occupation_model_dir)
 
     def __init__(self) -> None:
         import torch  # heavy import kept out of module import
@@ -95,8 +115,25 @@ class GroupService:
         self.source = model_sources.ModelSource(MODEL_NAME, None, None, "not loaded yet")
         self.linker: Any = None
         self.linker_source = model_sources.ModelSource(LINKER_NAME, None, None, "not loaded yet")
+        self.occupations: Any = None
+        self.occupation_source = model_sources.ModelSource(OCCUPATION_NAME, None, None, "not loaded yet")
         self._load(champion=False)
         self._load_linker(champion=False)
+        self._load_occupations(champion=False)
+
+    def _load_occupations(self, champion: bool) -> None:
+        """The occupation model is optional: without one, answers carry ``occupations: null``."""
+        from common.occupations.model import OccupationModel
+
+        def load(path: Any) -> Any:
+            model = OccupationModel.load(path, device=self.device)
+            model.analyze(["warm-up title"], [[]], top_k=1)
+            return model
+
+        got = model_sources.load_model(OCCUPATION_NAME, CONFIG.occupation_model_dir, CONFIG.occupation_model_tag,
+                                       type(self).occupation_ref, champion, load, "occupation model")
+        with self._lock:
+            self.occupations, self.occupation_source = got.served_after(self.occupations, self.occupation_source)
 
     def _load_linker(self, champion: bool) -> None:
         """The ESCO linker is optional: without one, keywords carry ``esco: null`` and every
@@ -171,16 +208,33 @@ class GroupService:
 
         return to_jsonable(match_skills(resume_skills, job_skills, self._require(), self.linker, level=level))
 
+    @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size), max_latency_ms=CONFIG.max_latency_ms)
+    def occupations_of(self, queries: list[OccupationQuery]) -> list[OccupationAnswer]:
+        """Per posting: the top_k occupations (title + skills) and each keyword's skill and importance."""
+        model = self.occupations
+        if model is None:
+            raise ServiceUnavailable(f"no occupation model: {self.occupation_source.error}")
+        qs = [q if isinstance(q, OccupationQuery) else OccupationQuery.model_validate(q) for q in queries]
+        uris = [model.keyword_skills(q.keywords, q.linked or None) for q in qs]
+        top_k = max((q.top_k for q in qs), default=3)
+        results = model.analyze([q.text for q in qs], [[u for u in us if u] for us in uris], [q.title for q in qs],
+                                top_k=top_k)
+        return [OccupationAnswer(title=r.title, occupations=[OccupationOut(**o.model_dump()) for o in r.occupations[: q.top_k]],
+                                 uris=us, importance=[r.importance.get(u) if u else None for u in us])
+                for q, us, r in zip(qs, uris, results, strict=True)]
+
     def _describe(self) -> dict:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
         # would wait for the worker thread this method already holds
-        model, linker = self.model, self.linker
+        model, linker, occupations = self.model, self.linker, self.occupations
         s = get_settings()
         return {**self.source.describe(s.group_score_floor), "device": self.device,
                 "backend": model.encoder().backend if model is not None else None, "ready": model is not None,
                 "linker": {**self.linker_source.describe(s.linker_score_floor), "ready": linker is not None,
                            "taxonomy": linker.taxonomy.version if linker is not None else None,
-                           "threshold": linker.threshold if linker is not None else None}}
+                           "threshold": linker.threshold if linker is not None else None},
+                "occupations": {**self.occupation_source.describe(s.occupation_score_floor),
+                                "ready": occupations is not None}}
 
     @bentoml.api
     def info(self) -> dict:
@@ -192,6 +246,7 @@ class GroupService:
         """Load the current registry champion (after a promotion or rollback)."""
         self._load(champion=CONFIG.group_model_dir is None and CONFIG.group_model_tag is None)
         self._load_linker(champion=CONFIG.linker_model_dir is None and CONFIG.linker_model_tag is None)
+        self._load_occupations(champion=CONFIG.occupation_model_dir is None and CONFIG.occupation_model_tag is None)
         return self._describe()
 
 

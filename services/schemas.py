@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from common.core.types import Keyword
 from common.linking.matching import EscoMatch
+from common.occupations.ranker import OccupationMatch
 
 MAX_SKILL_CHARS = 200
 
@@ -219,8 +220,37 @@ class GroupDecisionOut(BaseModel):
     esco: EscoLink | None = Field(None, description="The ESCO skill the phrase is linked to, if any.")
 
 
+Importance = Literal["essential", "optional", "other"]
+
+
 class LinkedKeyword(Keyword):
     esco: EscoLink | None = Field(None, description="The ESCO skill this keyword names, or null (unlinked, or no linker).")
+    importance: Importance | None = Field(
+        None, description="For a keyword with an ESCO skill: essential / optional for the posting's top occupation "
+        "(ESCO's relation), other when that occupation does not list it; null without a skill or an occupation model.")
+
+
+class OccupationOut(OccupationMatch):
+    """An ESCO occupation the posting describes (``common.occupations.OccupationMatch``)."""
+
+
+class OccupationsRequest(_Strict):
+    text: Text = Field(description="A job posting; its first line is taken as the title unless `title` is given.")
+    title: Annotated[str, Field(max_length=200)] | None = Field(None, description="The posting's title (at most 200 characters).")
+    top_k: TopK = Field(3, description="Occupations to return.")
+
+    @model_validator(mode="after")
+    def _title_not_blank(self) -> OccupationsRequest:
+        if self.title is not None and not self.title.strip():
+            raise ValueError("title is blank; leave it out to use the posting's first line")
+        return self
+
+
+class OccupationsResponse(BaseModel):
+    title: str | None = Field(description="The title used (given, or the first line); null: ranked by skills alone.")
+    occupations: list[OccupationOut] = Field(description="Best first, with the posting's essential and optional skills.")
+    keywords: list[LinkedKeyword] = Field(description="The posting's keywords with their ESCO skill and importance.")
+    model_tag: str | None = Field(description="The occupation model that answered.")
 
 
 class ModelDescription(BaseModel):
@@ -250,12 +280,15 @@ class LinkResponse(BaseModel):
 
 class ExtractResponse(BaseModel):
     keywords: list[LinkedKeyword]
+    occupations: list[OccupationOut] | None = Field(None, description="The top 3 ESCO occupations (null without an occupation model).")
     model_tag: str | None
     model: ModelDescription | None = Field(None, description="The keyword model that answered.")
 
 
 class ExtractBatchResponse(BaseModel):
     results: list[list[LinkedKeyword]]
+    occupations: list[list[OccupationOut]] | None = Field(None, description="Per posting, the top 3 ESCO occupations "
+                                                          "(null without an occupation model).")
     model_tag: str | None
     model: ModelDescription | None = Field(None, description="The keyword model that answered.")
 
@@ -281,6 +314,7 @@ class AnalyzedKeyword(LinkedKeyword):
 
 class AnalyzeResponse(BaseModel):
     keywords: list[AnalyzedKeyword]
+    occupations: list[OccupationOut] | None = Field(None, description="The top 3 ESCO occupations (null without an occupation model).")
     keyword_model_tag: str | None
     group_model_tag: str | None
     keyword_model: ModelDescription | None = None

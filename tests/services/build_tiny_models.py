@@ -1,4 +1,4 @@
-"""Train a tiny tagger, a tiny skill-group model and a tiny ESCO linker and promote them with
+"""Train a tiny tagger, a tiny skill-group model, a tiny ESCO linker and a tiny occupation model and promote them with
 ``common.registry``.
 
 Run by the ``tiny_models`` fixture in a subprocess whose environment points ``BENTOML_HOME``
@@ -133,6 +133,50 @@ def build_linker(encoder: Path, work: Path) -> dict:
     return {"tag": decision.tag, "path": str(registry.champion_path("esco-linker")), "threshold": linker.threshold}
 
 
+TINY_OCCUPATIONS = {  # label: (split, essential skills, optional skills); every skill is a tiny taxonomy label
+    "software developer": ("train", SKILLS["T.1"][:5], SKILLS["T.2"][:2]),
+    "data engineer": ("train", SKILLS["T.2"][:5], SKILLS["T.1"][:2]),
+    "communication officer": ("train", SKILLS["P.1"][:5], SKILLS["P.2"][:2]),
+    "project manager": ("train", SKILLS["P.2"][:5], SKILLS["P.1"][:3]),
+    "software tester": ("train", SKILLS["T.1"][4:9], SKILLS["P.2"][:2]),
+    "data analyst": ("train", SKILLS["T.2"][3:8], SKILLS["P.1"][:2]),
+    "python programmer": ("dev", SKILLS["T.1"][:3] + SKILLS["T.2"][:1], SKILLS["T.1"][6:8]),
+    "team leader": ("test", SKILLS["P.1"][3:7], SKILLS["P.2"][2:5]),
+}
+
+
+def tiny_occupations():  # noqa: ANN201 - common.occupations.OccupationTaxonomy
+    from common.occupations.taxonomy import occupations_frame
+
+    uri = {s["label"]: s["uri"] for s in tiny_taxonomy().skills.to_dict("records")}
+    rows, rel = [], []
+    for i, (label, (split, ess, opt)) in enumerate(TINY_OCCUPATIONS.items()):
+        occ = f"http://data.europa.eu/esco/occupation/tiny-{i}"
+        rows.append({"uri": occ, "label": label, "isco": f"25{i}", "split": split, "alt_labels": [f"{label} role"],
+                     "description": f"A {label} works with " + ", ".join(ess) + "."})
+        rel += [{"occupation_uri": occ, "skill_uri": uri[s], "relation_type": r, "skill_type": "skill/competence"}
+                for r, names in (("essential", ess), ("optional", opt)) for s in names]
+    return occupations_frame(rows, rel)
+
+
+def build_occupations(encoder: Path, work: Path) -> dict:
+    """An occupation model over the tiny taxonomy, promoted."""
+    from common import registry
+    from common.occupations.config import ImportanceParams, OccupationConfig
+    from common.occupations.training import build_occupation_model
+    from common.pipeline.kinds import OCCUPATION_METRIC, model_kind
+
+    cfg = OccupationConfig(encoder=str(encoder), threads=1, negatives=5,
+                           importance=ImportanceParams(n_estimators=20, neighbours=3))
+    build_occupation_model(cfg, tiny_occupations(), tiny_taxonomy(), out_dir=work / "occupations", progress=False)
+    metrics = model_kind("occupations").score(work / "occupations", None)
+    decision = registry.register_and_gate("esco-occupations", work / "occupations", metrics, OCCUPATION_METRIC,
+                                          smoke_check=model_kind("occupations").smoke_check,
+                                          metadata={"params": {"tiny": True}})
+    assert decision.promoted, decision.reason
+    return {"tag": decision.tag, "path": str(registry.champion_path("esco-occupations"))}
+
+
 def build_topics(encoder: Path, work: Path) -> dict:
     """A topic model folder (not published: the tests install it while the server runs)."""
     from common.topics.config import TopicConfig
@@ -153,7 +197,7 @@ def main() -> None:
         result = {"topics": build_topics(encoder, work)}
     else:
         result = {"keywords": build_tagger(encoder, work), "groups": build_groups(encoder, work),
-                  "linker": build_linker(encoder, work)}
+                  "linker": build_linker(encoder, work), "occupations": build_occupations(encoder, work)}
     out.write_text(json.dumps(result, indent=2))
 
 

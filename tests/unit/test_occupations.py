@@ -1,0 +1,153 @@
+"""Occupations: the split rule, pseudo-postings, the ranker and the core/fringe classifier.
+
+The real-data tests use ESCO's occupation files from ``../shared/data`` (skipped without them);
+the model tests build on a tiny random BERT and a hand-made taxonomy (``tests/services/build_tiny_models``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
+
+
+@pytest.fixture(scope="module")
+def esco_occupations():
+    from common.data.esco import EscoMissingError
+    from common.occupations.taxonomy import load_occupations
+
+    try:
+        return load_occupations()
+    except EscoMissingError as exc:
+        pytest.skip(f"ESCO occupation files absent: {exc}")
+
+
+@pytest.fixture(scope="module")
+def esco_skills():
+    from common.linking.taxonomy import load_taxonomy
+
+    return load_taxonomy()
+
+
+def test_split_rule_is_the_uri_hash_and_80_10_10(esco_occupations):
+    import hashlib
+
+    from common.occupations.taxonomy import split_of
+
+    occ = esco_occupations.occupations
+    assert len(occ) == 3039
+    for uri, split in zip(occ["uri"], occ["split"], strict=True):
+        b = hashlib.sha256(uri.encode()).digest()[0] % 10
+        assert split == ("train" if b < 8 else "dev" if b == 8 else "test") == split_of(uri)
+    shares = occ["split"].value_counts(normalize=True)
+    assert 0.75 < shares["train"] < 0.85 and 0.07 < shares["dev"] < 0.13 and 0.07 < shares["test"] < 0.13
+
+
+def test_no_test_occupation_in_any_fitting(esco_occupations, esco_skills, monkeypatch):
+    """Every posting the ranker's weights are fitted on comes from a training occupation, and
+    the core/fringe counts see training occupations only."""
+    from common.occupations import training
+    from common.occupations.importance import build_context
+
+    seen: list[str] = []
+    monkeypatch.setattr(training, "fit_weights", lambda r, posts, *a, **k: seen.extend(p.occupation_uri for p in posts)
+                        or {"bias": 0.0})
+    posts = training.pseudo_postings(esco_occupations, esco_skills, "train")
+    training.fit_weights(None, posts, {})
+    split = dict(zip(esco_occupations.occupations["uri"], esco_occupations.occupations["split"], strict=True))
+    assert seen and {split[u] for u in seen} == {"train"}
+    import numpy as np
+
+    emb = np.zeros((len(esco_occupations), 4), dtype=np.float32)
+    ctx = build_context(esco_occupations, {}, esco_skills.skills, emb, 3)
+    assert {split[u] for u in ctx.train_uris} == {"train"}
+    test_only = set(esco_occupations.relations.loc[esco_occupations.relations["occupation_uri"].map(split) == "test",
+                                                   "skill_uri"])
+    train_rel = esco_occupations.relations[esco_occupations.relations["occupation_uri"].map(split) == "train"]
+    only_test = test_only - set(train_rel["skill_uri"])
+    assert only_test and not (only_test & set(ctx.counts))  # a skill only test occupations list has no counts
+
+
+def test_pseudo_postings_follow_the_recipe(esco_occupations, esco_skills):
+    from common.occupations.pseudo import pseudo_postings
+
+    posts = pseudo_postings(esco_occupations, esco_skills, "test")
+    again = pseudo_postings(esco_occupations, esco_skills, "test", with_title=False)
+    assert len(posts) == (esco_occupations.occupations["split"] == "test").sum()
+    occ = esco_occupations.occupations.set_index("uri")
+    index = esco_skills.exact_index()
+    for p, q in zip(posts, again, strict=True):
+        assert q.title is None and q.skills == p.skills  # the same skills with and without title
+        assert p.title in (occ.at[p.occupation_uri, "alt_labels"] or [occ.at[p.occupation_uri, "label"]])
+        assert p.held_out == p.title
+        need = esco_occupations.skills_of(p.occupation_uri)
+        own = set(need["essential"]) | set(need["optional"])
+        outside = [n for n in p.skills if not set(index[" ".join(n.lower().split())]) & own]
+        assert len(outside) >= 2  # two skills from elsewhere (a shared name may add one)
+
+
+def test_title_of_takes_the_first_line_when_it_reads_as_a_title():
+    from common.occupations.ranker import title_of
+
+    assert title_of("Data Engineer\nWe need SQL.") == "Data Engineer"
+    assert title_of("We are looking for someone who can build and run our pipelines every day in Python.\nx") is None
+    assert title_of("whatever", "  Nurse  ") == "Nurse"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_bert_dir, tmp_path_factory):
+    import build_tiny_models as b
+
+    from common.occupations.config import ImportanceParams, OccupationConfig
+    from common.occupations.model import OccupationModel
+    from common.occupations.training import build_occupation_model
+
+    out = tmp_path_factory.mktemp("occ") / "model"
+    cfg = OccupationConfig(encoder=str(tiny_bert_dir), threads=1, negatives=5,
+                           importance=ImportanceParams(n_estimators=20, neighbours=3))
+    build_occupation_model(cfg, b.tiny_occupations(), b.tiny_taxonomy(), out_dir=out, progress=False)
+    return OccupationModel.load(out)
+
+
+def test_the_ranker_finds_the_occupation_of_its_skills(tiny_model):
+    m = tiny_model
+    uris = m.keyword_skills(["sql", "data", "sql data", "manage sql data"])
+    assert all(uris)
+    (res,) = m.analyze(["We need sql and data skills"], [uris], top_k=3)
+    assert res.occupations[0].label == "data engineer"
+    assert {s.label for s in res.occupations[0].essential} == {"sql", "data", "sql data", "manage sql data"}
+    assert set(res.importance.values()) == {"essential"}
+    # directionality: project skills move the posting to the project manager
+    pm = m.keyword_skills(["project management", "management", "project", "manage project"])
+    (res2,) = m.analyze(["Lead projects"], [pm], top_k=3)
+    assert res2.occupations[0].label == "project manager"
+    assert m.ranker.importance(res.occupations[0].uri, pm) == ["other"] * 4
+
+
+def test_the_model_round_trips_and_reports_its_figures(tiny_model, tmp_path):
+    from common.occupations.model import OccupationModel
+
+    m = tiny_model
+    assert {"dev_title", "test_title", "dev_no_title", "importance"} <= set(m.metrics)
+    assert set(m.metrics["test_title"]) == {"ranker", "skill_overlap", "title_cosine"}
+    m.save(tmp_path / "again")
+    back = OccupationModel.load(tmp_path / "again")
+    uris = m.keyword_skills(["python", "java"])
+    assert back.analyze(["x"], [uris])[0].occupations == m.analyze(["x"], [uris])[0].occupations
+    roles = back.classify_importance("A python developer writes python code", uris)
+    assert [r.uri for r in roles] == uris and all(r.importance in ("essential", "optional") for r in roles)
+
+
+def test_a_folder_of_another_format_is_refused(tiny_model, tmp_path):
+    import json
+
+    from common.occupations.model import MODEL_FILE, OccupationModel
+
+    d = tiny_model.save(tmp_path / "m")
+    meta = json.loads((d / MODEL_FILE).read_text())
+    (d / MODEL_FILE).write_text(json.dumps({**meta, "format": 99}))
+    with pytest.raises(ValueError, match="format 99"):
+        OccupationModel.load(d)
