@@ -80,6 +80,7 @@ async function analyze() {
     const data = await postJSON("/analyze", { text, level: Number($("level").value), top_k: 3 });
     state.text = text;
     state.keywords = data.keywords.map((k) => ({ ...k, keep: true, added: false }));
+    state.occupations = data.occupations || [];
     render();
   } catch (e) {
     showError(e.message);
@@ -143,11 +144,33 @@ function escoCell(k) {
   a.rel = "noopener";
   a.textContent = k.esco.label;
   a.title = `${k.esco.uri} (link score ${k.esco.score.toFixed(2)})`;
-  return a;
+  if (k.importance !== "essential") return a;
+  const wrap = document.createElement("span");
+  const badge = document.createElement("strong");
+  badge.className = "essential";
+  badge.textContent = " essential";
+  badge.title = "essential for the posting's occupation (ESCO)";
+  wrap.append(a, badge);
+  return wrap;
+}
+
+// The posting's ESCO occupation (the best of the top 3), when an occupation model is served.
+function renderOccupation() {
+  const occ = state.occupations || [];
+  $("occupation").hidden = occ.length === 0;
+  if (!occ.length) return;
+  const top = occ[0];
+  $("occupation-label").textContent = top.label;
+  $("occupation-label").href = top.uri;
+  $("occupation-label").title = `ISCO ${top.isco}, score ${top.score.toFixed(2)}`;
+  const others = occ.slice(1).map((o) => o.label).join(", ");
+  $("occupation-more").textContent = `(ISCO ${top.isco}; ${top.essential.length} essential skills named` +
+    `${others ? `; also: ${others}` : ""})`;
 }
 
 function render() {
   $("result").hidden = false;
+  renderOccupation();
   const box = $("highlighted");
   box.textContent = "";
   let pos = 0;

@@ -38,8 +38,10 @@ def page(server):
 
 
 def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data_dir):
-    expected = client.post("/analyze", json={"text": POSTING, "level": 2, "top_k": 3}).json()["keywords"]
+    body = client.post("/analyze", json={"text": POSTING, "level": 2, "top_k": 3}).json()
+    expected = body["keywords"]
     assert expected, "the tiny tagger found nothing; the highlight check would be vacuous"
+    assert body["occupations"], "no occupation: the occupation line check would be vacuous"
 
     page.goto(f"{server}/ui/")
     page.wait_for_function("document.getElementById('status').textContent.includes('keywords:')")
@@ -93,6 +95,11 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
             assert link.text_content() == k["esco"]["label"] and link.get_attribute("href") == k["esco"]["uri"]
         else:
             assert cell.text_content() == "not linked"
+        assert (cell.locator(".essential").count() == 1) == (k["importance"] == "essential")
+    # the occupation line: the best ESCO occupation, linked to its URI
+    occ = page.locator("#occupation-label")
+    assert occ.text_content() == body["occupations"][0]["label"]
+    assert occ.get_attribute("href") == body["occupations"][0]["uri"]
 
     # correct: drop one keyword, add "Python" as Knowledge, send with the API key
     py = (POSTING.index("Python"), POSTING.index("Python") + len("Python"))
