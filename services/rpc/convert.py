@@ -85,5 +85,6 @@ def rest_body(rpc: str, request: Message) -> dict[str, Any]:
 def response_message(rpc: str, body: dict[str, Any], message: Message) -> Message:
     """``message`` filled from the REST answer ``body`` (nulls leave fields unset)."""
     if rpc == "ExtractBatch":
-        body = {**body, "results": [{"keywords": kws} for kws in body.get("results", [])]}
+        body = {**body, "results": [{"keywords": kws} for kws in body.get("results", [])],
+                "occupations": [{"occupations": occ} for occ in body.get("occupations") or []]}
     return json_format.ParseDict(body, message, ignore_unknown_fields=True)

@@ -140,9 +140,10 @@ class JobSkillsGateway:
         for first in range(0, len(postings), size):
             chunk = postings[first:first + size]
             data = await self.call("/extract_batch", {"texts": [p.text for p in chunk]}, context)
-            for i, (posting, keywords) in enumerate(zip(chunk, data.get("results", []), strict=True)):
+            occupations = data.get("occupations") or [None] * len(chunk)
+            for i, (posting, keywords, occ) in enumerate(zip(chunk, data.get("results", []), occupations, strict=True)):
                 yield response_message("ExtractStream", {
-                    "id": posting.id, "index": first + i, "keywords": keywords,
+                    "id": posting.id, "index": first + i, "keywords": keywords, "occupations": occ,
                     "model_tag": data.get("model_tag"), "model": data.get("model")}, pb.ExtractStreamResponse())
 
     def stream_problem(self, postings: list[Message]) -> str | None:

@@ -59,6 +59,7 @@ MIRRORS = [  # (REST pydantic model, proto message)
     (schemas.LinkResponse, pb.LinkResponse),
     (schemas.AnalyzedKeyword, pb.AnalyzedKeyword),
     (schemas.AnalyzeResponse, pb.AnalyzeResponse),
+    (schemas.OccupationOut, pb.Occupation),
 ]
 
 

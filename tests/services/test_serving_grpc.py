@@ -180,7 +180,9 @@ def test_extract_gives_the_same_keywords_as_rest(rpc, text):
 def test_extract_batch_gives_the_same_keywords_as_rest(rpc):
     answer = rpc.stub.ExtractBatch(pb.ExtractBatchRequest(texts=TEXTS), metadata=rpc.key, timeout=60)
     rest = _rest(rpc.http, "/extract_batch", {"texts": TEXTS})
-    assert as_dict(answer) == {**rest, "results": [{"keywords": r} for r in rest["results"]]}
+    assert rest["occupations"], "no occupations: the comparison of that field would prove little"
+    assert as_dict(answer) == {**rest, "results": [{"keywords": r} for r in rest["results"]],
+                               "occupations": [{"occupations": o} for o in rest["occupations"]]}
 
 
 def test_extract_stream_answers_every_posting_by_id_across_batches(rpc):
@@ -188,10 +190,12 @@ def test_extract_stream_answers_every_posting_by_id_across_batches(rpc):
     postings = [pb.Posting(id=f"job-{i}", text=t) for i, t in enumerate(texts)]
     answers = list(rpc.stub.ExtractStream(pb.ExtractStreamRequest(postings=postings), metadata=rpc.key, timeout=120))
     assert [a.id for a in answers] == [p.id for p in postings] and [a.index for a in answers] == list(range(11))
-    rest = _rest(rpc.http, "/extract_batch", {"texts": texts[:8]})["results"]
-    rest += _rest(rpc.http, "/extract_batch", {"texts": texts[8:]})["results"]
-    for a, expected in zip(answers, rest, strict=True):
+    first, second = _rest(rpc.http, "/extract_batch", {"texts": texts[:8]}), _rest(rpc.http, "/extract_batch", {"texts": texts[8:]})
+    rest = first["results"] + second["results"]
+    occupations = first["occupations"] + second["occupations"]
+    for a, expected, occ in zip(answers, rest, occupations, strict=True):
         assert as_dict(a)["keywords"] == expected
+        assert as_dict(a)["occupations"] == occ
         assert a.model_tag and a.model.tag == a.model_tag
 
 
