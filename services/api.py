@@ -379,6 +379,7 @@ class ApiService:
         grp_tag = self._infos["groups"].get("tag")
         esco = result.get("esco")
         resp = MatchResponse(**{k: result.get(k) for k in ("score", "level", "groups", "missing", "exact_overlap")},
+                             occupation=result.get("occupation"),
                              resume_skills=resume_skills, job_skills=job_skills, group_model_tag=grp_tag,
                              esco=EscoMatchOut.model_validate(esco) if esco else None)
         self._log("match", grp_tag, t0, {"resume": request.resume, "job": request.job,

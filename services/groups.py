@@ -203,10 +203,12 @@ class GroupService:
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:
-        """Resume/job overlap in competency groups and linked ESCO skills (``common.linking.matching``)."""
-        from common.linking.matching import match_skills
+        """Resume/job overlap in competency groups, linked ESCO skills and the job's essential skills
+        (``common.occupations.matching``)."""
+        from common.occupations.matching import match_with_occupation
 
-        return to_jsonable(match_skills(resume_skills, job_skills, self._require(), self.linker, level=level))
+        return to_jsonable(match_with_occupation(resume_skills, job_skills, self._require(), self.linker,
+                                                 self.occupations, level=level))
 
     @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size), max_latency_ms=CONFIG.max_latency_ms)
     def occupations_of(self, queries: list[OccupationQuery]) -> list[OccupationAnswer]:

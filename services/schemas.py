@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from common.core.types import Keyword
 from common.linking.matching import EscoMatch
+from common.occupations.matching import EssentialCoverage
 from common.occupations.ranker import OccupationMatch
 
 MAX_SKILL_CHARS = 200
@@ -340,6 +341,9 @@ class EscoMatchOut(EscoMatch):
 
 
 class MatchResponse(BaseModel):
+    occupation: EssentialCoverage | None = Field(
+        None, description="First: the job's ESCO occupation and how many of its essential skills the resume has "
+        "(`score`), essential skills then the rest, missing ones first (null without an occupation model).")
     score: float = Field(description="0..1: how much of the job's competency-group weight the resume covers.")
     level: int
     groups: list[GroupMatchOut] = Field(description="Groups shared by resume and job, biggest contribution first.")

@@ -335,5 +335,6 @@ def test_the_cli_match_and_the_api_match_give_one_answer(client, tiny_models, se
     cli = json.loads(proc.stdout)
     api = client.post("/match", json={"resume_skills": resume, "job_skills": job}).json()
     assert api["esco"] is not None and cli["esco"] is not None  # both found the champion linker
-    for key in ("score", "level", "groups", "missing", "exact_overlap", "esco"):
+    assert api["occupation"] is not None and cli["occupation"] is not None  # and the champion occupation model
+    for key in ("score", "level", "groups", "missing", "exact_overlap", "esco", "occupation"):
         assert cli[key] == pytest.approx(api[key]) if key == "score" else cli[key] == api[key], key

@@ -68,3 +68,16 @@ def test_bad_input_is_a_400_with_a_sentence(client, body, says):
     r = client.post("/occupations", json=body)
     assert r.status_code == 400, r.text
     assert says in r.text
+
+
+def test_match_reports_the_jobs_essential_skills_first(client):
+    """The job is a data engineer's (tiny occupations): its essential skills come first, missing first."""
+    job = ["sql", "data", "sql data", "manage sql data", "python"]
+    body = client.post("/match", json={"resume_skills": ["sql", "data"], "job_skills": job}).json()
+    assert next(iter(body)) == "occupation"  # first in the answer
+    occ = body["occupation"]
+    assert occ["occupation"]["label"] == "data engineer"
+    assert [r["label"] for r in occ["essential"]] == ["sql data", "manage sql data", "sql", "data"]
+    assert [r["on_resume"] for r in occ["essential"]] == [False, False, True, True]
+    assert occ["score"] == pytest.approx(0.5)
+    assert [(r["label"], r["importance"]) for r in occ["rest"]] == [("python", "optional")]

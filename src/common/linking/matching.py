@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from common.groups.matching import MatchResult, match
+from common.groups.matching import MatchResult
 from common.linking.linker import LinkMatch
 
 
@@ -26,9 +26,10 @@ class SkillMatch(MatchResult):
     esco: EscoMatch | None = Field(None, description="The same comparison on linked ESCO skills (None without a linker).")
 
 
-def esco_match(linker: Any, resume_skills: list[str], job_skills: list[str]) -> EscoMatch:
-    """Resume/job overlap on linked ESCO skills: the share of the job's linked skills the resume has."""
-    links = linker.link(list(resume_skills) + list(job_skills), top_k=1)
+def esco_match(linker: Any, resume_skills: list[str], job_skills: list[str], links: list[Any] | None = None) -> EscoMatch:
+    """Resume/job overlap on linked ESCO skills: the share of the job's linked skills the resume has.
+    ``links``: the linker's results for resume + job skills when the caller already has them."""
+    links = links if links is not None else linker.link(list(resume_skills) + list(job_skills), top_k=1)
     resume = {r.linked.uri: r.linked for r in links[: len(resume_skills)] if r.linked}
     job_links = links[len(resume_skills):]
     job = {r.linked.uri: r.linked for r in job_links if r.linked}
@@ -36,11 +37,3 @@ def esco_match(linker: Any, resume_skills: list[str], job_skills: list[str]) -> 
     return EscoMatch(score=len(shared) / len(job) if job else 0.0, shared=shared,
                      missing=[m for u, m in job.items() if u not in resume],
                      unlinked_job_skills=[r.skill for r in job_links if r.linked is None])
-
-
-def match_skills(resume_skills: list[str], job_skills: list[str], group_model: Any, linker: Any | None = None,
-                 level: int = 2) -> SkillMatch:
-    """``common.groups.matching.match`` plus, when a linker is given, the ESCO comparison."""
-    groups = match(resume_skills, job_skills, group_model, level=level)
-    esco = esco_match(linker, resume_skills, job_skills) if linker is not None else None
-    return SkillMatch(**groups.model_dump(), esco=esco)

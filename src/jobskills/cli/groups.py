@@ -179,8 +179,9 @@ def match_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON (the fields /match answers with)."),
 ) -> None:
     """How well a resume covers a job, compared in competency groups and linked ESCO skills."""
-    from common.linking.matching import match_skills
+    from common.occupations.matching import match_with_occupation
     from jobskills.cli.keywords import load_default_linker
+    from jobskills.cli.occupations import load_default_occupations
 
     with user_errors():
         resume_skills = _read_skills(resume, extract)
@@ -188,11 +189,17 @@ def match_cmd(
         if not job_skills:
             raise ValueError(f"no skills found in {job}")
         gm, _ = _load_model(model)
-        result = match_skills(resume_skills, job_skills, gm, load_default_linker(linker) if esco else None,
-                              level=level)
+        result = match_with_occupation(resume_skills, job_skills, gm, load_default_linker(linker) if esco else None,
+                                       load_default_occupations() if esco else None, level=level)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
+    occ = result.occupation
+    if occ is not None and occ.occupation is not None:
+        have = sum(r.on_resume for r in occ.essential)
+        typer.echo(f"job's occupation: {occ.occupation.label} (ISCO {occ.occupation.isco}); the resume has {have} of its "
+                   f"{len(occ.essential)} essential skills"
+                   + (f" (missing: {', '.join(r.label for r in occ.essential if not r.on_resume)})" if have < len(occ.essential) else ""))
     if result.esco is not None:
         typer.echo(f"ESCO skills: {result.esco.score:.3f} of the job's linked skills are on the resume "
                    f"(missing: {', '.join(m.label for m in result.esco.missing) or 'none'})")

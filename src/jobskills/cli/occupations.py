@@ -22,6 +22,18 @@ def load_occupation_model(model: Optional[Path]) -> tuple[Any, Path]:
     return OccupationModel.load(model_dir), model_dir
 
 
+def load_default_occupations() -> Any:
+    """The champion (else latest) occupation model; None, with a line on stderr, when none was built."""
+    from common.occupations.model import MODEL_FILE, OccupationModel, default_model_dir
+
+    path = default_model_dir()
+    if not (path / MODEL_FILE).exists():
+        console.print(f"no occupation model at {path}: essential skills are left out "
+                      "(build one with 'jobskills esco build-occupations')")
+        return None
+    return OccupationModel.load(path)
+
+
 def build_occupations_cmd(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="OccupationConfig YAML (configs/occupations.yaml)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads."),
