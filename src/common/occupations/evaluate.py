@@ -7,7 +7,7 @@ occupation's listed skills (the relation lookup alone). The fitted ranker should
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,13 +41,16 @@ def recall_table(ranks: np.ndarray) -> dict[str, float]:
 
 
 def evaluate_ranker(ranker: OccupationRanker, postings: Sequence[PseudoPosting],
-                    index: dict[str, list[str]], batch: int = 128) -> dict[str, Any]:
-    """R@1 / R@5 / R@10 / MRR of the ranker and of the two baselines over ``postings``."""
+                    index: dict[str, list[str]], batch: int = 128,
+                    resolve: Callable[[list[str]], list[str]] | None = None) -> dict[str, Any]:
+    """R@1 / R@5 / R@10 / MRR of the ranker and of the two baselines over ``postings``. Skill names
+    become URIs by exact name (``index``), or by ``resolve`` (e.g. the linker's links)."""
+    resolve = resolve or (lambda names: resolve_names(names, index))
     truth = [ranker._row[p.occupation_uri] for p in postings]
     r_model, r_title, r_overlap = [], [], []
     for s in range(0, len(postings), batch):
         part = postings[s : s + batch]
-        skills = [resolve_names(p.skills, index) for p in part]
+        skills = [resolve(p.skills) for p in part]
         titles = [p.title for p in part]
         F = ranker.features(titles, skills, [p.held_out for p in part])
         t = truth[s : s + batch]
