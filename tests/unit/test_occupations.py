@@ -134,6 +134,11 @@ def test_the_model_round_trips_and_reports_its_figures(tiny_model, tmp_path):
     assert {"dev_title", "test_title", "dev_no_title", "importance"} <= set(m.metrics)
     assert set(m.metrics["test_title"]) == {"ranker", "skill_overlap", "title_cosine"}
     m.save(tmp_path / "again")
+    from common.pipeline.kinds import OCCUPATION_METRIC
+    from common.registry import folder_metadata
+
+    assert folder_metadata(tmp_path / "again") == {"primary_metric": OCCUPATION_METRIC,
+                                                   "primary_value": m.metrics["dev_title"]["ranker"]["r_at_1"]}
     back = OccupationModel.load(tmp_path / "again")
     uris = m.keyword_skills(["python", "java"])
     assert back.analyze(["x"], [uris])[0].occupations == m.analyze(["x"], [uris])[0].occupations

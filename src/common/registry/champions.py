@@ -237,8 +237,15 @@ class ModelQuality:
 
 def folder_metadata(folder: Path) -> dict[str, Any]:
     """Registry-style metadata (primary metric and value) for a model folder outside the store,
-    from the dev report a training run left in it (``report.json``; a linker's ``linker.json``);
-    empty when there is none."""
+    from the dev report a training run left in it (``report.json``; a linker's ``linker.json``; an
+    occupation model's ``occupations.json``); empty when there is none."""
+    occupations = Path(folder) / "occupations.json"
+    if occupations.exists():
+        try:
+            r1 = json.loads(occupations.read_text(encoding="utf-8"))["metrics"]["dev_title"]["ranker"]["r_at_1"]
+            return {"primary_metric": "dev_title.ranker.r_at_1", "primary_value": float(r1)}
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
     linker = Path(folder) / "linker.json"
     if linker.exists():
         try:
