@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"keywords", "groups", "topics"},
     {"linking"},
     {"occupations"},
+    {"batch"},
     {"monitoring"},
     {"pipeline"},
     {"testing"},

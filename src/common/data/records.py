@@ -150,6 +150,45 @@ class QuarantineRecord(BaseModel):
             )
 
 
+class ExtractedKeyword(BaseModel):
+    """One keyword of a batch extraction (``common.batch``): a row of ``keywords/*.parquet`` and of
+    the store's ``extracted_keywords`` table. ``models`` names the models that made it."""
+
+    posting_id: str
+    models: str
+    start: int
+    end: int
+    text: str
+    type: str
+    confidence: float
+    esco_uri: str | None = None
+    esco_label: str | None = None
+    link_score: float | None = None
+    groups: list[str] = Field(default_factory=list)
+    importance: str | None = None
+
+
+class ExtractedPosting(BaseModel):
+    """One posting of a batch extraction: a row of ``postings/*.parquet`` and of the store's
+    ``extracted_postings`` table; ``status`` is ``ok`` or ``failed`` (with ``error``)."""
+
+    posting_id: str
+    models: str
+    words: int = 0
+    n_keywords: int = 0
+    keyword_model: str | None = None
+    linker_model: str | None = None
+    group_model: str | None = None
+    occupation_model: str | None = None
+    occupation_uri: str | None = None
+    occupation_label: str | None = None
+    isco: str | None = None
+    occupation_score: float | None = None
+    status: str = "ok"
+    error: str | None = None
+    extracted_at: datetime = Field(default_factory=utcnow)
+
+
 class RunRecord(BaseModel):
     """Metadata of one flow run (params, counts, status); keyed by ``run_id``."""
 

@@ -37,6 +37,8 @@ from pydantic import BaseModel
 
 from common.data.backends import DuckDBBackend, PostgresBackend, StorageError, redact_url
 from common.data.records import (
+    ExtractedKeyword,
+    ExtractedPosting,
     LabelRecord,
     MergedLabelRecord,
     PostingRecord,
@@ -115,6 +117,10 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("quarantine", QuarantineRecord, keys=(("quarantine_id",),), mode="insert",
                   order_by="created_at, quarantine_id"),
         TableSpec("runs", RunRecord, keys=(("run_id",),), mode="upsert", order_by="started_at, run_id"),
+        TableSpec("extracted_postings", ExtractedPosting, keys=(("posting_id", "models"),), mode="upsert",
+                  order_by="extracted_at, posting_id"),
+        TableSpec("extracted_keywords", ExtractedKeyword, keys=(("posting_id", "models", "start", "end", "type"),),
+                  mode="upsert", order_by="posting_id, start, \"end\", type"),
     )
 }
 
@@ -303,6 +309,11 @@ class Store:
     def add_quarantine(self, rows: Rows) -> int:
         """Store refused rows with their reason (the same refusal twice is stored once)."""
         return self._write("quarantine", rows)
+
+    def add_extractions(self, postings: Rows, keywords: Rows) -> tuple[int, int]:
+        """Store a batch extraction's posting and keyword rows (``common.batch``); a posting
+        extracted again by the same models replaces its rows."""
+        return self._write("extracted_postings", postings), self._write("extracted_keywords", keywords)
 
     def record_run(self, run: RunRecord | dict[str, Any]) -> None:
         """Create or update the metadata row of one flow run.

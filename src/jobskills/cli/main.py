@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jobskills.cli import encoders, groups, keywords, linking, monitoring, occupations, pipeline, serving, topics
+from jobskills.cli import batch, encoders, groups, keywords, linking, monitoring, occupations, pipeline, serving, topics
 
 app = typer.Typer(
     name="jobskills",
@@ -31,7 +31,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (keywords, encoders, groups, linking, occupations, pipeline, serving, monitoring, topics):
+for _module in (keywords, batch, encoders, groups, linking, occupations, pipeline, serving, monitoring, topics):
     _module.register(app)
 
 
