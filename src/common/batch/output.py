@@ -109,6 +109,7 @@ def read_output(out_dir: str | Path, kind: str) -> pd.DataFrame:
         raise ValueError(f"kind must be one of {KINDS}")
     committed = {p.name for p in _parts(Path(out_dir), "postings")}
     parts = [p for p in _parts(Path(out_dir), kind) if p.name in committed]
-    if not parts:
+    frames = [f for f in (pd.read_parquet(p) for p in parts) if len(f)]
+    if not frames:
         return pd.DataFrame(columns=COLUMNS[kind])
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
