@@ -634,3 +634,23 @@ def test_scale_doc_commands_refer_to_real_files_and_commands():
             assert words[1] in get_command(app).commands, f"{cmd!r}: no such jobskills command"
         if words[0] == "python" and words[1] == "-m":
             __import__(words[2])
+
+
+def test_the_dask_cluster_the_config_names_exists_and_its_workers_can_run_batch_extract():
+    """k8s: JOBSKILLS_DASK_ADDRESS points at the dask-scheduler Service; the workers run the flows
+    image (the flows' code and libraries), single-threaded, with the data volume (Parquet parts), the
+    model store (the models) and the store's URL (the flow's store tasks run there too)."""
+    env = next(o for o in _k8s_objects() if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "jobskills-env")
+    assert env["data"]["JOBSKILLS_TASK_RUNNER"] == "dask"
+    host, port = env["data"]["JOBSKILLS_DASK_ADDRESS"].removeprefix("tcp://").split(":")
+    svc = _by_kind("Service")[host]
+    assert int(port) in [p["port"] for p in svc["spec"]["ports"]]
+    worker = _pod_spec(_by_kind("Deployment")["dask-worker"])
+    (c,) = worker["containers"]
+    assert c["image"] == "jobskills-flows" and c["command"][:3] == ["dask", "worker", env["data"]["JOBSKILLS_DASK_ADDRESS"]]
+    assert c["command"][c["command"].index("--nthreads") + 1] == "1"
+    assert {m["mountPath"] for m in c["volumeMounts"]} == {"/data", "/bentoml"}
+    assert {"jobskills-env", "jobskills-db"} <= {next(iter(r.values()))["name"] for r in c["envFrom"]}
+    compose = _compose()["services"]
+    assert compose["dask-worker"]["profiles"] == ["dask"] and "dask-scheduler" in compose
+    assert {v.split(":")[1] for v in compose["dask-worker"]["volumes"][:2]} == {"/data", "/bentoml"}
