@@ -55,3 +55,33 @@ def test_line_ids_follow_newlines():
     text = "a b\nc\n\nd"
     offsets = [(0, 1), (2, 3), (4, 5), (7, 8)]
     assert line_ids(text, offsets) == [0, 0, 1, 3]
+
+
+def test_pieces_from_one_tokenisation_of_the_text_equal_word_by_word_pieces(tiny_bert_dir):
+    """``text_pieces`` (one tokenizer call per text) gives each word the ids ``word_pieces`` gives it
+    alone, on real postings (SkillSpan dev, with punctuation, numbers, URLs and unknown characters)."""
+    import pytest
+    from transformers import AutoTokenizer
+
+    from common.core.config import encoder_or_default
+    from common.keywords.encoding import text_pieces, word_pieces
+    from common.text.spans import blank_control_chars, posting_text
+    from common.text.words import word_tokens
+
+    try:
+        from common.data.skillspan import load_skillspan
+
+        texts = [posting_text(p) for p in load_skillspan("dev")]
+    except FileNotFoundError as exc:
+        pytest.skip(f"SkillSpan absent: {exc}")
+    texts.append("C++/C#, .NET 4.5; naïve café 東京 — résumé 🙂 e-mail: a@b.io (50%) x\u00a0y")
+    for path in (encoder_or_default(None), tiny_bert_dir):
+        tok = AutoTokenizer.from_pretrained(path)
+        n = 0
+        for text in texts:
+            text = blank_control_chars(text)
+            words, offsets = word_tokens(text)
+            got = text_pieces(tok, text, offsets)
+            assert got is not None and got == word_pieces(tok, words)
+            n += len(words)
+        assert n > 10_000

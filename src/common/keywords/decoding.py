@@ -25,20 +25,32 @@ def bio_viterbi(logp: np.ndarray) -> np.ndarray:
     splits spans at one uncertain word; decoding the best *valid* path instead keeps span
     boundaries consistent, as a CRF would, with no extra parameters.
     """
-    n = len(logp)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
+    return bio_viterbi_batch(np.asarray(logp)[None], np.array([len(logp)]))[0, : len(logp)]
+
+
+def bio_viterbi_batch(logp: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``bio_viterbi`` of many sequences at once: ``logp [B, T, 3]``, ``lengths [B]`` -> paths
+    ``[B, T]`` (0 past each length). One numpy step per position for the whole batch, instead of
+    one per position per sequence: decoding was 8 % of a batch extraction's time."""
+    B, T = logp.shape[0], logp.shape[1]
+    path = np.zeros((B, T), dtype=np.int64)
+    if B == 0 or T == 0:
+        return path
+    lengths = np.asarray(lengths)
     trans = np.where(BIO_ALLOWED, 0.0, -np.inf)
-    score = logp[0] + np.array([0.0, 0.0, -np.inf])
-    back = np.zeros((n, 3), dtype=np.int64)
-    for i in range(1, n):
-        cand = score[:, None] + trans  # [from, to]
-        back[i] = cand.argmax(0)
-        score = cand.max(0) + logp[i]
-    path = np.zeros(n, dtype=np.int64)
-    path[-1] = int(score.argmax())
-    for i in range(n - 1, 0, -1):
-        path[i - 1] = back[i, path[i]]
+    score = logp[:, 0] + np.array([0.0, 0.0, -np.inf])
+    back = np.zeros((B, T, 3), dtype=np.int64)
+    keep = np.broadcast_to(np.arange(3), (B, 3))
+    for t in range(1, T):
+        cand = score[:, :, None] + trans  # [B, from, to]
+        active = (t < lengths)[:, None]
+        back[:, t] = np.where(active, cand.argmax(1), keep)  # past the end: stay on the same label
+        score = np.where(active, cand.max(1) + logp[:, t], score)
+    rows = np.arange(B)
+    path[:, T - 1] = score.argmax(1)
+    for t in range(T - 1, 0, -1):
+        path[:, t - 1] = back[rows, t, path[:, t]]
+    path[np.arange(T)[None, :] >= lengths[:, None]] = 0
     return path
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from common.core.types import KEYWORD_TYPES
 from common.keywords.config import LABELS
-from common.keywords.decoding import bio_viterbi
+from common.keywords.decoding import bio_viterbi_batch
 
 
 def build_net(encoder: Any, variant: str, dropout: float) -> Any:
@@ -84,10 +84,11 @@ def build_net(encoder: Any, variant: str, dropout: float) -> Any:
                 if method == "argmax":
                     best = em.argmax(-1).cpu().numpy()
                     return [best[i, :n] for i, n in enumerate(lengths)]
-                logp = em.float().log_softmax(-1).cpu().numpy()
-                return [np.stack([bio_viterbi(logp[i, :n, k]) for k in range(logp.shape[2])], axis=1)
-                        if n else np.zeros((0, logp.shape[2]), dtype=np.int64)
-                        for i, n in enumerate(lengths)]
+                logp = em.float().log_softmax(-1).cpu().numpy()  # [rows, words, layers, 3]
+                rows, words, layers = logp.shape[:3]
+                flat = logp.transpose(0, 2, 1, 3).reshape(rows * layers, words, -1)
+                paths = bio_viterbi_batch(flat, np.repeat(lengths, layers)).reshape(rows, layers, words)
+                return [paths[i, :, :n].T.copy() for i, n in enumerate(lengths)]
             paths = [crf.decode(em[:, :, k], mask=mask) for k, crf in enumerate(self.crfs)]
             return [np.stack([np.asarray(paths[k][i]) for k in range(len(self.crfs))], axis=1)
                     for i in range(len(lengths))]
