@@ -34,6 +34,7 @@ def extract_batch_cmd(
 ) -> None:
     """Keywords (with ESCO links, groups, occupation) of every posting of a file or of the store."""
     from common.batch.config import BatchConfig
+    from common.batch.extract import run_batch
     from common.batch.inputs import count_rows, postings_from_store, read_postings
     from common.batch.models import default_paths, load_models
     from common.batch.output import done_state, reset
@@ -70,7 +71,8 @@ def extract_batch_cmd(
             if workers > 1 or dask:
                 summary = _on_dask(rows, out_dir, paths, cfg, done, limit, not quiet, total, workers, dask, on_part)
             else:
-                summary = run_batch_here(rows, out_dir, load_models(paths), cfg, done, limit, not quiet, total, on_part)
+                summary = run_batch(rows, out_dir, load_models(paths), cfg, done, limit=limit, progress=not quiet,
+                                    total=total, on_part=on_part)
         finally:
             if store is not None:
                 store.close()
@@ -79,13 +81,6 @@ def extract_batch_cmd(
                   f"{d['words_per_s']:,.0f} words/s, {d['postings_per_s']} postings/s), {d['skipped_done']} already "
                   f"done, {d['quarantined']} quarantined{' ' + str(d['by_reason']) if d['by_reason'] else ''}, "
                   f"{d['failed']} failed; {d['seconds']:.1f} s -> {out_dir}")
-
-
-def run_batch_here(*args: Any) -> Any:
-    from common.batch.extract import run_batch
-
-    rows, out_dir, models, cfg, done, limit, progress, total, on_part = args
-    return run_batch(rows, out_dir, models, cfg, done, limit=limit, progress=progress, total=total, on_part=on_part)
 
 
 def _on_dask(rows: Any, out_dir: Path, paths: Any, cfg: Any, done: Any, limit: int | None, progress: bool,
