@@ -81,3 +81,36 @@ def test_match_reports_the_jobs_essential_skills_first(client):
     assert [r["on_resume"] for r in occ["essential"]] == [False, False, True, True]
     assert occ["score"] == pytest.approx(0.5)
     assert [(r["label"], r["importance"]) for r in occ["rest"]] == [("python", "optional")]
+
+
+def _cli(args: list[str], env: dict[str, str]):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from jobskills.cli.main import app; app()", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_the_cli_and_the_api_name_the_same_occupations(client, serving_env):
+    """`jobskills occupations --json` and `/occupations` run the same models and library call."""
+    import json
+
+    proc = _cli(["occupations", POSTING, "--json", "--top-k", "3"], serving_env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cli = json.loads(proc.stdout)
+    api = client.post("/occupations", json={"text": POSTING, "top_k": 3}).json()
+    assert cli["title"] == api["title"] == "data engineer"
+    assert [o["uri"] for o in cli["occupations"]] == [o["uri"] for o in api["occupations"]]
+    assert [(k["text"], k["importance"]) for k in cli["keywords"]] == [(k["text"], k["importance"]) for k in api["keywords"]]
+    assert "dev_title.ranker.r_at_1" in proc.stderr  # which model answered, with its dev score
+
+
+@pytest.mark.parametrize("args, says", [
+    (["occupations", "  "], "the text is empty"),
+    (["occupations", "x", "--title", "t" * 201], "the limit is 200"),
+    (["occupations", "x", "--model", "/nonexistent"], "jobskills esco build-occupations"),
+])
+def test_the_cli_refuses_bad_input_with_a_sentence(serving_env, args, says):
+    proc = _cli(args, serving_env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert says in " ".join(proc.stderr.split())
