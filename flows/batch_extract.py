@@ -59,16 +59,15 @@ def extract_partition(paths: ModelPaths, postings: list[Posting], out_dir: str, 
 @task(name="store-extractions", retries=2, retry_delay_seconds=5, cache_policy=None)
 def store_extractions(results: list[dict[str, Any]], bad: list[BadRow], run_id: str) -> dict[str, int]:
     """Posting and keyword rows into the store; refused postings into its quarantine."""
+    from common.batch.extract import quarantine_rows
     from common.data.records import QuarantineRecord
     from common.data.storage import Store
 
     posts = [r for res in results for r in res["rows"][0]]
     kws = [r for res in results for r in res["rows"][1]]
-    failed = [r for r in posts if r["status"] == "failed"]
-    quarantine = [QuarantineRecord(stage="batch_extract", source_table="postings", row_key=b.id or b.key,
-                                   reason=b.reason, row={"id": b.id}, run_id=run_id) for b in bad]
-    quarantine += [QuarantineRecord(stage="batch_extract", source_table="postings", row_key=r["posting_id"],
-                                    reason=r["error"], row={"id": r["posting_id"]}, run_id=run_id) for r in failed]
+    quarantine = [QuarantineRecord(stage="batch_extract", source_table="postings",
+                                   row_key=q["id"] or f"{q['source']}:{q['line']}", reason=q["reason"],
+                                   row={"id": q["id"]}, run_id=run_id) for q in quarantine_rows(bad, posts)]
     with Store.open() as store:
         n_posts, n_kws = store.add_extractions(posts, kws) if posts else (0, 0)
         n_bad = store.add_quarantine(quarantine) if quarantine else 0

@@ -49,6 +49,45 @@ class BatchSummary:
         return {**asdict(self), "words_per_s": round(self.words_per_s, 1),
                 "postings_per_s": round(self.extracted / self.seconds, 2) if self.seconds else 0.0}
 
+    def count_bad(self, bad: list[BadRow]) -> None:
+        self.quarantined += len(bad)
+        for b in bad:
+            reason = b.reason.split(" (")[0].split(";")[0]
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+    def count_part(self, got: dict[str, Any]) -> None:
+        """Add one committed part's counts (``commit_part``'s answer)."""
+        for key in ("extracted", "failed", "keywords", "words"):
+            setattr(self, key, getattr(self, key) + got[key])
+        self.parts += 1
+
+    def save(self) -> None:
+        (Path(self.out_dir) / "summary.json").write_text(json.dumps(self.as_dict(), indent=2), encoding="utf-8")
+
+
+def quarantine_rows(bad: list[BadRow], post_rows: list[dict]) -> list[dict]:
+    """Quarantine rows of the refused input rows and of the postings the model failed on."""
+    return ([{"source": b.source, "line": b.line, "id": b.id, "reason": b.reason, "excerpt": b.excerpt} for b in bad]
+            + [{"source": "model", "line": 0, "id": r["posting_id"], "reason": r["error"], "excerpt": ""}
+               for r in post_rows if r["status"] == "failed"])
+
+
+def commit_part(writer: PartWriter, models: BatchModels, todo: list[Posting], bad: list[BadRow],
+                cfg: BatchConfig) -> dict[str, Any]:
+    """Extract ``todo``, commit it with ``bad`` as one part; its counts and its rows (``rows``)."""
+    post_rows, kw_rows = extract_part(models, todo, cfg) if todo else ([], [])
+    writer.commit(post_rows, kw_rows, quarantine_rows(bad, post_rows))
+    failed = sum(r["status"] == "failed" for r in post_rows)
+    return {"extracted": len(post_rows) - failed, "failed": failed, "keywords": len(kw_rows),
+            "words": sum(r["words"] for r in post_rows), "postings": len(todo), "rows": (post_rows, kw_rows)}
+
+
+def set_threads(cfg: BatchConfig) -> None:
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+
 
 def _extract(models: BatchModels, texts: list[str]) -> list[Any]:
     """Keywords per text, or the exception for the texts that fail alone."""
@@ -151,37 +190,21 @@ def run_batch(rows: Iterable[Posting | BadRow], out_dir: str | Path, models: Bat
     rows)`` runs after each commit (the store variant writes them to the store). Returns the summary."""
     from tqdm.auto import tqdm
 
-    if cfg.threads:
-        import torch
-
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     writer = PartWriter(out_dir, prefix)
     summary = BatchSummary(models=models.paths.key, out_dir=str(out_dir))
     bar = tqdm(total=total, unit="posting", desc="extracting", disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
     for todo, bad in pending_parts(rows, done, cfg.part_size, limit, summary):
-        post_rows, kw_rows = extract_part(models, todo, cfg) if todo else ([], [])
-        failed = [r for r in post_rows if r["status"] == "failed"]
-        quarantine = [{"source": b.source, "line": b.line, "id": b.id, "reason": b.reason, "excerpt": b.excerpt}
-                      for b in bad]
-        quarantine += [{"source": "model", "line": 0, "id": r["posting_id"], "reason": r["error"], "excerpt": ""}
-                       for r in failed]
-        writer.commit(post_rows, kw_rows, quarantine)
-        if on_part is not None and post_rows:
-            on_part(post_rows, kw_rows)
-        summary.parts += 1
-        summary.extracted += len(post_rows) - len(failed)
-        summary.failed += len(failed)
-        summary.quarantined += len(bad)
-        for b in bad:
-            reason = b.reason.split(" (")[0].split(";")[0]
-            summary.by_reason[reason] = summary.by_reason.get(reason, 0) + 1
-        summary.keywords += len(kw_rows)
-        summary.words += sum(r["words"] for r in post_rows)
+        got = commit_part(writer, models, todo, bad, cfg)
+        if on_part is not None and got["rows"][0]:
+            on_part(*got["rows"])
+        summary.count_part(got)
+        summary.count_bad(bad)
         summary.seconds = time.perf_counter() - t0
         bar.update(len(todo) + len(bad))
         bar.set_postfix(words_s=f"{summary.words_per_s:,.0f}", done=summary.extracted, bad=summary.quarantined)
     bar.close()
     summary.seconds = time.perf_counter() - t0
-    (Path(out_dir) / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+    summary.save()
     return summary

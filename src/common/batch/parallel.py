@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from common.batch.config import BatchConfig
-from common.batch.extract import BatchSummary, extract_part, pending_parts
+from common.batch.extract import BatchSummary, commit_part, pending_parts, quarantine_rows, set_threads
 from common.batch.inputs import BadRow, Posting
 from common.batch.models import RUN_LOCK, ModelPaths, cached_models
 from common.batch.output import DoneState, PartWriter
@@ -26,20 +26,11 @@ def process_partition(paths: ModelPaths, postings: list[Posting], out_dir: str, 
                       prefix: str, return_rows: bool = False) -> dict[str, Any]:
     """Extract and commit one partition (in a worker); returns its counts (and its rows, for a
     caller that stores them)."""
-    if cfg.threads:
-        import torch
-
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg)
     models = cached_models(paths, cfg.device)
     with RUN_LOCK:
-        post_rows, kw_rows = extract_part(models, postings, cfg)
-    failed = [r for r in post_rows if r["status"] == "failed"]
-    quarantine = [{"source": "model", "line": 0, "id": r["posting_id"], "reason": r["error"], "excerpt": ""}
-                  for r in failed]
-    PartWriter(out_dir, prefix).commit(post_rows, kw_rows, quarantine)
-    return {"extracted": len(post_rows) - len(failed), "failed": len(failed), "keywords": len(kw_rows),
-            "words": sum(r["words"] for r in post_rows), "postings": len(postings),
-            **({"rows": (post_rows, kw_rows)} if return_rows else {})}
+        got = commit_part(PartWriter(out_dir, prefix), models, postings, [], cfg)
+    return got if return_rows else {k: v for k, v in got.items() if k != "rows"}
 
 
 def run_on_dask(client: Any, rows: Iterable[Posting | BadRow], out_dir: str | Path, paths: ModelPaths,
@@ -47,8 +38,6 @@ def run_on_dask(client: Any, rows: Iterable[Posting | BadRow], out_dir: str | Pa
                 total: int | None = None, in_flight_per_worker: int = 2,
                 on_part: Callable[[list[dict], list[dict]], Any] | None = None) -> BatchSummary:
     """``run_batch`` with the parts extracted on the workers of ``client`` (a ``distributed.Client``)."""
-    import json
-
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -64,25 +53,17 @@ def run_on_dask(client: Any, rows: Iterable[Posting | BadRow], out_dir: str | Pa
 
     def collect(fut: Any) -> None:
         got = fut.result()
-        if on_part is not None and got.get("rows") and got["rows"][0]:
+        if on_part is not None and got["rows"][0]:
             on_part(*got["rows"])
-        summary.extracted += got["extracted"]
-        summary.failed += got["failed"]
-        summary.keywords += got["keywords"]
-        summary.words += got["words"]
-        summary.parts += 1
+        summary.count_part(got)
         summary.seconds = time.perf_counter() - t0
         bar.update(got["postings"])
         bar.set_postfix(words_s=f"{summary.words_per_s:,.0f}", done=summary.extracted, bad=summary.quarantined)
 
     for todo, bad in pending_parts(rows, done, cfg.part_size, limit, summary):
         if bad:
-            local.commit([], [], [{"source": b.source, "line": b.line, "id": b.id, "reason": b.reason,
-                                   "excerpt": b.excerpt} for b in bad])
-            summary.quarantined += len(bad)
-            for b in bad:
-                reason = b.reason.split(" (")[0].split(";")[0]
-                summary.by_reason[reason] = summary.by_reason.get(reason, 0) + 1
+            local.commit([], [], quarantine_rows(bad, []))
+            summary.count_bad(bad)
             bar.update(len(bad))
         if todo:
             pending.add(client.submit(process_partition, paths, todo, str(out_dir), cfg, f"{run}-{n_sent:05d}",
@@ -94,5 +75,5 @@ def run_on_dask(client: Any, rows: Iterable[Posting | BadRow], out_dir: str | Pa
         collect(fut)
     bar.close()
     summary.seconds = time.perf_counter() - t0
-    (Path(out_dir) / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2), encoding="utf-8")
+    summary.save()
     return summary
