@@ -199,11 +199,16 @@ class ApiService:
     def _model(self, which: str) -> dict | None:
         """The ``model`` description (tag, tier, dev score, floor) of a dependency's info."""
         if which == "linker":
-            return ((self._infos.get("groups") or {}).get("linker") or {}).get("model")
+            return self._group_part("linker").get("model")
         return (self._infos.get(which) or {}).get("model")
 
-    async def _linker_ready(self) -> bool:
-        return bool(((await self._info("groups")).get("linker") or {}).get("ready"))
+    def _group_part(self, part: str) -> dict:
+        """What the group service last reported of a model it serves beside the group model
+        (``linker`` or ``occupations``: ready, tag, error...); empty when it has not reported."""
+        return (self._infos.get("groups") or {}).get(part) or {}
+
+    async def _part_ready(self, part: str) -> bool:
+        return bool(((await self._info("groups")).get(part) or {}).get("ready"))
 
     async def _link(self, phrases: list[str], contexts: list[str | None] | None = None,
                     top_k: int = 1) -> list[LinkResultOut]:
@@ -217,7 +222,7 @@ class ApiService:
         each distinct phrase is linked once."""
         phrases = _unique_phrases([k for kws in batches for k in kws])
         links: dict[str, EscoLink | None] = {}
-        if phrases and await self._linker_ready():
+        if phrases and await self._part_ready("linker"):
             try:
                 results = await self._link(phrases)
             except Exception:  # noqa: BLE001  (keywords are the answer; a failed link must not cost them)
@@ -227,14 +232,11 @@ class ApiService:
         return [[LinkedKeyword(**k.model_dump(), esco=links.get(phrase_key(k.text))) for k in kws]
                 for kws in batches]
 
-    async def _occupations_ready(self) -> bool:
-        return bool(((await self._info("groups")).get("occupations") or {}).get("ready"))
-
     async def _with_occupations(self, texts: list[str], batches: list[list[Any]], titles: list[str | None] | None = None,
                                 top_k: int = 3) -> tuple[list[list[Any]], list[Any] | None]:
         """Each posting's occupations (``None`` without an occupation model) and its keywords with
         ``importance`` set for their skill; a failure costs the occupations, never the keywords."""
-        if not texts or not await self._occupations_ready():
+        if not texts or not await self._part_ready("occupations"):
             return batches, None
         queries = [OccupationQuery(text=t, title=(titles[i] if titles else None), keywords=[k.text for k in kws],
                                    linked=[k.esco.uri if k.esco else None for k in kws], top_k=top_k)
@@ -319,13 +321,13 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("link", ctx, "groups"):
             return err
-        if not await self._linker_ready():
+        if not await self._part_ready("linker"):
             REQUESTS.labels(endpoint="link", outcome="unavailable", transport=_transport(ctx)).inc()
-            reason = ((self._infos.get("groups") or {}).get("linker") or {}).get("error")
+            reason = self._group_part("linker").get("error")
             return _error(503, f"the ESCO linker is not available: {reason}", ctx)
         skills = list(request.skills)
         results = await self._link(skills, list(request.context) if request.context else None, request.top_k)
-        linker_info = self._infos["groups"].get("linker") or {}
+        linker_info = self._group_part("linker")
         tag = linker_info.get("tag")
         self._log("link", tag, t0, {"skills": skills, "context": request.context, "top_k": request.top_k},
                   {"results": [r.model_dump() for r in results]}, ctx)
@@ -395,9 +397,9 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("occupations", ctx, "keywords"):
             return err
-        if not await self._occupations_ready():
+        if not await self._part_ready("occupations"):
             REQUESTS.labels(endpoint="occupations", outcome="unavailable", transport=_transport(ctx)).inc()
-            reason = ((self._infos.get("groups") or {}).get("occupations") or {}).get("error")
+            reason = self._group_part("occupations").get("error")
             return _error(503, f"the occupation model is not available: {reason}", ctx)
         (kws,), occ = await self._with_occupations([request.text], await self._with_esco(await self._extract([request.text])),
                                                    [request.title], top_k=request.top_k)
@@ -405,7 +407,7 @@ class ApiService:
             REQUESTS.labels(endpoint="occupations", outcome="unavailable", transport=_transport(ctx)).inc()
             return _error(503, "ranking occupations failed; see the server log", ctx)
         ans = occ[0]
-        tag = ((self._infos.get("groups") or {}).get("occupations") or {}).get("tag")
+        tag = self._group_part("occupations").get("tag")
         resp = OccupationsResponse(title=ans.title, occupations=ans.occupations, keywords=kws, model_tag=tag)
         self._log("occupations", tag, t0, {"text": request.text, "title": request.title}, resp.model_dump(), ctx)
         return resp

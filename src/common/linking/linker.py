@@ -124,12 +124,10 @@ class ESCOLinker:
 
         n = max_length or self.cfg.max_length
         if n not in self._encoders:
-            shared = next(iter(self._encoders.values()), None)
-            enc = Encoder(self.encoder_path, device=self.cfg.device, max_length=n, num_threads=self.cfg.threads,
-                          onnx_dir=self.onnx_dir)
-            if shared is not None:
-                enc._loaded = shared._load()  # one model in memory, two truncation lengths
-            self._encoders[n] = enc
+            shared = next(iter(self._encoders.values()), None)  # one model in memory, two truncation lengths
+            self._encoders[n] = shared.with_max_length(n) if shared is not None else Encoder(
+                self.encoder_path, device=self.cfg.device, max_length=n, num_threads=self.cfg.threads,
+                onnx_dir=self.onnx_dir)
         return self._encoders[n]
 
     @property
@@ -260,9 +258,8 @@ def build_index(cfg: LinkerConfig, taxonomy: Taxonomy, encoder_path: str, progre
     strings, owner = taxonomy.short_strings()
     enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.max_length, num_threads=cfg.threads)
     short = embed_texts(strings, encoder=enc, use_cache=use_cache, progress=progress)
-    long_enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.text_max_length, num_threads=cfg.threads)
-    long_enc._loaded = enc._load()
-    text = embed_texts(taxonomy.skills["text"].tolist(), encoder=long_enc, use_cache=use_cache, progress=progress)
+    text = embed_texts(taxonomy.skills["text"].tolist(), encoder=enc.with_max_length(cfg.text_max_length),
+                       use_cache=use_cache, progress=progress)
     return short, np.asarray(owner, dtype=np.int64), text
 
 

@@ -63,6 +63,7 @@ class OccupationModel:
         self.metrics = metrics or {}
         self.labels = dict(zip(skills["uri"], skills["label"], strict=True))
         self._index: dict[str, list[str]] | None = None
+        self._ctx: Any = None  # the classifier's context, built on first use
 
     @property
     def cfg(self) -> OccupationConfig:
@@ -115,7 +116,7 @@ class OccupationModel:
                           probability=round(float(q), 4)) for u, q in zip(uris, p, strict=True)]
 
     def _context(self) -> Any:
-        if not hasattr(self, "_ctx"):
+        if self._ctx is None:
             emb = dict(zip(self.ranker.skill_uris, self.vectors["skill_emb"].astype(np.float32), strict=True))
             self._ctx = build_context(self.ranker.taxonomy, emb, self.skills, self.vectors["occ_text_emb"].astype(np.float32),
                                       self.importance_model.params.neighbours if self.importance_model else 10)

@@ -117,14 +117,13 @@ def fit_importance(cfg: OccupationConfig, occupations: OccupationTaxonomy, skill
     """The core/fringe classifier and the vectors it needs (``skill_emb`` by skill URI order of
     ``ranker.skill_uris``, ``occ_text_emb`` in occupation order)."""
     from common.occupations.importance import build_context, fit_importance_model
-    from common.text.embeddings import Encoder, embed_texts
+    from common.text.embeddings import embed_texts
 
     labels = dict(zip(skills.skills["uri"], skills.skills["label"], strict=True))
     enc = ranker.encoder()
     skill_vecs = embed_texts([labels.get(u, u) for u in ranker.skill_uris], encoder=enc, progress=progress)
-    long_enc = Encoder(ranker.encoder_path, device=cfg.device, max_length=cfg.text_max_length, num_threads=cfg.threads)
-    long_enc._loaded = enc._load()
-    occ_text = embed_texts(occupation_texts(occupations), encoder=long_enc, progress=progress)
+    occ_text = embed_texts(occupation_texts(occupations), encoder=enc.with_max_length(cfg.text_max_length),
+                           progress=progress)
     vectors = {"skill_emb": skill_vecs, "occ_text_emb": occ_text}
     ctx = build_context(occupations, dict(zip(ranker.skill_uris, skill_vecs, strict=True)), skills.skills, occ_text,
                         cfg.importance.neighbours)

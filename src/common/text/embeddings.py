@@ -119,6 +119,14 @@ class Encoder:
     def device(self) -> str:
         return self._load()[2]
 
+    def with_max_length(self, max_length: int | None) -> Encoder:
+        """The same model, loaded once and shared, truncating at another length (an index's short
+        names and long texts)."""
+        enc = Encoder(self.path, device=self.device_pref, max_length=max_length, batch_size=self.batch_size,
+                      num_threads=self.num_threads, onnx_dir=self.onnx_dir, backend=self.backend_pref)
+        enc._loaded = self._load()
+        return enc
+
     @property
     def dim(self) -> int:
         return int(self.model.config.hidden_size)
