@@ -128,6 +128,11 @@ class Settings(BaseSettings):
         return self.shared_data_dir / "esco"
 
     @property
+    def unlabeled_postings(self) -> Path:
+        """Unlabelled job text (JSONL) for distillation and self-training."""
+        return self.shared_data_dir / "unlabeled" / "postings.jsonl"
+
+    @property
     def db_path(self) -> Path:
         return self.data_dir / "jobskills.duckdb"
 

@@ -52,6 +52,12 @@ class TaggerConfig(StageConfig):
     lr: float = Field(8e-5, gt=0, description="Encoder learning rate (unused when frozen).")
     head_lr: float = Field(1e-3, gt=0, description="Learning rate of heads and CRF transitions.")
     weight_decay: float = 0.01
+    layer_lr_decay: float = Field(
+        1.0, gt=0, le=1, description="Layer-wise learning-rate decay: encoder layer i of L learns at "
+        "lr * decay**(L - 1 - i), the embeddings at lr * decay**L (1.0: one rate for the whole encoder).")
+    average_last_epochs: int = Field(
+        0, ge=0, description="Save the weight average of the last N epoch ends (checkpoint averaging); "
+        "0 or 1: the last weights. The last weights' dev figure is kept in the history beside it.")
     warmup_ratio: float = Field(0.1, ge=0, le=1)
     dropout: float = Field(0.1, ge=0, lt=1)
     grad_clip: float = 1.0
@@ -78,6 +84,10 @@ class TaggerConfig(StageConfig):
     teacher: str | None = Field(
         None, description="Knowledge distillation: a trained tagger folder (e.g. the accurate tier) whose per-word "
         "label distributions on the training postings the student also learns (linear heads only).")
+    unlabeled_cache: str | None = Field(
+        None, description="A folder of teacher labels of unlabelled text (`jobskills keywords label-unlabeled`): "
+        "its passages join the training windows and learn from the teacher alone (linear heads only).")
+    unlabeled_fraction: float = Field(1.0, ge=0, le=1, description="Use the first FRACTION of the cached passages.")
     distill_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the teacher term (1 - alpha: the gold labels).")
     distill_temperature: float = Field(2.0, gt=0, description="Softening of both distributions in the teacher term.")
     export_onnx: bool = Field(True, description="Export the trained encoder to ONNX (fp32 and int8) next to the "
@@ -85,7 +95,7 @@ class TaggerConfig(StageConfig):
 
     @model_validator(mode="after")
     def _check_teacher(self) -> TaggerConfig:
-        if self.teacher and self.variant == "crf":
+        if (self.teacher or self.unlabeled_cache) and self.variant == "crf":
             raise ValueError("distillation (teacher) needs linear heads: use variant finetune or frozen")
         return self
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ import numpy as np
 
 from common.core.types import KEYWORD_TYPES, Posting
 from common.keywords.config import LABELS, TaggerConfig, tier_for_params
-from common.keywords.distillation import attach_teacher, teacher_probabilities
+from common.keywords.distillation import attach_teacher, teacher_probabilities, unlabeled_items
 from common.keywords.encoding import WindowItem, collate, doc_from_posting, window_items
 from common.keywords.evaluate import evaluate_tagger, flat_metrics
 from common.keywords.export import export_and_score
@@ -108,10 +109,27 @@ def train_tagger(
     items = window_items(docs, tagger.tokenizer, cfg.max_length, cfg.stride)
     if cfg.teacher:
         attach_teacher(items, teacher_probabilities(cfg.teacher, train, device, progress))
+    if cfg.unlabeled_cache and cfg.unlabeled_fraction > 0:
+        items += unlabeled_items(cfg, tagger.tokenizer, first_doc=len(docs))
     run = _TrainingRun(cfg, tagger, items, out_dir / CHECKPOINT_DIR)
     run.resume()
     run.loop(dev, progress)
     return _finish(cfg, run, train, dev, out_dir, t0)
+
+
+def encoder_param_lr(name: str, lr: float, decay: float, n_layers: int) -> float:
+    """The learning rate of one encoder parameter under layer-wise decay (ULMFiT / Sun et al. 2019):
+    lower layers hold general language and move less. ``encoder.layer.i`` learns at
+    ``lr * decay**(n_layers - 1 - i)``, the embeddings at ``lr * decay**n_layers``, anything above
+    the layers (pooler, relative attention bias) at ``lr``."""
+    if decay == 1.0 or n_layers == 0:
+        return lr
+    match = re.search(r"(?:^|\.)layer\.(\d+)\.", name)
+    if match:
+        return lr * decay ** (n_layers - 1 - int(match.group(1)))
+    if name.startswith("embeddings.") or ".embeddings." in name:
+        return lr * decay**n_layers
+    return lr
 
 
 def _training_postings(cfg: TaggerConfig, train_postings: Sequence[Posting],
@@ -153,6 +171,7 @@ class _TrainingRun:
         self.cfg, self.tagger, self.items, self.ckpt_dir = cfg, tagger, items, ckpt_dir
         self.net, self.device = tagger.net, tagger.device
         self.pad = tagger.tokenizer.pad_token_id or 0
+        self.n_layers = int(getattr(self.net.encoder.config, "num_hidden_layers", 0))
         self.steps_per_epoch = math.ceil(len(items) / cfg.batch_size)
         total = math.ceil(cfg.epochs * self.steps_per_epoch)
         self.total = min(total, cfg.max_steps) if cfg.max_steps else total
@@ -167,9 +186,12 @@ class _TrainingRun:
         head = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
         groups = [{"params": head, "lr": cfg.head_lr, "weight_decay": 0.0}]
         if cfg.variant != "frozen":
-            enc = list(net.encoder.named_parameters())
-            groups += [{"params": [p for _, p in enc if p.ndim > 1], "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-                       {"params": [p for _, p in enc if p.ndim <= 1], "lr": cfg.lr, "weight_decay": 0.0}]
+            by_rate: dict[float, list[tuple[str, Any]]] = {}
+            for name, p in net.encoder.named_parameters():
+                by_rate.setdefault(encoder_param_lr(name, cfg.lr, cfg.layer_lr_decay, self.n_layers), []).append((name, p))
+            for lr, params in sorted(by_rate.items()):
+                groups += [{"params": [p for _, p in params if p.ndim > 1], "lr": lr, "weight_decay": cfg.weight_decay},
+                           {"params": [p for _, p in params if p.ndim <= 1], "lr": lr, "weight_decay": 0.0}]
         return groups
 
     def resume(self) -> None:
@@ -197,6 +219,36 @@ class _TrainingRun:
                                          "sched": self.sched.state_dict(), "step": self.step,
                                          "history": self.history, "torch_rng": torch.get_rng_state(),
                                          "config": self.cfg.model_dump()})
+
+    def _snapshot_path(self, epoch: int) -> Path:
+        return self.ckpt_dir / f"epoch-{epoch}.pt"
+
+    def averaged_epochs(self) -> list[int]:
+        """The epoch ends whose weights the final model averages (none when averaging is off)."""
+        n = self.cfg.average_last_epochs
+        last = math.ceil(self.total / self.steps_per_epoch)
+        return list(range(max(1, last - n + 1), last + 1)) if n >= 2 else []
+
+    def snapshot_epoch(self) -> None:
+        """Keep this epoch end's weights on disk (beside the checkpoint, so a resumed run has them)
+        when the final model will average them."""
+        import torch
+
+        epoch = math.ceil(self.step / self.steps_per_epoch)
+        if epoch in self.averaged_epochs():
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().to("cpu").clone() for k, v in self.net.state_dict().items()}
+            torch.save(state, self._snapshot_path(epoch))
+
+    def average_snapshots(self) -> list[int]:
+        """Load the mean of the kept epoch-end weights into the net; returns the epochs averaged."""
+        import torch
+
+        epochs = [e for e in self.averaged_epochs() if self._snapshot_path(e).exists()]
+        if len(epochs) < 2:
+            return []
+        self.net.load_state_dict(mean_state([torch.load(self._snapshot_path(e), map_location="cpu") for e in epochs]))
+        return epochs
 
     def _batch(self, idx: Sequence[int]) -> dict[str, Any]:
         return {k: v.to(self.device) for k, v in collate([self.items[i] for i in idx], self.pad).items()}
@@ -266,6 +318,8 @@ class _TrainingRun:
                     bar.set_postfix(loss=f"{self.history[-1]['loss']:.4f}")
                     running = []
                 end_of_epoch = self.step % self.steps_per_epoch == 0 and self.step < self.total
+                if self.step % self.steps_per_epoch == 0 or self.step == self.total:
+                    self.snapshot_epoch()
                 if end_of_epoch and dev and cfg.eval_each_epoch:
                     self._evaluate_epoch(dev)
                 if self.step % cfg.checkpoint_steps == 0 and self.step < self.total:
@@ -291,6 +345,12 @@ def _finish(cfg: TaggerConfig, run: _TrainingRun, train: list[Posting], dev: lis
         metrics["train_loss"] = history[-1]["loss"]
     train_seconds = time.perf_counter() - t0
     report = None
+    if run.averaged_epochs():
+        if dev:
+            last = evaluate_tagger(tagger, dev)["span"]["overall"]["f1"]
+            history.append({"step": run.step, "epoch": round(run.step / run.steps_per_epoch, 3),
+                            "dev_span_f1_last_weights": last})
+        tagger.meta["averaged_epochs"] = run.average_snapshots()
     if dev:
         report = evaluate_tagger(tagger, dev)
         history.append({"step": run.step, "epoch": round(run.step / run.steps_per_epoch, 3),
@@ -308,6 +368,14 @@ def _finish(cfg: TaggerConfig, run: _TrainingRun, train: list[Posting], dev: lis
     return TrainResult(out_dir, metrics, time.perf_counter() - t0, history, report)
 
 
+def mean_state(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The element-wise mean of state dicts of one architecture (integer buffers: the first's)."""
+    import torch
+
+    return {k: (torch.stack([st[k].float() for st in states]).mean(0).to(v.dtype) if v.is_floating_point() else v)
+            for k, v in states[0].items()}
+
+
 def average_taggers(model_dirs: Sequence[str | Path], out_dir: str | Path, **meta: Any) -> Path:
     """Save the weight average of taggers of one variant and encoder (checkpoint averaging).
 
@@ -315,16 +383,11 @@ def average_taggers(model_dirs: Sequence[str | Path], out_dir: str | Path, **met
     than either: on SkillSpan dev it beat both. ``meta`` entries (e.g. ``o_bias``) go into the
     averaged tagger's ``tagger.json``.
     """
-    import torch
-
     taggers = [KeywordTagger.load(d, device="cpu", backend="torch") for d in model_dirs]  # averages torch weights
     if len({t.variant for t in taggers}) != 1:
         raise ValueError("can only average taggers of the same variant")
-    states = [t.net.state_dict() for t in taggers]
-    avg = {k: (torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v)
-           for k, v in states[0].items()}
     first = taggers[0]
-    first.net.load_state_dict(avg)
+    first.net.load_state_dict(mean_state([t.net.state_dict() for t in taggers]))
     first.meta.update({"averaged_from": [str(d) for d in model_dirs], **meta})
     out = first.save(out_dir)
     from common.text.onnx_backend import export_encoder

@@ -199,6 +199,40 @@ def export_onnx(
             console.print(f"{backend:10s} dev span-F1 {f1:.4f}")
 
 
+def label_unlabeled(
+    teacher: Path = typer.Option(..., help="The teacher tagger folder (the accurate tier's champion)."),
+    source: Optional[Path] = typer.Option(None, help="Unlabelled JSONL ({id, source, text} a line); default: "
+                                          "<shared_data_dir>/unlabeled/postings.jsonl."),
+    out: Optional[Path] = typer.Option(None, help="Cache folder (default <data_dir>/cache/teacher-labels/<teacher "
+                                       "folder name>); rerun the same command to resume."),
+    fraction: float = typer.Option(1.0, min=0.0, max=1.0, help="Label only the first FRACTION of the passages."),
+    threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
+    backend: Optional[str] = typer.Option(None, help="torch | onnx | onnx-int8 (default: the served backend)."),
+) -> None:
+    """Label unlabelled job text with a teacher tagger's per-word distributions, for distillation
+    (`jobskills keywords train --unlabeled-cache DIR`). Resumable: shards already written are kept."""
+    from common.core.settings import get_settings
+    from common.keywords.tagger import KeywordTagger
+    from common.keywords.unlabeled import SoftLabelCache, read_passages, take_fraction
+
+    with user_errors():
+        settings = get_settings()
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        if not (teacher / "tagger.json").is_file():
+            raise fail(f"{teacher} is not a tagger folder (no tagger.json)", code=2)
+        src = source or settings.unlabeled_postings
+        passages = take_fraction(read_passages(src), fraction)
+        out_dir = out or settings.cache_dir / "teacher-labels" / teacher.resolve().name
+        tagger = KeywordTagger.load(teacher, device="cpu", backend=backend)
+        console.print(f"{len(passages):,} passages ({sum(len(p.text.split()) for p in passages):,} words) from {src}, "
+                      f"teacher {teacher} ({tagger.tier} tier, {tagger.backend}) -> {out_dir}")
+        SoftLabelCache(out_dir).fill(teacher, passages, tagger.word_probabilities, progress=True)
+    console.print(f"teacher labels: {out_dir}")
+
+
 def register(app: typer.Typer) -> None:
     """``jobskills keywords train|evaluate|extract|export-onnx`` (old top-level names: hidden aliases)."""
     from jobskills.cli._util import area
@@ -208,4 +242,5 @@ def register(app: typer.Typer) -> None:
         "evaluate": (evaluate_keywords_cmd, "evaluate-keywords"),
         "extract": (extract, "extract"),
         "export-onnx": (export_onnx, "export-onnx"),
+        "label-unlabeled": (label_unlabeled, None),
     })
