@@ -61,7 +61,7 @@ from services.schemas import (
     TopicsResponse,
 )
 
-logger = logging.getLogger("jobskills.serving")
+logger = logging.getLogger("bentoml.jobskills")  # under "bentoml": bentoml serve prints its INFO lines
 
 CONFIG = ServingConfig.load()
 STATIC_DIR = Path(__file__).parent / "static"

@@ -39,6 +39,9 @@ class ServingConfig(BaseSettings):
     keyword_model_tag: str | None = Field(
         None, description="Serve this BentoML model tag (name:version) instead of the champion."
     )
+    keyword_tier: Literal["auto", "accurate", "fast"] = Field(
+        "auto", description="Which keyword tier's champion serves: auto is the accurate tier when it has a "
+        "champion, else the fast tier (`jobskills serve --tier`). A keyword folder or tag overrides it.")
     group_model_dir: Path | None = Field(None, description="Serve this skill-group model folder.")
     group_model_tag: str | None = Field(None, description="Serve this skill-group model tag.")
     linker_model_dir: Path | None = Field(None, description="Serve this ESCO linker folder.")

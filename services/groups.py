@@ -25,7 +25,7 @@ from services import model_sources
 from services.config import ServingConfig
 from services.schemas import EscoLink, GroupDecisionOut, GroupOut, LinkResultOut, OccupationOut, RankedGroupOut
 
-logger = logging.getLogger("jobskills.serving")
+logger = logging.getLogger("bentoml.jobskills")  # under "bentoml": bentoml serve prints its INFO lines
 
 CONFIG = ServingConfig.load()
 MODEL_NAME = get_settings().group_model_name

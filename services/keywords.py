@@ -14,15 +14,29 @@ from typing import Any
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
 
-from common.core.settings import get_settings, resolve_device
+from common.core.settings import resolve_device
 from common.core.types import Keyword
+from common.keywords.tiers import TierChoice, tier_floor, tier_model_name
+from common.keywords.tiers import choose_tier as choose_tier_for
 from services import model_sources
 from services.config import ServingConfig
 
-logger = logging.getLogger("jobskills.serving")
+logger = logging.getLogger("bentoml.jobskills")  # under "bentoml": bentoml serve prints its INFO lines
 
 CONFIG = ServingConfig.load()
-MODEL_NAME = get_settings().keyword_model_name
+
+
+def choose_tier() -> TierChoice:
+    """The tier to serve: as the serving config asks (``auto``: accurate when it has a champion)."""
+    if CONFIG.keyword_model_dir is not None or CONFIG.keyword_model_tag is not None:
+        named = "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR" if CONFIG.keyword_model_dir else "JOBSKILLS_SERVE_KEYWORD_MODEL_TAG"
+        requested = CONFIG.keyword_tier if CONFIG.keyword_tier != "auto" else "fast"
+        return TierChoice(requested, f"{named} names the model to serve")
+    return choose_tier_for(CONFIG.keyword_tier, model_sources.champion_tag(tier_model_name("accurate")))
+
+
+TIER = choose_tier()
+MODEL_NAME = tier_model_name(TIER.tier)
 
 
 @bentoml.service(
@@ -48,17 +62,21 @@ class KeywordService:
         self.tagger: Any = None
         self.source = model_sources.ModelSource(MODEL_NAME, None, None, "not loaded yet")
         self.load_seconds = 0.0
+        self.choice = TIER
+        logger.info("keyword tier: %s, because %s", TIER.tier, TIER.reason)
         self._load(champion=False)
 
     def _load(self, champion: bool) -> None:
         from common.keywords.tagger import KeywordTagger
+
+        name = tier_model_name(self.choice.tier)
 
         def load(path: Any) -> Any:
             tagger = KeywordTagger.load(path, device=self.device)
             tagger.extract(["warm-up: python and sql"])  # first-call costs paid before /readyz says yes
             return tagger
 
-        got = model_sources.load_model(MODEL_NAME, CONFIG.keyword_model_dir, CONFIG.keyword_model_tag,
+        got = model_sources.load_model(name, CONFIG.keyword_model_dir, CONFIG.keyword_model_tag,
                                        type(self).model_ref, champion, load, f"keyword tagger (on {self.device})")
         with self._lock:
             if got.model is not None:
@@ -77,8 +95,8 @@ class KeywordService:
         # not ``self.info()``: inside a service that call goes through BentoML's HTTP proxy and
         # would wait for the worker thread this method already holds
         tagger = self.tagger
-        tier = tagger.tier if tagger is not None else None
-        return {**self.source.describe(get_settings().keyword_score_floor, tier=tier), "tier": tier,
+        tier = tagger.tier if tagger is not None else self.choice.tier
+        return {**self.source.describe(tier_floor(tier), tier=tier), "tier": tier, "tier_reason": self.choice.reason,
                 "backend": tagger.backend if tagger is not None else None, "device": self.device,
                 "ready": tagger is not None}
 
@@ -89,6 +107,13 @@ class KeywordService:
 
     @bentoml.api
     def reload(self) -> dict:
-        """Load the current registry champion (after a promotion or rollback)."""
-        self._load(champion=CONFIG.keyword_model_dir is None and CONFIG.keyword_model_tag is None)
+        """Load the current registry champion (after a promotion or rollback); with the tier on
+        ``auto``, a newly promoted accurate champion takes over from the fast tier here."""
+        champion = CONFIG.keyword_model_dir is None and CONFIG.keyword_model_tag is None
+        if champion:
+            choice = choose_tier()
+            if choice.tier != self.choice.tier:
+                logger.info("keyword tier: %s, because %s", choice.tier, choice.reason)
+            self.choice = choice
+        self._load(champion=champion)
         return self._describe()

@@ -19,7 +19,7 @@ from typing import Any
 
 from common.registry import folder_metadata
 
-logger = logging.getLogger("jobskills.serving")
+logger = logging.getLogger("bentoml.jobskills")  # under "bentoml": bentoml serve prints its INFO lines
 
 
 @dataclass(frozen=True)

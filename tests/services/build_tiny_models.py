@@ -48,6 +48,31 @@ def build_tagger(encoder: Path, work: Path) -> dict:
             "weak_tag": weak_tag, "weak_f1": weak_f1}
 
 
+def build_accurate_tagger(encoder: Path, work: Path) -> dict:
+    """A second tiny tagger trained as the accurate tier (another seed) and promoted under the
+    accurate tier's registry name: the service tests of the tier switch serve both."""
+    from common import registry
+    from common.keywords.config import TaggerConfig
+    from common.keywords.evaluate import evaluate_keywords
+    from common.keywords.tagger import KeywordTagger
+    from common.keywords.tiers import tier_model_name
+    from common.keywords.training import train_tagger
+    from common.text.spans import posting_text
+
+    train, dev = synthetic_postings(16, seed=0), synthetic_postings(4, seed=1)
+    cfg = TaggerConfig(encoder=str(encoder), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,
+                       dropout=0.0, seed=7, epochs=100, max_steps=40, eval_each_epoch=False, threads=1,
+                       tier="accurate")
+    res = train_tagger(cfg, train, None, work / "tagger-accurate", progress=False)
+    tagger = KeywordTagger.load(res.model_dir, device="cpu")
+    report = evaluate_keywords(dev, tagger.extract([posting_text(p) for p in dev]))
+    name = tier_model_name("accurate")
+    decision = registry.register_and_gate(name, res.model_dir, report, "span.overall.f1",
+                                          metadata={"params": {"tiny": True}})
+    assert decision.promoted, decision.reason
+    return {"tag": str(decision.tag), "path": str(registry.champion_path(name)), "tier": tagger.tier}
+
+
 GROUPS = [
     {"code": "T", "label": "technology", "level": 1, "parent_code": ""},
     {"code": "P", "label": "people", "level": 1, "parent_code": ""},
@@ -195,6 +220,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     if what == "topics":
         result = {"topics": build_topics(encoder, work)}
+    elif what == "accurate":
+        result = {"accurate": build_accurate_tagger(encoder, work)}
     else:
         result = {"keywords": build_tagger(encoder, work), "groups": build_groups(encoder, work),
                   "linker": build_linker(encoder, work), "occupations": build_occupations(encoder, work)}

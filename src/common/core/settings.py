@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         None, description="Great Expectations suites; default: the checkout's expectations/, else ./expectations.")
     inbox: Path | None = Field(
         None, description="Folder the scheduled ingest deployment reads (flows/deployments.py); default <data_dir>/inbox.")
-    keyword_model_name: str = "keyword-tagger"
+    keyword_model_name: str = Field("keyword-tagger", description="Registry name of the fast keyword tier's champion.")
+    keyword_accurate_model_name: str = Field(
+        "keyword-tagger-accurate", description="Registry name of the accurate keyword tier's champion.")
     group_model_name: str = "skill-groups"
     linker_model_name: str = "esco-linker"
     occupation_model_name: str = "esco-occupations"
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
         description="A keyword champion whose dev span-F1 is below this is flagged as low quality "
         "(/status, /ui/, `jobskills keywords extract`).",
     )
+    keyword_accurate_score_floor: float = Field(
+        0.50, ge=0, le=1, description="The accurate keyword tier's floor (dev span-F1), like keyword_score_floor.")
     group_score_floor: float = Field(
         0.45, ge=0, le=1,
         description="A skill-group champion whose dev micro-F1 is below this is flagged as low quality.",

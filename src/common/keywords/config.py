@@ -90,6 +90,8 @@ class TaggerConfig(StageConfig):
     unlabeled_fraction: float = Field(1.0, ge=0, le=1, description="Use the first FRACTION of the cached passages.")
     distill_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the teacher term (1 - alpha: the gold labels).")
     distill_temperature: float = Field(2.0, gt=0, description="Softening of both distributions in the teacher term.")
+    tier: Tier | None = Field(None, description="The tier the trained tagger belongs to; None: by its encoder's "
+                              "size (up to 50M parameters: fast). The pipeline's accurate section sets it.")
     export_onnx: bool = Field(True, description="Export the trained encoder to ONNX (fp32 and int8) next to the "
                               "model, and score the backend that will serve (settings.inference_backend).")
 

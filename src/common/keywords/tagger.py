@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from common.core.types import KEYWORD_TYPES, Keyword
-from common.keywords.config import LABELS, tier_for_params
+from common.keywords.config import LABELS, Tier, tier_for_params
 from common.keywords.decoding import bio_viterbi, keywords_from_labels
 from common.keywords.encoding import Doc, collate, doc_from_text, window_items
 from common.keywords.network import build_net
+from common.keywords.tiers import TierRequest
 
 # The folder layout: bump when a saved tagger can no longer be read as before, and keep
 # loading the older formats (tests/fixtures/saved_models_v1 is a folder of format 1).
@@ -206,26 +207,29 @@ def ensemble_extract(taggers: Sequence[KeywordTagger], texts: list[str], o_bias:
     return out
 
 
-def latest_model_dir() -> Path:
-    """``<data_dir>/models/<keyword_model_name>/latest``: where ``train-keywords`` links its last model."""
-    from common.core.artifacts import latest_dir
-    from common.core.settings import get_settings
+def latest_model_dir(tier: Tier = "fast") -> Path:
+    """``<data_dir>/models/<tier's registry name>/latest``: where ``keywords train`` links its last model."""
+    from common.keywords.tiers import tier_latest_dir
 
-    return latest_dir(get_settings().keyword_model_name)
+    return tier_latest_dir(tier)
 
 
-def default_model_dir() -> Path:
-    """The tagger to use when none is named: the registry champion when there is one, else
-    ``latest_model_dir()``. Raises ``FileNotFoundError`` with a clear sentence when neither exists."""
+def default_model_dir(tier: TierRequest = "auto") -> Path:
+    """The tagger to use when none is named: the tier's registry champion when there is one, else
+    its latest trained model (``auto``: the accurate tier when it has either, else the fast tier).
+    Raises ``FileNotFoundError`` with a clear sentence when there is neither."""
     from common import registry
-    from common.core.settings import get_settings
+    from common.keywords.tiers import resolve_tier, tier_model_name
 
-    name = get_settings().keyword_model_name
-    latest = latest_model_dir()
+    chosen = resolve_tier(tier)
+    name = tier_model_name(chosen)
+    latest = latest_model_dir(chosen)
     found = registry.champion_or_latest(name, latest)
     if found != latest or (latest / TAGGER_FILE).exists():
         return found
+    how = ("`jobskills encoders install mpnet`, then `jobskills keywords train --config configs/tagger-mpnet.yaml`"
+           if chosen == "accurate" else "`jobskills keywords train`")
     raise FileNotFoundError(
-        f"no keyword tagger found: no registry champion for {name!r} and nothing at {latest}; "
-        "train one with `jobskills keywords train` or pass --model DIR"
+        f"no {chosen}-tier keyword tagger found: no registry champion for {name!r} and nothing at {latest}; "
+        f"train one with {how} or pass --model DIR"
     )

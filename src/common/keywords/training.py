@@ -157,7 +157,7 @@ def _initial_tagger(cfg: TaggerConfig, device: str) -> KeywordTagger:
             raise ValueError(f"init_from {cfg.init_from} is a {init_meta.get('variant')} tagger, not {cfg.variant}")
         net.load_state_dict(load_file(str(Path(cfg.init_from) / HEAD_FILE)), strict=False)
     meta = _meta(cfg)
-    meta["tier"] = tier_for_params(sum(p.numel() for p in net.encoder.parameters()))
+    meta["tier"] = cfg.tier or tier_for_params(sum(p.numel() for p in net.encoder.parameters()))
     return KeywordTagger(net, tokenizer, meta, device)
 
 

@@ -70,7 +70,9 @@ def train_keywords(
     from common.core.artifacts import publish_latest
     from common.keywords.tagger import latest_model_dir
 
-    publish_latest(result.model_dir, latest_model_dir())
+    tier = json.loads((result.model_dir / "tagger.json").read_text(encoding="utf-8")).get("tier", "fast")
+    publish_latest(result.model_dir, latest_model_dir(tier))
+    console.print(f"{tier} tier: latest model {latest_model_dir(tier)}")
     console.print(f"saved {result.model_dir} in {result.seconds:.0f}s")
     if result.report is not None:
         _metrics_table(f"SkillSpan dev, {cfg.variant}", result.report)
@@ -114,21 +116,24 @@ def extract(
     model: Optional[Path] = typer.Option(None, help="Tagger folder (default: champion, else latest)."),
     as_json: bool = typer.Option(False, "--json", help="Print keywords as JSON."),
     esco: bool = typer.Option(True, help="Link each keyword to its ESCO skill (needs a built linker)."),
+    tier: str = typer.Option("auto", help="auto | accurate | fast: whose champion (else latest) answers; auto: "
+                             "the accurate tier when it has a model, else the fast tier."),
 ) -> None:
     """Print the keywords (skills and knowledge) of a job description, with their ESCO skills."""
     from common.registry import quality_of
-    from common.core.settings import get_settings
     from common.keywords.tagger import KeywordTagger, default_model_dir
+    from common.keywords.tiers import tier_floor, tier_model_name
 
     body = read_text_arg(text)
     if not body.strip():
         raise fail("the text is empty", code=2)
+    if tier not in ("auto", "accurate", "fast"):
+        raise fail(f"--tier must be auto, accurate or fast, not {tier!r}", code=2)
     with user_errors():
-        model_dir = model or default_model_dir()
+        model_dir = model or default_model_dir(tier)
         tagger = KeywordTagger.load(model_dir)
         keywords = tagger.extract([body])[0]
-        s = get_settings()
-        quality = quality_of(s.keyword_model_name, model_dir, s.keyword_score_floor, tier=tagger.tier)
+        quality = quality_of(tier_model_name(tagger.tier), model_dir, tier_floor(tagger.tier), tier=tagger.tier)
         links = _esco_links([k.text for k in keywords]) if esco else None
     if as_json:
         typer.echo(json.dumps([{**k.model_dump(), "esco": (links[i].model_dump() if links and links[i] else None)}

@@ -27,7 +27,7 @@ def _services_root() -> Path:
 def serve_command(
     host: str, port: int, keyword_model_dir: Path | None, group_model_dir: Path | None,
     keyword_tag: str | None, group_tag: str | None, gpus: str | None, workers: int | None,
-    allow_anonymous_admin: bool = False, linker_model_dir: Path | None = None,
+    allow_anonymous_admin: bool = False, linker_model_dir: Path | None = None, tier: str | None = None,
 ) -> list[str]:
     """The ``bentoml serve`` command line and, as a side effect, the environment it reads."""
     os.environ["JOBSKILLS_SERVE_BIND_HOST"] = host
@@ -54,6 +54,10 @@ def serve_command(
         os.environ["JOBSKILLS_SERVE_GPUS"] = gpus
     if workers is not None:
         os.environ["JOBSKILLS_SERVE_WORKERS"] = str(workers)
+    if tier is not None:
+        if tier not in ("auto", "accurate", "fast"):
+            raise ValueError(f"--tier must be auto, accurate or fast, not {tier!r}")
+        os.environ["JOBSKILLS_SERVE_KEYWORD_TIER"] = tier
     return [sys.executable, "-m", "bentoml", "serve", "services.api:ApiService",
             "--host", host, "--port", str(port), "--working-dir", str(_services_root())]
 
@@ -128,6 +132,9 @@ def register(app: typer.Typer) -> None:
             help="On a non-loopback --host without JOBSKILLS_API_KEY, still serve /reload and /feedback.")] = False,
         grpc_port: Annotated[int | None, typer.Option(
             min=1, max=65535, help="Also serve gRPC (jobskills.v1) on this port, through the same API.")] = None,
+        tier: Annotated[str | None, typer.Option(
+            help="Keyword tier: accurate, fast or auto (default: JOBSKILLS_SERVE_KEYWORD_TIER, else auto: the "
+            "accurate tier when it has a champion, else the fast tier).")] = None,
     ) -> None:
         """Serve the API, the web page (/ui/) and the metrics until Ctrl+C; with --grpc-port, the
         gRPC API too.
@@ -141,7 +148,7 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             cmd = serve_command(host, port, keyword_model_dir, group_model_dir, keyword_tag, group_tag, gpus, workers,
-                                allow_anonymous_admin, linker_model_dir)
+                                allow_anonymous_admin, linker_model_dir, tier)
             refusal = ServingConfig.load().admin_refusal(get_settings().api_key)
         if grpc_port is not None and grpc_port == port:
             raise fail(f"--grpc-port {grpc_port} is the HTTP port too; pick another one", code=2)
