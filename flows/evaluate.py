@@ -95,11 +95,13 @@ def evaluate_flow(
     with Store.open() as store:
         data = {"merged": store.merged_labels(), "postings": store.postings()}
     report: dict[str, Any] = {"run_id": run_id, "data_version": trained.data_version}
-    if "keywords" in trained.models:
+    if "keywords" in trained.models or "keywords_accurate" in trained.models:
         train, dev = training_sets(data["merged"], data["postings"])
         dev = dev[:max_dev_postings] if max_dev_postings else dev  # the slice train_tagger scored
         base = keyword_baselines(list(baselines), train, dev) if baselines and dev and train else {}
-        report["keywords"] = _compare("keywords", trained.models["keywords"], dev, dev_postings=len(dev), baselines=base)
+        for kind in ("keywords_accurate", "keywords"):  # each tier against its own champion
+            if kind in trained.models:
+                report[kind] = _compare(kind, trained.models[kind], dev, dev_postings=len(dev), baselines=base)
     if "groups" in trained.models:
         _, dev_df, _ = group_training_frames(data["merged"], "ignore")
         if max_dev_skills:  # the rows train_groups scored

@@ -59,11 +59,13 @@ def promote_flow(
     group_gate: GateConfig | None = None,
     linker_gate: GateConfig | None = None,
     occupation_gate: GateConfig | None = None,
+    keyword_accurate_gate: GateConfig | None = None,
 ) -> dict[str, Any]:
     """Gate every evaluated candidate; returns the decision per model kind."""
     logger = get_run_logger()
     out: dict[str, Any] = {}
-    gates = {"keywords": keyword_gate, "groups": group_gate, "linker": linker_gate, "occupations": occupation_gate}
+    gates = {"keywords_accurate": keyword_accurate_gate, "keywords": keyword_gate, "groups": group_gate,
+             "linker": linker_gate, "occupations": occupation_gate}
     for kind, gate in gates.items():
         if kind in evaluation and kind in trained.models:
             out[kind] = gate_and_register(kind, evaluation[kind], trained.models[kind], gate or GateConfig())

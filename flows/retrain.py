@@ -66,7 +66,8 @@ def retrain(
     out["merge"] = merge_labels_flow(config=cfg.merge, include_feedback=include_feedback)
     trained = train_flow(
         models=wanted, keywords=cfg.keywords, groups=cfg.groups, crowd_groups=cfg.crowd_groups, linker=cfg.linker,
-        occupations=cfg.occupations
+        occupations=cfg.occupations, keywords_accurate=cfg.keywords_accurate, distill_fast=cfg.distill_fast,
+        distill_fraction=cfg.distill_fraction,
     )
     out["train"] = trained.model_dump(mode="json")
     evaluation = evaluate_flow(
@@ -78,7 +79,7 @@ def retrain(
     out["evaluate"] = evaluation
     out["promote"] = promote_flow(
         evaluation, trained, keyword_gate=cfg.keyword_gate, group_gate=cfg.group_gate, linker_gate=cfg.linker_gate,
-        occupation_gate=cfg.occupation_gate
+        occupation_gate=cfg.occupation_gate, keyword_accurate_gate=cfg.keyword_accurate_gate,
     )
     for kind, dec in out["promote"].items():
         logger.info(

@@ -17,7 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from common.groups.config import GroupConfig
-from common.keywords.config import TaggerConfig
+from common.keywords.config import TaggerConfig, accurate_tagger_config
 from common.linking.linker import LinkerConfig
 from common.occupations.config import OccupationConfig
 from common.pipeline.results import TrainedModel, TrainedRun
@@ -58,6 +58,7 @@ def _candidate_key(task_name: str, model_name: str, marker: str, extra: str | No
 
 
 _kw_key = _candidate_key("train-keywords", "keyword_model_name", "tagger.json")
+_kwa_key = _candidate_key("train-keywords-accurate", "keyword_accurate_model_name", "tagger.json")
 _grp_key = _candidate_key("train-groups", "group_model_name", "group_model.json", extra="crowd_groups")
 _link_key = _candidate_key("build-linker", "linker_model_name", "linker.json")
 _occ_key = _candidate_key("build-occupations", "occupation_model_name", "occupations.json")
@@ -85,10 +86,9 @@ def load_training_data() -> dict[str, Any]:
         }
 
 
-@task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
-def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> TrainedModel:
-    """Fine-tune the tagger on merged train postings, evaluated on dev (gold) postings."""
-    from common.core.settings import get_settings
+def _train_tagger_candidate(kind: str, name: str, cfg: TaggerConfig, data_version: str,
+                            data: dict[str, Any]) -> TrainedModel:
+    """Fine-tune a tagger (either tier) on merged train postings, evaluated on dev (gold) postings."""
     from common.keywords.training import train_tagger
     from common.labels.merge import training_sets
 
@@ -99,10 +99,74 @@ def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -
 
         with Store.open() as store:
             raise ValueError(before_training(0, store_counts(store)))
-    out = candidate_dir(get_settings().keyword_model_name, data_version, cfg)
+    out = candidate_dir(name, data_version, cfg)
     res = train_tagger(cfg, train, dev, out, progress=False)
-    return _saved("keywords", res.model_dir, res.metrics, res.seconds, data_version, cfg,
+    return _saved(kind, res.model_dir, res.metrics, res.seconds, data_version, cfg,
                   {"train_postings": len(train), "dev_postings": len(dev)})
+
+
+@task(name="train-keywords", cache_key_fn=_kw_key, persist_result=True)
+def train_keywords(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> TrainedModel:
+    """The fast tier (MiniLM; a student of the accurate champion when the config names a teacher)."""
+    from common.core.settings import get_settings
+
+    return _train_tagger_candidate("keywords", get_settings().keyword_model_name, cfg, data_version, data)
+
+
+@task(name="train-keywords-accurate", cache_key_fn=_kwa_key, persist_result=True)
+def train_keywords_accurate(cfg: TaggerConfig, data_version: str, data: dict[str, Any]) -> TrainedModel:
+    """The accurate tier (mpnet): hours on a CPU, minutes on a GPU; resumable from its checkpoint."""
+    from common.core.settings import get_settings
+
+    return _train_tagger_candidate("keywords_accurate", get_settings().keyword_accurate_model_name, cfg,
+                                   data_version, data)
+
+
+@task(name="label-unlabeled", cache_policy=None)
+def label_unlabeled_task(teacher: str, fraction: float) -> str | None:
+    """The teacher's labels of the unlabelled job text (cached per teacher folder; a stopped run
+    resumes at the first missing shard); None when there is no unlabelled text."""
+    from common.core.settings import get_settings
+    from common.keywords.unlabeled import label_unlabeled
+
+    s = get_settings()
+    if not s.unlabeled_postings.is_file():
+        get_run_logger().warning("no unlabelled text at %s: the student learns from SkillSpan train only",
+                                 s.unlabeled_postings)
+        return None
+    out = s.cache_dir / "teacher-labels" / Path(teacher).name
+    return str(label_unlabeled(teacher, s.unlabeled_postings, out, fraction=fraction, progress=False))
+
+
+def encoder_missing(cfg: TaggerConfig) -> str | None:
+    """The sentence that says why ``cfg``'s encoder cannot be used here, or None when it can."""
+    try:
+        path = Path(cfg.encoder_path())
+    except FileNotFoundError as exc:
+        return str(exc)
+    return None if (path / "config.json").exists() else f"the encoder folder {path} holds no config.json"
+
+
+def student_config(cfg: TaggerConfig, fraction: float) -> TaggerConfig:
+    """The fast tier's config as a student of the accurate tier's champion, when there is one."""
+    from common import registry
+    from common.keywords.tiers import tier_model_name
+
+    logger = get_run_logger()
+    if cfg.teacher or cfg.variant == "crf":
+        return cfg
+    try:
+        champ = registry.champion(tier_model_name("accurate"))
+    except Exception:  # noqa: BLE001  (an empty store: no teacher)
+        champ = None
+    if champ is None:
+        logger.info("no accurate-tier champion yet: the fast tier trains without a teacher")
+        return cfg
+    cache = label_unlabeled_task(str(champ.path), fraction) if fraction > 0 else None
+    logger.info("the fast tier learns from the accurate champion %s (%s of the unlabelled text)", champ.tag,
+                f"{fraction:.0%}" if cache else "none")
+    return cfg.model_copy(update={"teacher": str(champ.path), "unlabeled_cache": cache,
+                                  "unlabeled_fraction": fraction})
 
 
 @task(name="train-groups", cache_key_fn=_grp_key, persist_result=True)
@@ -159,18 +223,35 @@ def train_flow(
     crowd_groups: str = "union",
     linker: LinkerConfig | None = None,
     occupations: OccupationConfig | None = None,
+    keywords_accurate: TaggerConfig | None = None,
+    distill_fast: bool = False,
+    distill_fraction: float = 1.0,
 ) -> TrainedRun:
-    """Train the requested models (``keywords``, ``groups``, ``linker``, ``occupations``) on the current merged data.
+    """Train the requested models (``keywords_accurate``, ``keywords``, ``groups``, ``linker``,
+    ``occupations``) on the current merged data.
 
-    The linker depends on the taxonomy, not on the merged labels; it is rebuilt here so that a
-    new encoder or taxonomy reaches it through the same gate as the other models.
+    The accurate keyword tier trains first and is skipped, with the sentence that says how to
+    install it, when its encoder is not installed. With ``distill_fast`` the fast tier learns from
+    the accurate tier's champion (this run's accurate candidate is not a champion until the promote
+    flow passes it, so it teaches the next run). The linker depends on the taxonomy, not on the
+    merged labels; it is rebuilt here so that a new encoder or taxonomy reaches it through the
+    same gate as the other models.
     """
     logger = get_run_logger()
     models = list(models or ["keywords", "groups"])
     data = load_training_data()
     out = TrainedRun(data_version=data["data_version"])
+    if "keywords_accurate" in models:
+        acc = keywords_accurate or accurate_tagger_config()
+        if why := encoder_missing(acc):
+            logger.warning("skipped the accurate keyword tier: %s", why)
+        else:
+            ka = out.models["keywords_accurate"] = train_keywords_accurate(acc, out.data_version, data)
+            logger.info("accurate keyword tier: span-F1 %s", ka.metrics.get("span_f1"))
     if "keywords" in models:
-        kw = out.models["keywords"] = train_keywords(keywords or TaggerConfig(), out.data_version, data)
+        cfg = keywords or TaggerConfig()
+        cfg = student_config(cfg, distill_fraction) if distill_fast else cfg
+        kw = out.models["keywords"] = train_keywords(cfg, out.data_version, data)
         logger.info("keyword tagger: %s", {k: round(v, 4) for k, v in kw.metrics.items()
                                            if k in ("span_f1", "span_precision", "span_recall")})
     if "groups" in models:

@@ -63,7 +63,7 @@ def test_the_default_file_states_the_code_defaults(stage):
 def test_the_scheduled_pipeline_trains_the_documented_models():
     """What `jobskills pipeline retrain` builds is what the docs' "how the rows were made" commands build."""
     from common.groups.config import GroupConfig
-    from common.keywords.config import TaggerConfig
+    from common.keywords.config import TaggerConfig, accurate_tagger_config
     from common.linking.linker import LinkerConfig
     from common.occupations.config import OccupationConfig
     from common.pipeline.config import PipelineConfig
@@ -73,6 +73,10 @@ def test_the_scheduled_pipeline_trains_the_documented_models():
     assert cfg.groups == GroupConfig.from_yaml(CONFIGS / "groups.yaml")
     assert cfg.linker == LinkerConfig.from_yaml(CONFIGS / "linker.yaml")
     assert cfg.occupations == OccupationConfig.from_yaml(CONFIGS / "occupations.yaml")
+    # the accurate tier: the mpnet recipe the model card measured, not MiniLM's defaults
+    assert cfg.keywords_accurate == TaggerConfig.from_yaml(CONFIGS / "tagger-mpnet.yaml") == accurate_tagger_config()
+    assert cfg.keywords_accurate.encoder == "mpnet" and cfg.keywords_accurate.tier == "accurate"
+    assert cfg.models.index("keywords_accurate") < cfg.models.index("keywords") and cfg.distill_fast
     assert "occupations" in cfg.models
     assert cfg.keywords.epochs == 4 and cfg.groups.xgb.n_estimators == 400  # the figures in docs/
 
@@ -88,6 +92,8 @@ def test_the_packaged_quickstart_config_is_the_checkout_file():
     ("tagger", "epoch: 3\n", ": unknown field 'epoch' (did you mean 'epochs'?)"),
     ("tagger", "variant: finetuned\n", ": variant: Input should be 'frozen', 'finetune' or 'crf' (did you mean 'finetune'?)"),
     ("pipeline", "keywords: {epoch: 3}\n", " [keywords]: unknown field 'epoch' (did you mean 'epochs'?)"),
+    ("pipeline", "keywords_accurate: {layer_lr_decy: 0.8}\n",
+     " [keywords_accurate]: unknown field 'layer_lr_decy' (did you mean 'layer_lr_decay'?)"),
     ("pipeline", "group: {kind: ovr}\n", ": unknown field 'group' (did you mean 'groups'?)"),
     ("pipeline", "groups: {features: [embeding, nn]}\n", ": groups.features.0: Input should be"),
     ("pipeline", "groups: {xgb: {n_estimator: 10}}\n",

@@ -108,5 +108,21 @@ class TaggerConfig(StageConfig):
         return self
 
     def encoder_path(self) -> str:
-        return encoder_or_default(self.encoder)
+        """The encoder folder: a named encoder (``mpnet``) is its installed folder, None is MiniLM."""
+        from common.text.encoder_install import resolve_named
+
+        return encoder_or_default(resolve_named(self.encoder))
+
+
+# The accurate tier's recipe (configs/tagger-mpnet.yaml states it; a test keeps the two equal):
+# mpnet fine-tuned 5 epochs with layer-wise lr decay, the saved weights the mean of epochs 3-5.
+ACCURATE_TIER: dict[str, object] = {
+    "encoder": "mpnet", "tier": "accurate", "epochs": 5, "lr": 8e-5, "layer_lr_decay": 0.9,
+    "average_last_epochs": 3, "eval_each_epoch": False, "checkpoint_steps": 20,
+}
+
+
+def accurate_tagger_config(**overrides: object) -> TaggerConfig:
+    """The accurate tier's documented config, with ``overrides`` (a pipeline section) on top."""
+    return TaggerConfig.model_validate({**ACCURATE_TIER, **overrides})
 

@@ -118,15 +118,19 @@ class SoftLabelCache:
         n = -(-n_passages // self.shard_size)
         return [i for i in range(n) if not self._shard(i).exists()]
 
-    def fill(self, teacher: str | Path, passages: Sequence[Passage], label: Callable[[list[str]], list[np.ndarray]], progress: bool = True) -> None:
-        """Label every passage whose shard is missing with ``label(texts) -> [n_words, 2, 3] arrays``
-        (the teacher's ``word_probabilities``); a stopped run picks up at the first missing shard."""
+    def fill(self, teacher: str | Path, passages: Sequence[Passage], label: Callable[[list[str]], list[np.ndarray]],
+             limit: int | None = None, progress: bool = True) -> None:
+        """Label the passages (the first ``limit`` of them) whose shard is missing with
+        ``label(texts) -> [n_words, 2, 3] arrays`` (the teacher's ``word_probabilities``); a stopped
+        run picks up at the first missing shard, and a larger ``limit`` later adds shards."""
         from tqdm.auto import tqdm
 
         self._start(str(teacher), passages)
-        todo = self.missing_shards(len(passages))
-        done = -(-len(passages) // self.shard_size) - len(todo)
-        bar = tqdm(total=len(passages), initial=min(done * self.shard_size, len(passages)), disable=not progress,
+        n = len(passages) if limit is None else min(limit, len(passages))
+        todo = self.missing_shards(n)
+        total = -(-n // self.shard_size)
+        whole = min(total * self.shard_size, len(passages))  # whole shards: may run past ``limit``
+        bar = tqdm(total=whole, initial=min((total - len(todo)) * self.shard_size, whole), disable=not progress,
                    desc="teacher labels", unit="passage")
         for i in todo:
             chunk = passages[i * self.shard_size : (i + 1) * self.shard_size]
@@ -161,3 +165,19 @@ class SoftLabelCache:
                 flat, lengths = z["probs"].astype(np.float32), z["lengths"]
             probs.extend(np.split(flat, np.cumsum(lengths)[:-1]))
         return SoftLabels(passages, probs[: len(passages)])
+
+
+def label_unlabeled(teacher: str | Path, source: str | Path, out_dir: str | Path, fraction: float = 1.0,
+                    backend: str | None = None, progress: bool = True) -> Path:
+    """Label the first ``fraction`` of ``source``'s passages with the ``teacher`` tagger into the
+    cache ``out_dir`` (resumable; the cache always lists every passage, so a larger fraction later
+    only adds shards). Returns ``out_dir``."""
+    from common.keywords.tagger import KeywordTagger
+
+    passages = read_passages(source)
+    tagger = KeywordTagger.load(teacher, device="cpu", backend=backend)
+    limit = len(take_fraction(passages, fraction))
+    logger.info("teacher %s (%s tier, %s): labelling %d of %d passages into %s", teacher, tagger.tier,
+                tagger.backend, limit, len(passages), out_dir)
+    SoftLabelCache(out_dir).fill(teacher, passages, tagger.word_probabilities, limit=limit, progress=progress)
+    return Path(out_dir)

@@ -16,17 +16,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from common.core.config import StageConfig
 from common.labels.config import MergeConfig
 from common.groups.config import GroupConfig
 from common.registry import GateConfig
-from common.keywords.config import TaggerConfig
+from common.keywords.config import TaggerConfig, accurate_tagger_config
 from common.linking.linker import LinkerConfig
 from common.occupations.config import OccupationConfig
 
-ModelKind = Literal["keywords", "groups", "linker", "occupations"]
+ModelKind = Literal["keywords", "keywords_accurate", "groups", "linker", "occupations"]
 
 
 class PipelineConfig(StageConfig):
@@ -35,10 +35,18 @@ class PipelineConfig(StageConfig):
     models: list[ModelKind] = Field(default_factory=lambda: ["keywords", "groups"])
     merge: MergeConfig = Field(default_factory=MergeConfig)
     keywords: TaggerConfig = Field(default_factory=TaggerConfig)
+    keywords_accurate: TaggerConfig = Field(
+        default_factory=accurate_tagger_config,
+        description="The accurate tier (configs/tagger-mpnet.yaml); a section holds only what differs from it.")
+    distill_fast: bool = Field(
+        True, description="Train the fast tier as a student of the accurate tier's champion (when there is one): "
+        "its labels of SkillSpan train and of the unlabelled job text (labelled once, cached, resumable).")
+    distill_fraction: float = Field(1.0, ge=0, le=1, description="Share of the unlabelled passages the student sees.")
     groups: GroupConfig = Field(default_factory=GroupConfig)
     linker: LinkerConfig = Field(default_factory=LinkerConfig)
     occupations: OccupationConfig = Field(default_factory=OccupationConfig)
     keyword_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
+    keyword_accurate_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     group_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     linker_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
     occupation_gate: GateConfig = Field(default_factory=lambda: GateConfig(margin=0.005))
@@ -50,6 +58,12 @@ class PipelineConfig(StageConfig):
         "union", description="Add merged crowd group labels to the ESCO training skills (union) or not."
     )
 
+    @field_validator("keywords_accurate", mode="before")
+    @classmethod
+    def _accurate_defaults(cls, value: object) -> object:
+        """A YAML section of the accurate tier overrides the accurate recipe, not MiniLM's defaults."""
+        return accurate_tagger_config(**value) if isinstance(value, dict) else value
+
     def with_encoder(self, encoder: str | None) -> PipelineConfig:
         """The same config with every model on another encoder folder (tests use a tiny BERT)."""
         if not encoder:
@@ -57,6 +71,7 @@ class PipelineConfig(StageConfig):
         return self.model_copy(
             update={
                 "keywords": self.keywords.model_copy(update={"encoder": encoder}),
+                "keywords_accurate": self.keywords_accurate.model_copy(update={"encoder": encoder}),
                 "groups": self.groups.model_copy(update={"encoder": encoder}),
                 "linker": self.linker.model_copy(update={"encoder": encoder}),
                 "occupations": self.occupations.model_copy(update={"encoder": encoder}),

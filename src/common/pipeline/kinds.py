@@ -93,7 +93,9 @@ OCCUPATION_METRIC = "dev_title.ranker.r_at_1"  # R@1 on pseudo-postings of dev o
 
 @dataclass(frozen=True)
 class ModelKind:
-    """One kind of model (``keywords``, ``groups``, ``linker`` or ``occupations``) and what every stage needs to know of it."""
+    """One kind of model (``keywords``, ``keywords_accurate``, ``groups``, ``linker`` or ``occupations``) and
+    what every stage needs to know of it. The two keyword tiers are two kinds: their own registry
+    names, floors and gates, one loader and one score."""
 
     kind: str
     name_setting: str  # the Settings field holding the registry name
@@ -115,6 +117,8 @@ class ModelKind:
 KINDS: dict[str, ModelKind] = {
     "keywords": ModelKind("keywords", "keyword_model_name", "keyword_score_floor", "span_f1",
                           _load_tagger, _smoke_tagger, _score_tagger),
+    "keywords_accurate": ModelKind("keywords_accurate", "keyword_accurate_model_name", "keyword_accurate_score_floor",
+                                   "span_f1", _load_tagger, _smoke_tagger, _score_tagger),
     "groups": ModelKind("groups", "group_model_name", "group_score_floor", "l2.micro_f1",
                         _load_groups, _smoke_groups, _score_groups),
     "linker": ModelKind("linker", "linker_model_name", "linker_score_floor", "r_at_1",

