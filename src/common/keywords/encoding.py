@@ -176,6 +176,7 @@ def collate(items: Sequence[WindowItem], pad_id: int) -> dict[str, Any]:
            "word_mask": word_mask, "labels": labels}
     if soft is not None:
         out["soft"] = soft
+        out["has_soft"] = torch.tensor([it.soft is not None for it in items], dtype=torch.bool)
     if any(it.labels is None for it in items):  # unlabelled text: learns from the teacher alone
         out["gold"] = torch.tensor([it.labels is not None for it in items], dtype=torch.bool)
     return out

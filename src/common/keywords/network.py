@@ -64,24 +64,30 @@ def build_net(encoder: Any, variant: str, dropout: float) -> Any:
             """Gold cross-entropy; with a batch ``soft`` (teacher probabilities) and ``alpha`` > 0,
             ``(1 - alpha) * CE + alpha * T^2 * KL(teacher_T || student_T)`` per word (Hinton et al.).
             Words of windows without gold labels (``gold`` false: unlabelled text) learn from the
-            teacher alone: ``T^2 * KL``."""
+            teacher alone (``T^2 * KL``); gold windows the teacher did not label, from gold alone."""
             mask, labels = batch["word_mask"], batch["labels"]
             if self.crfs is not None:
                 return sum(-crf(em[:, :, k], labels[:, :, k], mask=mask, reduction="token_mean")
                            for k, crf in enumerate(self.crfs)) / len(self.crfs)
             flat = em[mask].reshape(-1, len(LABELS))  # [words * layers, 3]
             ce = nn.functional.cross_entropy(flat, labels[mask].reshape(-1), reduction="none")
-            # 1 for rows of windows with gold labels, 0 for unlabelled text (no "gold" key: all gold)
-            has_gold = (batch["gold"][:, None].expand_as(mask)[mask].repeat_interleave(len(KEYWORD_TYPES)).float()
-                        if "gold" in batch else torch.ones_like(ce))
+
+            def per_row(key: str) -> Any:  # a per-window flag as one weight per (word, layer) row
+                if key not in batch:
+                    return torch.ones_like(ce)
+                return batch[key][:, None].expand_as(mask)[mask].repeat_interleave(len(KEYWORD_TYPES)).float()
+
+            gold = per_row("gold")  # 0 for unlabelled text
             if "soft" not in batch or alpha <= 0:
-                return (has_gold * ce).sum() / has_gold.sum().clamp_min(1.0)
+                return (gold * ce).sum() / gold.sum().clamp_min(1.0)
+            soft = per_row("has_soft")  # 0 for gold windows the teacher did not label
             t = temperature
             teacher = batch["soft"][mask].reshape(-1, len(LABELS)).clamp_min(1e-8).pow(1.0 / t)
             teacher = teacher / teacher.sum(-1, keepdim=True)
             student = nn.functional.log_softmax(flat / t, dim=-1)
             kl = nn.functional.kl_div(student, teacher, reduction="none").sum(-1) * (t * t)
-            return (has_gold * ((1 - alpha) * ce + alpha * kl) + (1 - has_gold) * kl).mean()
+            a = alpha * soft  # gold with a teacher: (1 - alpha) CE + alpha KL; gold alone: CE; unlabelled: KL
+            return (gold * ((1 - a) * ce + a * kl) + (1 - gold) * kl).mean()
 
         def decode(self, em: Any, mask: Any, method: str = "viterbi") -> list[np.ndarray]:
             """Best label ids per window: a ``[n_words, 2]`` array per row."""
