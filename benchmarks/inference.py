@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--length", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=8)
     ap.add_argument("--max-dev-postings", type=int, default=None)
+    ap.add_argument("--backends", default="torch,onnx,onnx-int8", help="comma-separated; the first is the reference")
     ap.add_argument("--out", type=Path, default=None, help="JSON results file.")
     args = ap.parse_args(argv)
     if args.threads:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = {"tok": dev_texts(dev), "raw": dev_texts(dev, raw=True)}
     n_words = sum(len(t.split()) for t in texts["raw"])
     rows = []
-    for backend in ("torch", "onnx", "onnx-int8"):
+    for backend in args.backends.split(","):
         tagger = KeywordTagger.load(args.model, device="cpu", backend=backend)
         row = {"backend": backend,
                "encoder_tokens_per_s": encoder_tokens_per_s(tagger, args.batch, args.length, args.repeats)}

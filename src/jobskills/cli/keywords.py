@@ -220,11 +220,15 @@ def label_unlabeled(
     from common.keywords.unlabeled import label_unlabeled as label
 
     with user_errors():
-        settings = get_settings()
         if threads:
+            import os
+
             import torch
 
             torch.set_num_threads(threads)
+            os.environ["JOBSKILLS_ONNX_THREADS"] = str(threads)  # the int8 teacher: the same thread budget
+            get_settings.cache_clear()
+        settings = get_settings()
         if not (teacher / "tagger.json").is_file():
             raise fail(f"{teacher} is not a tagger folder (no tagger.json)", code=2)
         src = source or settings.unlabeled_postings
