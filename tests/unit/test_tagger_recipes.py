@@ -156,3 +156,32 @@ def test_unlabelled_windows_add_no_gold_loss():
     changed = {**batch, "labels": labels.clone()}
     changed["labels"][0] = 2  # on the gold row they count
     assert not torch.allclose(net.loss(em, batch, 0.5, 2.0), net.loss(em, changed, 0.5, 2.0))
+
+
+def test_a_tier_trained_by_hand_enters_the_registry_through_its_gate(tiny_bert_dir, tmp_path, monkeypatch):
+    """`jobskills registry add DIR --kind keywords_accurate`: the accurate tier's own name and gate;
+    a second copy that does not beat the champion is refused (exit 1); an unknown kind is exit 2."""
+    from typer.testing import CliRunner
+
+    from common import registry
+    from common.core.settings import get_settings
+    from jobskills.cli.main import app
+
+    res = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=30, tier="accurate"), synthetic_postings(12),
+                       synthetic_postings(3, seed=1), tmp_path / "acc", progress=False)
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(app, ["registry", "add", str(res.model_dir), "--kind", "keywords_accurate"])
+        assert first.exit_code == 0, first.output
+        champ = registry.champion("keyword-tagger-accurate")
+        assert champ is not None and registry.champion("keyword-tagger") is None
+        assert champ.metrics["span_f1"] == pytest.approx(res.metrics["span_f1"])
+        again = runner.invoke(app, ["registry", "add", str(res.model_dir), "--kind", "keywords_accurate"])
+        assert again.exit_code == 1 and "not registered" in again.stdout
+        bad = runner.invoke(app, ["registry", "add", str(res.model_dir), "--kind", "keyword"])
+        assert bad.exit_code == 2 and "unknown model kind" in " ".join(bad.output.split())
+    finally:
+        get_settings.cache_clear()

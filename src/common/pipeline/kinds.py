@@ -134,3 +134,37 @@ def model_kind(kind: str) -> ModelKind:
         return KINDS[kind]
     except KeyError:
         raise ValueError(f"unknown model kind {kind!r}; use {' or '.join(KINDS)}") from None
+
+
+# the file in a model folder that carries the metrics its training measured
+_METRICS_FILE = {"keywords": "tagger.json", "keywords_accurate": "tagger.json", "groups": "group_model.json",
+                 "linker": "linker.json", "occupations": "occupations.json"}
+
+
+def stored_metrics(kind: str, folder: Path) -> dict[str, Any]:
+    """The dev metrics a training run saved in ``folder`` (``kind``'s own file); a folder without
+    them is a ``ValueError`` that names the file."""
+    import json
+
+    path = Path(folder) / _METRICS_FILE[model_kind(kind).kind]
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8")).get("metrics")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder} is not a {kind} model folder: cannot read {path.name} ({exc})") from None
+    if not metrics:
+        raise ValueError(f"{path} holds no dev metrics: train the model with an evaluation (no --no-eval)")
+    return metrics
+
+
+def register_folder(kind: str, folder: Path, gate: Any = None) -> Any:
+    """Put a model trained outside the pipeline (e.g. the accurate tier, hours on a CPU) through
+    ``kind``'s gate: smoke check, then its stored dev metrics against the champion's. Returns the
+    registry's ``Decision``; a refused folder is not stored."""
+    from common import registry
+    from common.core.lineage import code_version
+
+    mk = model_kind(kind)
+    return registry.register_and_gate(mk.registry_name, Path(folder), stored_metrics(kind, folder), mk.primary_metric,
+                                      gate=gate, smoke_check=mk.smoke_check,
+                                      metadata={"source": f"registered by hand from {Path(folder).resolve()}",
+                                                "code_version": code_version()})

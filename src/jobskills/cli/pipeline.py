@@ -93,6 +93,27 @@ def registry_promote(tag: str = typer.Argument(..., help="name:version of a stor
     typer.echo(f"champion of {info.name} is now {info.tag} ({info.path})")
 
 
+@registry_app.command("add")
+def registry_add(
+    folder: Path = typer.Argument(..., help="A trained model folder (e.g. .jobskills/models/keyword-tagger-accurate/latest)."),
+    kind: str = typer.Option(..., help="keywords_accurate | keywords | groups | linker | occupations"),
+    margin: float = typer.Option(0.005, help="How much the folder's dev figure must beat the champion's by."),
+) -> None:
+    """Register a model trained outside the pipeline through its kind's gate (smoke check, then its
+    stored dev figure against the champion's); it becomes the champion only if it passes."""
+    from common.pipeline.kinds import register_folder
+    from common.registry import GateConfig
+
+    if not folder.is_dir():
+        raise fail(f"{folder} is not a folder", code=2)
+    with user_errors():
+        decision = register_folder(kind, folder, GateConfig(margin=margin))
+    verdict = f"champion is now {decision.tag}" if decision.promoted else "not registered"
+    typer.echo(f"{decision.name}: {verdict} ({decision.reason})")
+    if not decision.promoted:
+        raise typer.Exit(1)
+
+
 @registry_app.command("rollback")
 def registry_rollback(
     name: str = typer.Argument(..., help="Model name, e.g. keyword-tagger or skill-groups"),
