@@ -30,6 +30,7 @@ from common.core.types import Keyword
 from common.linking.phrases import compose_analysis, phrase_key, unique_phrases
 from services.config import ServingConfig
 from services.groups import GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, to_decision_out
+from services.admission import Admission
 from services.guard import BodyGuard
 from services.keywords import KeywordService
 from services.retry import call_dependency
@@ -67,6 +68,7 @@ CONFIG = ServingConfig.load()
 STATIC_DIR = Path(__file__).parent / "static"
 API_ROUTES = ("/extract", "/extract_batch", "/classify", "/link", "/analyze", "/match", "/occupations", "/topics",
               "/feedback", "/reload", "/status")
+WORK_ROUTES = ("/extract", "/extract_batch", "/classify", "/link", "/analyze", "/match", "/occupations", "/topics")
 
 REQUESTS = bentoml.metrics.Counter(
     name="jobskills_requests_total",
@@ -496,3 +498,5 @@ class ApiService:
 
 ApiService.mount_asgi_app(_web_app(), path="/ui")
 ApiService.add_asgi_middleware(BodyGuard, paths=API_ROUTES, max_body_bytes=CONFIG.max_body_bytes)
+ApiService.add_asgi_middleware(Admission, paths=WORK_ROUTES, client_max_inflight_chars=CONFIG.client_max_inflight_chars,
+                               max_inflight_chars=CONFIG.max_inflight_chars)

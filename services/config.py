@@ -75,6 +75,13 @@ class ServingConfig(BaseSettings):
         None, ge=1, description="torch.set_num_threads in each model service; default: torch's own choice."
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    client_max_inflight_chars: int = Field(
+        200_000, ge=1_000, description="Characters of request body one client (API key, else address) may have in "
+        "flight; more is answered 429 with Retry-After (services.admission). A single larger request is admitted "
+        "when the client has nothing else in flight.")
+    max_inflight_chars: int = Field(
+        600_000, ge=1_000, description="Characters of request body in flight from all clients; more is answered 503 "
+        "with Retry-After, so the queue (and the wait of everyone in it) stays bounded.")
     bind_host: str = Field(
         "127.0.0.1", description="The interface the server binds (set by `jobskills serve --host`): admin "
         "endpoints stay off on a non-loopback host without JOBSKILLS_API_KEY.")

@@ -22,7 +22,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 API_KEY = "test-key-123"
 LIMITS = {"JOBSKILLS_MAX_TEXT_CHARS": "3000", "JOBSKILLS_MAX_BATCH_ITEMS": "8",
-          "JOBSKILLS_SERVE_MAX_BODY_BYTES": "65536"}
+          "JOBSKILLS_SERVE_MAX_BODY_BYTES": "65536",
+          # admission (services.admission): one full batch per client in flight, two clients' worth in all
+          "JOBSKILLS_SERVE_CLIENT_MAX_INFLIGHT_CHARS": "30000", "JOBSKILLS_SERVE_MAX_INFLIGHT_CHARS": "60000"}
 
 
 @pytest.fixture(scope="session")

@@ -239,3 +239,95 @@ def test_dependency_deadline_stays_under_the_request_timeout(monkeypatch):
     assert ServingConfig(timeout_s=120, dependency_timeout_s=10).dependency_deadline() == 10
     with pytest.raises(ValidationError, match="must be under timeout_s"):
         ServingConfig(timeout_s=30, dependency_timeout_s=30)
+
+
+def _admission_world(client_limit: int = 1_000, total_limit: int = 2_500):
+    """An Admission in front of an app that holds each request until released, and a way to send."""
+    from services.admission import Admission
+
+    gates: list[asyncio.Event] = []
+
+    async def app(scope, receive, send):
+        await receive()
+        gate = asyncio.Event()
+        gates.append(gate)
+        await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    mw = Admission(app, paths=["/extract"], client_max_inflight_chars=client_limit, max_inflight_chars=total_limit)
+
+    async def call(chars: int, key: bytes | None = None, addr: str = "10.0.0.1") -> dict:
+        out: dict = {}
+        headers = [(b"x-api-key", key)] if key else []
+        scope = {"type": "http", "method": "POST", "path": "/extract", "headers": headers, "client": (addr, 1)}
+
+        async def receive():
+            return {"type": "http.request", "body": b"x" * chars, "more_body": False}
+
+        async def send(msg):
+            if msg["type"] == "http.response.start":
+                out["status"], out["headers"] = msg["status"], dict(msg["headers"])
+            else:
+                out["body"] = out.get("body", b"") + msg.get("body", b"")
+
+        await mw(scope, receive, send)
+        return out
+
+    return mw, gates, call
+
+
+def test_admission_bounds_each_client_and_everyone_with_sentences_and_retry_after():
+    async def scenario():
+        mw, gates, call = _admission_world()
+        first = asyncio.create_task(call(900, key=b"a"))
+        await asyncio.sleep(0.01)
+        second = await call(300, key=b"a")  # client a: 900 + 300 > 1,000 in flight
+        assert second["status"] == 429 and int(second["headers"][b"retry-after"]) >= 1
+        assert "this client already has 900 characters of work in flight" in json.loads(second["body"])["error"]
+        others = [asyncio.create_task(call(800, key=k)) for k in (b"b", b"c")]  # 900 + 1,600 = 2,500: admitted
+        await asyncio.sleep(0.01)
+        full = await call(100, addr="10.0.0.9")  # a new client, but everyone's budget is spent
+        assert full["status"] == 503 and b"retry-after" in full["headers"]
+        assert "the service is at capacity (2,500 characters" in json.loads(full["body"])["error"]
+        for g in gates:
+            g.set()
+        assert [(await t)["status"] for t in (first, *others)] == [200, 200, 200]
+        assert mw.budget.in_flight == {}  # everything released: the next burst starts from nothing
+        alone = asyncio.create_task(call(5_000, key=b"a"))  # larger than any budget, but alone: admitted
+        await asyncio.sleep(0.01)
+        gates[-1].set()
+        assert (await alone)["status"] == 200
+
+    asyncio.run(scenario())
+
+
+def test_a_bare_503_from_below_is_explained():
+    from services.admission import Admission
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body",
+                    "body": b'{"error":"An unexpected error has occurred, please check the server log."}'})
+
+    async def scenario():
+        out = {}
+        mw = Admission(app, paths=["/extract"], client_max_inflight_chars=10_000, max_inflight_chars=10_000)
+
+        async def receive():
+            return {"type": "http.request", "body": b'{"text": "python"}', "more_body": False}
+
+        async def send(msg):
+            if msg["type"] == "http.response.start":
+                out["status"], out["headers"] = msg["status"], dict(msg["headers"])
+            else:
+                out["body"] = msg["body"]
+
+        await mw({"type": "http", "method": "POST", "path": "/extract", "headers": [], "client": ("1.2.3.4", 5)},
+                 receive, send)
+        return out
+
+    out = asyncio.run(scenario())
+    assert out["status"] == 503 and b"retry-after" in out["headers"]
+    assert "overloaded" in json.loads(out["body"])["error"] and "unexpected" not in out["body"].decode()

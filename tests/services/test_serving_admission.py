@@ -1,0 +1,48 @@
+"""Admission under a real ``bentoml serve``: a burst of full batches from one client is answered
+429 with ``Retry-After`` and a sentence; a burst from many clients past everyone's budget, 503 with
+``Retry-After`` and a sentence (never BentoML's "unexpected error"); afterwards an ordinary posting
+is answered at once. Budgets: tests/services/conftest.py (30,000 characters a client, 60,000 in all)."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+FULL_BATCH = {"texts": [("Python and SQL developer with strong communication skills. " * 49)[:2900]] * 8}
+
+
+def _burst(server: str, keys: list[str]) -> list[httpx.Response]:
+    def post(key: str) -> httpx.Response:
+        return httpx.post(f"{server}/extract_batch", json=FULL_BATCH, headers={"X-API-Key": key}, timeout=120)
+
+    with ThreadPoolExecutor(len(keys)) as pool:
+        return list(pool.map(post, keys))
+
+
+def _check_refusal(r: httpx.Response, status: int, words: str) -> None:
+    assert r.status_code == status
+    assert int(r.headers["retry-after"]) >= 1
+    assert words in r.json()["error"] and "unexpected" not in r.text
+
+
+def test_one_client_bursting_gets_429_with_retry_after(server):
+    answers = _burst(server, ["burst-client"] * 10)
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {200, 429} and 200 in statuses and 429 in statuses, statuses
+    for r in answers:
+        if r.status_code == 429:
+            _check_refusal(r, 429, "this client already has")
+
+
+def test_many_clients_past_the_total_get_503_with_retry_after_then_service_recovers(server):
+    answers = _burst(server, [f"client-{i}" for i in range(8)])
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {200, 503} and 200 in statuses and 503 in statuses, statuses
+    for r in answers:
+        if r.status_code == 503:
+            _check_refusal(r, 503, "the service is at capacity")
+    t0 = time.perf_counter()
+    ok = httpx.post(f"{server}/extract", json={"text": "We need a Python developer with SQL"}, timeout=60)
+    assert ok.status_code == 200 and time.perf_counter() - t0 < 5
