@@ -95,3 +95,27 @@ def test_group_model_serves_its_int8_export(tiny_bert_dir, tmp_path):
     plain.onnx_dir = None  # torch
     ref = [d.groups[0].code for d in plain.decide(skills, level=2)]
     assert sum(a == b for a, b in zip(int8, ref)) >= 0.8 * len(ref)
+
+
+def test_int8_keeps_outlier_projections_in_fp32_when_plain_int8_breaks_the_encoder(tiny_bert_dir, tmp_path):
+    """An encoder whose feed-forward activations carry an outlier channel (as all-mpnet-base-v2's do:
+    plain int8 gives it a probe cosine of 0.44) is quantised with those projections left in fp32."""
+    import torch
+    from transformers import AutoModel
+
+    from common.text.onnx_backend import PROBE_MIN_COSINE, export_encoder, probe_cosine
+
+    enc = AutoModel.from_pretrained(str(tiny_bert_dir)).eval()
+    with torch.no_grad():
+        for layer in enc.encoder.layer:
+            layer.intermediate.dense.bias[0] = 1000.0  # one huge channel into the down-projection, which
+            layer.output.dense.weight *= 50.0  # (a random init's feed-forward is too weak to matter)
+            layer.output.dense.weight[:, 0] = 0.0  # barely uses it: 8 bits spent on it leave the others 0
+    paths = export_encoder(enc, tmp_path)
+    meta = json.loads((tmp_path / "encoder-int8.json").read_text())
+    assert meta["scheme"] == "ffn-output-fp32", meta
+    assert meta["probe_cosine"] >= PROBE_MIN_COSINE and probe_cosine(paths["onnx-int8"], enc) >= PROBE_MIN_COSINE
+
+    plain = AutoModel.from_pretrained(str(tiny_bert_dir)).eval()
+    export_encoder(plain, tmp_path / "plain")
+    assert json.loads((tmp_path / "plain" / "encoder-int8.json").read_text())["scheme"] == "plain"

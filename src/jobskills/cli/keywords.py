@@ -179,29 +179,43 @@ def load_default_linker(path: Path | None = None):  # noqa: ANN201 - common.link
 
 def export_onnx(
     model: Path = typer.Option(..., help="Tagger folder to export (written next to its weights)."),
-    check: bool = typer.Option(True, help="Score torch and every ONNX backend on SkillSpan dev afterwards."),
+    check: bool = typer.Option(True, help="Score torch and every ONNX backend on SkillSpan dev afterwards; the "
+                               "served backend's figures become the model's (tagger.json, report.json)."),
     max_postings: Optional[int] = typer.Option(None, help="Debug cap on dev postings for --check."),
 ) -> None:
-    """Export a tagger's encoder to ONNX (fp32 and dynamic int8), then check span-F1 parity on dev."""
+    """Export a tagger's encoder to ONNX (fp32 and dynamic int8), then score torch and the backend that
+    serves on CPU on dev (parity; `python benchmarks/inference.py` compares every backend)."""
     from common.data.skillspan import load_skillspan
+    from common.keywords.evaluate import evaluate_tagger, flat_metrics, save_report
+    from common.keywords.export import export_and_score
     from common.keywords.tagger import KeywordTagger
-    from common.keywords.evaluate import evaluate_tagger
     from common.text.onnx_backend import export_encoder
 
     with user_errors():
         tagger = KeywordTagger.load(model, device="cpu", backend="torch")
-        with console.status(f"exporting {model}"):
-            paths = export_encoder(tagger.net.encoder, model)
-        for backend, path in paths.items():
-            console.print(f"{backend}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
         if not check:
+            with console.status(f"exporting {model}"):
+                paths = export_encoder(tagger.net.encoder, model)
+            for backend, path in paths.items():
+                console.print(f"{backend}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
             return
         dev = load_skillspan("dev")
         dev = dev[:max_postings] if max_postings else dev
-        for backend in ("torch", *paths):
-            with console.status(f"scoring {backend} on {len(dev)} dev postings"):
-                f1 = evaluate_tagger(KeywordTagger.load(model, device="cpu", backend=backend), dev)["span"]["overall"]["f1"]
-            console.print(f"{backend:10s} dev span-F1 {f1:.4f}")
+        with console.status(f"scoring torch on {len(dev)} dev postings"):
+            report = evaluate_tagger(tagger, dev)
+        metrics = {k: v for k, v in (tagger.meta.get("metrics") or {}).items() if k == "train_loss"}
+        metrics.update(flat_metrics(report))
+        with console.status(f"exporting {model} and scoring the served backend"):
+            served = export_and_score(tagger, model, dev, report, metrics)
+        if served is not None and max_postings is None:
+            save_report({**served, "model": {"variant": tagger.variant, "model_dir": str(model)}}, model,
+                        history=tagger.meta.get("history"))
+        console.print(f"torch      dev span-F1 {report['span']['overall']['f1']:.4f}")
+        if served is not None:
+            console.print(f"{metrics['backend']:10s} dev span-F1 {served['span']['overall']['f1']:.4f} (serves on CPU)")
+    scheme = model / "encoder-int8.json"
+    if scheme.exists():
+        console.print(f"int8 scheme: {json.loads(scheme.read_text())}")
 
 
 def label_unlabeled(
