@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.guard import Message, Receive, Scope, Send
+from services.guard import Message, Receive, Scope, Send, replay
 
 GENERIC_ERROR = b"unexpected error"
 
@@ -106,7 +106,7 @@ class Admission:
             return
         t0 = time.perf_counter()
         try:
-            await self.app(scope, _replay(body, receive), _explain_overload(send, self.budget))
+            await self.app(scope, replay(body, receive), _explain_overload(send, self.budget))
         finally:
             self.budget.release(client, cost, time.perf_counter() - t0)
 
@@ -121,19 +121,6 @@ async def _read(receive: Receive) -> tuple[bytes, bool | None]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), False
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _explain_overload(send: Send, budget: Budget) -> Send:
