@@ -282,7 +282,8 @@ class _TrainingRun:
         import torch
 
         batch = self._batch(idx)
-        loss = self.net.loss(self._emissions(idx, batch), batch, self.cfg.distill_alpha if self.cfg.teacher or self.cfg.unlabeled_cache else 0.0,
+        taught = self.cfg.teacher or self.cfg.unlabeled_cache
+        loss = self.net.loss(self._emissions(idx, batch), batch, self.cfg.distill_alpha if taught else 0.0,
                              self.cfg.distill_temperature)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
