@@ -30,10 +30,11 @@ from common.core.types import Keyword
 from common.linking.phrases import compose_analysis, phrase_key, unique_phrases
 from services.config import ServingConfig
 from services.groups import GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, to_decision_out
-from services.admission import Admission
+from services.admission import Admission, client_key
 from services.guard import BodyGuard
 from services.keywords import KeywordService
 from services.retry import call_dependency
+from services.scheduler import FairScheduler, merge_units, split_units
 from services.schemas import (
     AnalyzedKeyword,
     AnalyzeRequest,
@@ -119,6 +120,10 @@ def _keywords(raw: list[Any]) -> list[Keyword]:
             for k in raw]
 
 
+def _shifted(k: Keyword, offset: int) -> Keyword:
+    return k if offset == 0 else k.model_copy(update={"start": k.start + offset, "end": k.end + offset})
+
+
 def _unique_phrases(keywords: list[Keyword]) -> list[str]:
     """Keyword texts as phrases to classify or link (``common.linking.phrases``: the CLI's rule too)."""
     return unique_phrases(k.text for k in keywords)
@@ -133,6 +138,8 @@ class ApiService:
 
     def __init__(self) -> None:
         self.settings = get_settings()
+        self.scheduler = FairScheduler(self._extract_units, batch_units=CONFIG.scheduler_batch_units,
+                                       max_batches_in_flight=CONFIG.scheduler_batches_in_flight)
         self._infos: dict[str, dict] = {}
         self._topic_model: Any = None
         self._topic_source: str | None = None
@@ -181,9 +188,20 @@ class ApiService:
         REQUESTS.labels(endpoint=endpoint, outcome="ok", transport=_transport(ctx)).inc()
         return latency_ms
 
-    async def _extract(self, texts: list[str]) -> list[list[Keyword]]:
-        raw = await _retrying(self.keywords.to_async.extract, texts, what="keyword service")
-        out = [_keywords(r) for r in raw]
+    async def _extract_units(self, units: list[str]) -> list[list[Keyword]]:
+        """One call of the keyword service for a batch of units (the fair scheduler's batch)."""
+        raw = await _retrying(self.keywords.to_async.extract, units, what="keyword service")
+        return [_keywords(r) for r in raw]
+
+    async def _extract(self, texts: list[str], ctx: bentoml.Context) -> list[list[Keyword]]:
+        """Keywords of each text: long texts cut into units, every unit queued in its client's turn
+        (``services.scheduler``), the units' keywords shifted back into the text."""
+        pieces = [split_units(t, CONFIG.unit_chars) for t in texts]
+        flat = await self.scheduler.submit(client_key(ctx.request.scope), [u for p in pieces for _, u in p])
+        out, at = [], 0
+        for p in pieces:
+            out.append(merge_units(p, flat[at : at + len(p)], _shifted))
+            at += len(p)
         for text, kws in zip(texts, out, strict=True):
             KEYWORDS.observe(len(kws))
             TEXT_CHARS.observe(len(text))
@@ -269,7 +287,8 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("extract", ctx, "keywords"):
             return err
-        batches, occ = await self._with_occupations([request.text], await self._with_esco(await self._extract([request.text])))
+        linked = await self._with_esco(await self._extract([request.text], ctx))
+        batches, occ = await self._with_occupations([request.text], linked)
         (kws,) = batches
         tag = self._infos["keywords"].get("tag")
         self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]}, ctx)
@@ -283,7 +302,7 @@ class ApiService:
         if err := await self._refused("extract_batch", ctx, "keywords"):
             return err
         texts = list(request.texts)
-        results, occ = await self._with_occupations(texts, await self._with_esco(await self._extract(texts)))
+        results, occ = await self._with_occupations(texts, await self._with_esco(await self._extract(texts, ctx)))
         tag = self._infos["keywords"].get("tag")
         latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
@@ -346,7 +365,7 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("analyze", ctx, "keywords"):
             return err
-        (kws,) = await self._extract([request.text])
+        (kws,) = await self._extract([request.text], ctx)
         # without a group model the keywords are still worth showing: groups stay empty and
         # group_model_tag is null
         groups_ready = (await self._info("groups")).get("ready")
@@ -372,7 +391,7 @@ class ApiService:
         if err := await self._refused("match", ctx, *need):
             return err
         texts = [t for t in (request.resume, request.job) if t is not None]
-        extracted = iter(await self._extract(texts)) if texts else iter(())
+        extracted = iter(await self._extract(texts, ctx)) if texts else iter(())
         resume_skills = list(request.resume_skills) if request.resume is None else _unique_phrases(next(extracted))
         job_skills = list(request.job_skills) if request.job is None else _unique_phrases(next(extracted))
         if resume_skills and job_skills:
@@ -403,7 +422,7 @@ class ApiService:
             REQUESTS.labels(endpoint="occupations", outcome="unavailable", transport=_transport(ctx)).inc()
             reason = self._group_part("occupations").get("error")
             return _error(503, f"the occupation model is not available: {reason}", ctx)
-        (kws,), occ = await self._with_occupations([request.text], await self._with_esco(await self._extract([request.text])),
+        (kws,), occ = await self._with_occupations([request.text], await self._with_esco(await self._extract([request.text], ctx)),
                                                    [request.title], top_k=request.top_k)
         if occ is None:
             REQUESTS.labels(endpoint="occupations", outcome="unavailable", transport=_transport(ctx)).inc()
@@ -426,7 +445,7 @@ class ApiService:
             return _error(503, problem or "no topic model", ctx)
         kws: list[Keyword] = []
         if (await self._info("keywords")).get("ready"):  # keywords make better tags; optional
-            (kws,) = await self._extract([request.text])
+            (kws,) = await self._extract([request.text], ctx)
         import anyio
 
         (desc,) = await anyio.to_thread.run_sync(model.describe, [request.text], [kws])

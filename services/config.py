@@ -75,6 +75,13 @@ class ServingConfig(BaseSettings):
         None, ge=1, description="torch.set_num_threads in each model service; default: torch's own choice."
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
+    unit_chars: int = Field(
+        4_000, ge=500, description="Texts longer than this are cut at line ends into units of at most this many "
+        "characters, scheduled one per client in turn (services.scheduler).")
+    scheduler_batch_units: int = Field(8, ge=1, description="Units in one call of the keyword service.")
+    scheduler_batches_in_flight: int = Field(
+        2, ge=1, description="Keyword-service calls outstanding at once: enough to keep the model busy; more "
+        "makes a newcomer wait behind more work (raise it on a GPU).")
     client_max_inflight_chars: int = Field(
         200_000, ge=1_000, description="Characters of request body one client (API key, else address) may have in "
         "flight; more is answered 429 with Retry-After (services.admission). A single larger request is admitted "

@@ -24,7 +24,9 @@ API_KEY = "test-key-123"
 LIMITS = {"JOBSKILLS_MAX_TEXT_CHARS": "3000", "JOBSKILLS_MAX_BATCH_ITEMS": "8",
           "JOBSKILLS_SERVE_MAX_BODY_BYTES": "65536",
           # admission (services.admission): one full batch per client in flight, two clients' worth in all
-          "JOBSKILLS_SERVE_CLIENT_MAX_INFLIGHT_CHARS": "30000", "JOBSKILLS_SERVE_MAX_INFLIGHT_CHARS": "60000"}
+          "JOBSKILLS_SERVE_CLIENT_MAX_INFLIGHT_CHARS": "30000", "JOBSKILLS_SERVE_MAX_INFLIGHT_CHARS": "60000",
+          # texts over 1,000 characters are cut into units (services.scheduler), so the tests see it
+          "JOBSKILLS_SERVE_UNIT_CHARS": "1000"}
 
 
 @pytest.fixture(scope="session")

@@ -46,3 +46,21 @@ def test_many_clients_past_the_total_get_503_with_retry_after_then_service_recov
     t0 = time.perf_counter()
     ok = httpx.post(f"{server}/extract", json={"text": "We need a Python developer with SQL"}, timeout=60)
     assert ok.status_code == 200 and time.perf_counter() - t0 < 5
+
+
+def test_a_long_posting_cut_into_units_keeps_its_offsets(client, tiny_models):
+    """Texts over JOBSKILLS_SERVE_UNIT_CHARS (1,000 here) are served in units; the keywords come back
+    at their places in the whole text, the same as the tagger finds unit by unit."""
+    from common.keywords.tagger import KeywordTagger
+    from services.scheduler import split_units
+
+    local_tagger = KeywordTagger.load(tiny_models["keywords"]["path"], device="cpu")
+    text = "\n".join(f"Role {i}: we need python and sql with strong communication skills." for i in range(40))[:2900]
+    r = client.post("/extract", json={"text": text})
+    assert r.status_code == 200, r.text
+    kws = r.json()["keywords"]
+    assert kws and max(k["start"] for k in kws) > 2_000  # keywords from the last unit too
+    assert all(text[k["start"]:k["end"]] == k["text"] for k in kws)
+    expected = [(off + k.start, off + k.end, k.type) for off, unit in split_units(text, 1_000)
+                for k in local_tagger.extract([unit])[0]]
+    assert [(k["start"], k["end"], k["type"]) for k in kws] == expected

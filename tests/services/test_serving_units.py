@@ -331,3 +331,51 @@ def test_a_bare_503_from_below_is_explained():
     out = asyncio.run(scenario())
     assert out["status"] == 503 and b"retry-after" in out["headers"]
     assert "overloaded" in json.loads(out["body"])["error"] and "unexpected" not in out["body"].decode()
+
+
+def test_long_texts_are_cut_into_units_at_line_ends_and_put_back_together():
+    from services.scheduler import split_units
+
+    text = "\n".join(f"Line {i}: we need Python, SQL and Docker experience." for i in range(400))
+    units = split_units(text, 1_000)
+    assert "".join(u for _, u in units) == text and all(len(u) <= 1_000 for _, u in units)
+    assert all(text[off : off + len(u)] == u for off, u in units)
+    assert all(u.endswith("\n") for _, u in units[:-1])  # cut after a line end: no keyword is cut
+    one_line = "We need Python. " * 500  # no line end: cut after a sentence end
+    assert all(u.endswith(". ") for _, u in split_units(one_line, 1_000)[:-1])
+    assert split_units("short", 1_000) == [(0, "short")]
+
+
+def test_the_scheduler_serves_clients_in_turn_and_drops_work_whose_client_has_gone():
+    from services.scheduler import FairScheduler
+
+    async def scenario():
+        batches: list[list[str]] = []
+        gate = asyncio.Event()
+
+        async def run_batch(units):
+            batches.append(units)
+            await gate.wait()
+            if "boom" in units:
+                raise RuntimeError("model failed")
+            return [u.upper() for u in units]
+
+        sched = FairScheduler(run_batch, batch_units=2, max_batches_in_flight=1)
+        big = asyncio.create_task(sched.submit("a", [f"a{i}" for i in range(20)]))
+        await asyncio.sleep(0.01)
+        small = asyncio.create_task(sched.submit("b", ["b0"]))
+        gone = asyncio.create_task(sched.submit("c", ["c0", "c1"]))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # client c hangs up before its turn
+        gate.set()
+        assert await small == ["B0"]
+        assert await big == [f"A{i}" for i in range(20)]
+        position_of_b = next(i for i, b in enumerate(batches) if "b0" in b)
+        assert position_of_b == 1, batches  # right after the batch in flight, not after a's 20 units
+        assert not any(u.startswith("c") for b in batches for u in b)
+        with pytest.raises(RuntimeError, match="model failed"):
+            await sched.submit("d", ["boom"])
+        assert await sched.submit("d", ["ok"]) == ["OK"]  # the dispatcher survives a failed batch
+        assert sched.pending() == 0
+
+    asyncio.run(scenario())
