@@ -138,7 +138,7 @@ class ApiService:
 
     def __init__(self) -> None:
         self.settings = get_settings()
-        self.scheduler = FairScheduler(self._extract_units, batch_units=CONFIG.scheduler_batch_units,
+        self.scheduler = FairScheduler(self._extract_units, batch_chars=CONFIG.scheduler_batch_chars,
                                        max_batches_in_flight=CONFIG.scheduler_batches_in_flight)
         self._infos: dict[str, dict] = {}
         self._topic_model: Any = None

@@ -76,9 +76,11 @@ class ServingConfig(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     unit_chars: int = Field(
-        4_000, ge=500, description="Texts longer than this are cut at line ends into units of at most this many "
+        2_000, ge=500, description="Texts longer than this are cut at line ends into units of at most this many "
         "characters, scheduled one per client in turn (services.scheduler).")
-    scheduler_batch_units: int = Field(8, ge=1, description="Units in one call of the keyword service.")
+    scheduler_batch_chars: int = Field(
+        4_000, ge=500, description="Characters of units in one call of the keyword service (at least one unit): "
+        "what a newcomer may wait behind per call in flight (raise it on a GPU).")
     scheduler_batches_in_flight: int = Field(
         2, ge=1, description="Keyword-service calls outstanding at once: enough to keep the model busy; more "
         "makes a newcomer wait behind more work (raise it on a GPU).")

@@ -5,8 +5,9 @@ Why: the keyword service batches whatever reaches it first. A 100,000-character 
 alone on 2 cores; sent whole, every request behind it waited for all of it, and two clients
 sending such postings stalled a third client's ordinary postings for a minute. Here a text longer
 than ``unit_chars`` is cut at line ends (keywords never cross a line) into units of at most about
-``unit_chars`` characters, and a dispatcher hands the model service batches of units taken one per
-client in turn, with at most ``max_batches_in_flight`` batches outstanding. A short posting that
+``unit_chars`` characters, and a dispatcher hands the model service batches of at most
+``batch_chars`` characters of units taken one per client in turn, with at most
+``max_batches_in_flight`` batches outstanding. A short posting that
 arrives behind a long one waits for at most the batches already in flight plus one round, not for
 the whole long posting. A request whose client has gone (its task cancelled) leaves the queue.
 """
@@ -54,10 +55,10 @@ class _Unit:
 class FairScheduler:
     """Round-robin over clients of units of work for ``run_batch`` (a list of texts -> a list of results)."""
 
-    def __init__(self, run_batch: Callable[[list[str]], Awaitable[list[Any]]], batch_units: int = 8,
+    def __init__(self, run_batch: Callable[[list[str]], Awaitable[list[Any]]], batch_chars: int = 4_000,
                  max_batches_in_flight: int = 2) -> None:
         self.run_batch = run_batch
-        self.batch_units = batch_units
+        self.batch_chars = batch_chars
         self.max_batches_in_flight = max_batches_in_flight
         self.queues: OrderedDict[str, deque[_Unit]] = OrderedDict()
         self.in_flight = 0
@@ -88,9 +89,11 @@ class FairScheduler:
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
     def _next_batch(self) -> list[_Unit]:
-        """Up to ``batch_units`` live units, one per client in turn (clients rotate between batches)."""
+        """Live units, one per client in turn, up to ``batch_chars`` characters (at least one unit);
+        clients rotate between batches, so the next batch starts with the next client."""
         batch: list[_Unit] = []
-        while len(batch) < self.batch_units and self.queues:
+        size = 0
+        while self.queues:
             progressed = False
             for client in list(self.queues):
                 queue = self.queues[client]
@@ -99,11 +102,13 @@ class FairScheduler:
                 if not queue:
                     del self.queues[client]
                     continue
-                batch.append(queue.popleft())
+                if batch and size + len(queue[0].text) > self.batch_chars:
+                    return batch
+                unit = queue.popleft()
+                batch.append(unit)
+                size += len(unit.text)
                 progressed = True
-                self.queues.move_to_end(client)  # the next batch starts with the next client
-                if len(batch) >= self.batch_units:
-                    break
+                self.queues.move_to_end(client)
             if not progressed:
                 break
         return batch

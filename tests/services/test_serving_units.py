@@ -360,7 +360,7 @@ def test_the_scheduler_serves_clients_in_turn_and_drops_work_whose_client_has_go
                 raise RuntimeError("model failed")
             return [u.upper() for u in units]
 
-        sched = FairScheduler(run_batch, batch_units=2, max_batches_in_flight=1)
+        sched = FairScheduler(run_batch, batch_chars=6, max_batches_in_flight=1)  # two 2-3 char units a call
         big = asyncio.create_task(sched.submit("a", [f"a{i}" for i in range(20)]))
         await asyncio.sleep(0.01)
         small = asyncio.create_task(sched.submit("b", ["b0"]))
