@@ -185,3 +185,23 @@ def test_a_tier_trained_by_hand_enters_the_registry_through_its_gate(tiny_bert_d
         assert bad.exit_code == 2 and "unknown model kind" in " ".join(bad.output.split())
     finally:
         get_settings.cache_clear()
+
+
+def test_length_buckets_batch_similar_lengths_and_keep_every_window(tiny_bert_dir, tmp_path):
+    from common.keywords.encoding import doc_from_text, window_items
+    from common.keywords.training import _initial_tagger, _TrainingRun
+
+    cfg = tiny_cfg(tiny_bert_dir, batch_size=4, length_buckets=True)
+    tagger = _initial_tagger(cfg, "cpu")
+    texts = [" ".join(["python"] * n) for n in [2, 30, 3, 25, 4, 28, 5, 27] * 20]
+    items = window_items([doc_from_text(tagger.tokenizer, t) for t in texts], tagger.tokenizer, 32, 8)
+    run = _TrainingRun(cfg, tagger, items, tmp_path / "ckpt")
+    order = run.epoch_order(0)
+    assert sorted(order.tolist()) == list(range(len(items)))  # every window once
+    assert run.epoch_order(0).tolist() == order.tolist() and run.epoch_order(1).tolist() != order.tolist()
+    spread = [max(len(items[i].input_ids) for i in order[b : b + 4]) - min(len(items[i].input_ids) for i in order[b : b + 4])
+              for b in range(0, len(order), 4)]
+    plain = _TrainingRun(tiny_cfg(tiny_bert_dir, batch_size=4), tagger, items, tmp_path / "ckpt2").epoch_order(0)
+    plain_spread = [max(len(items[i].input_ids) for i in plain[b : b + 4]) - min(len(items[i].input_ids) for i in plain[b : b + 4])
+                    for b in range(0, len(plain), 4)]
+    assert np.mean(spread) < 0.3 * np.mean(plain_spread)

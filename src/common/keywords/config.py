@@ -88,6 +88,8 @@ class TaggerConfig(StageConfig):
         None, description="A folder of teacher labels of unlabelled text (`jobskills keywords label-unlabeled`): "
         "its passages join the training windows and learn from the teacher alone (linear heads only).")
     unlabeled_fraction: float = Field(1.0, ge=0, le=1, description="Use the first FRACTION of the cached passages.")
+    length_buckets: bool = Field(False, description="Batch windows of similar length (shuffled runs of 50 batches "
+                                 "sorted by length): less padding when lengths vary a lot (unlabelled duties).")
     distill_alpha: float = Field(0.5, ge=0, le=1, description="Weight of the teacher term (1 - alpha: the gold labels).")
     distill_temperature: float = Field(2.0, gt=0, description="Softening of both distributions in the teacher term.")
     tier: Tier | None = Field(None, description="The tier the trained tagger belongs to; None: by its encoder's "

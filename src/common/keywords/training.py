@@ -250,6 +250,25 @@ class _TrainingRun:
         self.net.load_state_dict(mean_state([torch.load(self._snapshot_path(e), map_location="cpu") for e in epochs]))
         return epochs
 
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        """The windows of one epoch, shuffled (seeded per epoch, so a resumed run sees the same order).
+        With ``length_buckets`` the shuffled order is cut into runs of 50 batches, each run sorted by
+        length and its batches shuffled again: batches of similar lengths pad less (short O*NET
+        duties beside long posting windows), and the order stays random at the scale of an epoch."""
+        rng = np.random.default_rng(self.cfg.seed + epoch)
+        order = rng.permutation(len(self.items))
+        if not self.cfg.length_buckets:
+            return order
+        size = self.cfg.batch_size
+        out: list[np.ndarray] = []
+        for start in range(0, len(order), 50 * size):
+            run = sorted(order[start : start + 50 * size], key=lambda i: len(self.items[i].input_ids))
+            batches = [run[b : b + size] for b in range(0, len(run), size)]
+            full = [b for b in batches if len(b) == size]  # a short last batch stays last: slices stay aligned
+            out += [np.asarray(full[j]) for j in rng.permutation(len(full))] + [np.asarray(b) for b in batches
+                                                                                 if len(b) < size]
+        return np.concatenate(out) if out else order
+
     def _batch(self, idx: Sequence[int]) -> dict[str, Any]:
         return {k: v.to(self.device) for k, v in collate([self.items[i] for i in idx], self.pad).items()}
 
@@ -307,7 +326,7 @@ class _TrainingRun:
         running: list[float] = []
         while self.step < self.total:
             epoch, skip = divmod(self.step, self.steps_per_epoch)
-            order = np.random.default_rng(cfg.seed + epoch).permutation(len(self.items))
+            order = self.epoch_order(epoch)
             for b in range(skip, self.steps_per_epoch):
                 if self.step >= self.total:
                     break
