@@ -127,15 +127,15 @@ def label_unlabeled_task(teacher: str, fraction: float) -> str | None:
     """The teacher's labels of the unlabelled job text (cached per teacher folder; a stopped run
     resumes at the first missing shard); None when there is no unlabelled text."""
     from common.core.settings import get_settings
-    from common.keywords.unlabeled import label_unlabeled
+    from common.keywords.unlabeled import default_cache_dir, label_unlabeled
 
     s = get_settings()
     if not s.unlabeled_postings.is_file():
         get_run_logger().warning("no unlabelled text at %s: the student learns from SkillSpan train only",
                                  s.unlabeled_postings)
         return None
-    out = s.cache_dir / "teacher-labels" / Path(teacher).name
-    return str(label_unlabeled(teacher, s.unlabeled_postings, out, fraction=fraction, progress=False))
+    return str(label_unlabeled(teacher, s.unlabeled_postings, default_cache_dir(teacher), fraction=fraction,
+                               progress=False))
 
 
 def encoder_missing(cfg: TaggerConfig) -> str | None:

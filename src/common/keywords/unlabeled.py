@@ -42,6 +42,25 @@ class Passage:
     text: str
 
 
+def teacher_id(teacher: str | Path) -> str:
+    """A teacher's identity: the hash of its head weights (unique to a training run, unchanged when
+    its figures are rescored), so a model retrained into the same folder is another teacher; the
+    folder's path for anything that is not a tagger folder."""
+    from common.keywords.tagger import HEAD_FILE
+
+    head = Path(teacher) / HEAD_FILE
+    if head.is_file():
+        return hashlib.sha256(head.read_bytes()).hexdigest()[:12]
+    return hashlib.sha256(str(Path(teacher).resolve()).encode("utf-8")).hexdigest()[:12]
+
+
+def default_cache_dir(teacher: str | Path) -> Path:
+    """``<data_dir>/cache/teacher-labels/<teacher_id>``."""
+    from common.core.settings import get_settings
+
+    return get_settings().cache_dir / "teacher-labels" / teacher_id(teacher)
+
+
 def passages_from_records(records: Iterable[dict]) -> list[Passage]:
     """Passages of ``{"id", "source", "text"}`` records: blocks split at blank lines, runs of spaces
     folded, exact repeats and blocks under ``MIN_WORDS`` words dropped, in a stable hashed order."""
@@ -95,8 +114,8 @@ class SoftLabelCache:
 
     def _meta(self, teacher: str, passages: Sequence[Passage]) -> dict:
         digest = hashlib.sha256("\n".join(p.id + "\t" + p.text for p in passages).encode("utf-8")).hexdigest()
-        return {"format": CACHE_FORMAT, "teacher": str(Path(teacher).resolve()), "passages": len(passages),
-                "digest": digest, "shard_size": self.shard_size}
+        return {"format": CACHE_FORMAT, "teacher": str(Path(teacher).resolve()), "teacher_id": teacher_id(teacher),
+                "passages": len(passages), "digest": digest, "shard_size": self.shard_size}
 
     def _start(self, teacher: str, passages: Sequence[Passage]) -> None:
         """Write the meta and passages, or check that an existing cache was made for the same ones."""

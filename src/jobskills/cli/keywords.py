@@ -222,8 +222,8 @@ def label_unlabeled(
     teacher: Path = typer.Option(..., help="The teacher tagger folder (the accurate tier's champion)."),
     source: Optional[Path] = typer.Option(None, help="Unlabelled JSONL ({id, source, text} a line); default: "
                                           "<shared_data_dir>/unlabeled/postings.jsonl."),
-    out: Optional[Path] = typer.Option(None, help="Cache folder (default <data_dir>/cache/teacher-labels/<teacher "
-                                       "folder name>); rerun the same command to resume."),
+    out: Optional[Path] = typer.Option(None, help="Cache folder (default <data_dir>/cache/teacher-labels/<hash of the "
+                                       "teacher's head weights>); rerun the same command to resume."),
     fraction: float = typer.Option(1.0, min=0.0, max=1.0, help="Label only the first FRACTION of the passages."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads."),
     backend: Optional[str] = typer.Option(None, help="torch | onnx | onnx-int8 (default: the served backend)."),
@@ -231,6 +231,7 @@ def label_unlabeled(
     """Label unlabelled job text with a teacher tagger's per-word distributions, for distillation
     (`jobskills keywords train --unlabeled-cache DIR`). Resumable: shards already written are kept."""
     from common.core.settings import get_settings
+    from common.keywords.unlabeled import default_cache_dir
     from common.keywords.unlabeled import label_unlabeled as label
 
     with user_errors():
@@ -246,7 +247,7 @@ def label_unlabeled(
         if not (teacher / "tagger.json").is_file():
             raise fail(f"{teacher} is not a tagger folder (no tagger.json)", code=2)
         src = source or settings.unlabeled_postings
-        out_dir = out or settings.cache_dir / "teacher-labels" / teacher.resolve().name
+        out_dir = out or default_cache_dir(teacher)
         console.print(f"labelling {fraction:.0%} of the passages of {src} with {teacher} -> {out_dir}")
         label(teacher, src, out_dir, fraction=fraction, backend=backend, progress=True)
     console.print(f"teacher labels: {out_dir}")
