@@ -132,6 +132,11 @@ def test_serve_command_sets_the_environment(tmp_path, monkeypatch):
     assert os.environ["JOBSKILLS_SERVE_GPUS"] == "0"
     with pytest.raises(ValueError, match="--gpus"):
         serve_command("127.0.0.1", 3123, None, None, None, None, "lots", None)
+    serve_command("127.0.0.1", 3123, None, None, None, None, None, None, tier="fast")
+    assert os.environ["JOBSKILLS_SERVE_KEYWORD_TIER"] == "fast"
+    assert ServingConfig().keyword_tier == "fast"  # what the keyword service reads
+    with pytest.raises(ValueError, match="--tier must be auto, accurate or fast"):
+        serve_command("127.0.0.1", 3123, None, None, None, None, None, None, tier="big")
 
 
 def test_serve_with_a_grpc_port_runs_the_grpc_server_through_the_http_port(monkeypatch):
