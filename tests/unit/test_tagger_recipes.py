@@ -205,3 +205,25 @@ def test_length_buckets_batch_similar_lengths_and_keep_every_window(tiny_bert_di
     plain_spread = [max(len(items[i].input_ids) for i in plain[b : b + 4]) - min(len(items[i].input_ids) for i in plain[b : b + 4])
                     for b in range(0, len(plain), 4)]
     assert np.mean(spread) < 0.3 * np.mean(plain_spread)
+
+
+def test_unlabeled_cache_auto_is_the_teachers_folder(tiny_bert_dir, tmp_path, monkeypatch):
+    from common.core.settings import get_settings
+    from common.keywords.distillation import unlabeled_items
+    from common.keywords.unlabeled import default_cache_dir, label_unlabeled
+
+    monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        teacher = train_tagger(tiny_cfg(tiny_bert_dir, max_steps=5), synthetic_postings(4), None, tmp_path / "t",
+                               progress=False)
+        source = tmp_path / "u.jsonl"
+        source.write_text(json.dumps({"id": "1", "source": "s", "text": "we need python and sql every day"}) + "\n")
+        label_unlabeled(teacher.model_dir, source, default_cache_dir(teacher.model_dir), progress=False)
+        cfg = tiny_cfg(tiny_bert_dir, teacher=str(teacher.model_dir), unlabeled_cache="auto")
+        items = unlabeled_items(cfg, KeywordTagger.load(teacher.model_dir).tokenizer, first_doc=3)
+        assert len(items) == 1 and items[0].doc == 3 and items[0].labels is None and items[0].soft is not None
+        with pytest.raises(ValueError, match="needs a teacher"):
+            unlabeled_items(tiny_cfg(tiny_bert_dir, unlabeled_cache="auto"), None, 0)
+    finally:
+        get_settings.cache_clear()

@@ -85,8 +85,9 @@ class TaggerConfig(StageConfig):
         None, description="Knowledge distillation: a trained tagger folder (e.g. the accurate tier) whose per-word "
         "label distributions on the training postings the student also learns (linear heads only).")
     unlabeled_cache: str | None = Field(
-        None, description="A folder of teacher labels of unlabelled text (`jobskills keywords label-unlabeled`): "
-        "its passages join the training windows and learn from the teacher alone (linear heads only).")
+        None, description="A folder of teacher labels of unlabelled text (`jobskills keywords label-unlabeled`), or "
+        "'auto': the teacher's default folder; its passages join the training windows and learn from the teacher "
+        "alone (linear heads only).")
     unlabeled_fraction: float = Field(1.0, ge=0, le=1, description="Use the first FRACTION of the cached passages.")
     length_buckets: bool = Field(False, description="Batch windows of similar length (shuffled runs of 50 batches "
                                  "sorted by length): less padding when lengths vary a lot (unlabelled duties).")

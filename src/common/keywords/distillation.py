@@ -39,17 +39,22 @@ def unlabeled_items(cfg: TaggerConfig, tokenizer: Any, first_doc: int) -> list[W
     """Training windows of the cached unlabelled passages (``cfg.unlabeled_cache``, the first
     ``cfg.unlabeled_fraction`` of them), each carrying the teacher's distributions and no gold
     labels; doc numbers continue from ``first_doc``."""
-    from common.keywords.unlabeled import SoftLabelCache
+    from common.keywords.unlabeled import SoftLabelCache, default_cache_dir
 
-    cached = SoftLabelCache(cfg.unlabeled_cache).load(cfg.unlabeled_fraction)
+    folder = cfg.unlabeled_cache
+    if folder == "auto":
+        if not cfg.teacher:
+            raise ValueError("unlabeled_cache: auto needs a teacher (its labels' folder is named after it)")
+        folder = str(default_cache_dir(cfg.teacher))
+    cached = SoftLabelCache(folder).load(cfg.unlabeled_fraction)
     docs = [doc_from_text(tokenizer, p.text) for p in cached.passages]
     for doc, probs, passage in zip(docs, cached.probs, cached.passages):
         if len(doc.words) != len(probs):
-            raise ValueError(f"{cfg.unlabeled_cache}: passage {passage.id} has {len(probs)} labelled words but "
+            raise ValueError(f"{folder}: passage {passage.id} has {len(probs)} labelled words but "
                              f"splits into {len(doc.words)}; relabel it with this version")
     items = window_items(docs, tokenizer, cfg.max_length, cfg.stride)
     attach_teacher(items, cached.probs)
     for it in items:
         it.doc += first_doc
-    logger.info("unlabelled text: %d passages, %d windows from %s", len(docs), len(items), cfg.unlabeled_cache)
+    logger.info("unlabelled text: %d passages, %d windows from %s", len(docs), len(items), folder)
     return items
