@@ -119,3 +119,23 @@ def test_int8_keeps_outlier_projections_in_fp32_when_plain_int8_breaks_the_encod
     plain = AutoModel.from_pretrained(str(tiny_bert_dir)).eval()
     export_encoder(plain, tmp_path / "plain")
     assert json.loads((tmp_path / "plain" / "encoder-int8.json").read_text())["scheme"] == "plain"
+
+
+def test_an_int8_export_below_parity_gives_way_to_fp32(trained, tmp_path):
+    """all-mpnet-base-v2's int8 export measured 0.0087 span-F1 under torch on dev: recorded as
+    refused, ``auto`` serves the fp32 export on CPU (and torch on a GPU, as always)."""
+    import shutil
+
+    from common.text.onnx_backend import int8_refused, record_int8_parity
+
+    folder = tmp_path / "m"
+    shutil.copytree(trained.model_dir, folder)
+    assert choose_backend(folder, "auto", "cpu") == "onnx-int8" and not int8_refused(folder)
+    assert record_int8_parity(folder, 0.5142, 0.5055, "span.overall.f1") is False
+    assert int8_refused(folder) and choose_backend(folder, "auto", "cpu") == "onnx"
+    assert choose_backend(folder, "auto", "cuda") == "torch" and choose_backend(folder, "onnx-int8", "cpu") == "onnx-int8"
+    assert KeywordTagger.load(folder, device="cpu").backend == "onnx"
+    assert record_int8_parity(folder, 0.5142, 0.5100, "span.overall.f1") is True  # within 0.005: int8 again
+    assert choose_backend(folder, "auto", "cpu") == "onnx-int8"
+    meta = json.loads((folder / "encoder-int8.json").read_text())
+    assert meta["parity"] == {"metric": "span.overall.f1", "torch": 0.5142, "int8": 0.51, "ok": True}

@@ -57,6 +57,7 @@ def test_epoch_end_averaging_saves_the_mean_and_records_the_last_weights(tiny_be
     assert meta["averaged_epochs"] == [2, 3]
     assert any("dev_span_f1_last_weights" in h for h in meta["history"])
     assert not (tmp_path / "m" / "checkpoint").exists()  # snapshots go with the checkpoint
+    assert (tmp_path / "m" / "last-weights" / "tagger.json").exists()  # the last weights are kept beside
     # the saved weights are not the last ones: averaging moved them
     last = train_tagger(tiny_cfg(tiny_bert_dir, epochs=3, batch_size=64), train, None, tmp_path / "last",
                         progress=False)

@@ -370,6 +370,7 @@ def _finish(cfg: TaggerConfig, run: _TrainingRun, train: list[Posting], dev: lis
             last = evaluate_tagger(tagger, dev)["span"]["overall"]["f1"]
             history.append({"step": run.step, "epoch": round(run.step / run.steps_per_epoch, 3),
                             "dev_span_f1_last_weights": last})
+        tagger.save(out_dir / "last-weights")  # the average can be worse (mpnet: 0.514 vs 0.540): keep both
         tagger.meta["averaged_epochs"] = run.average_snapshots()
     if dev:
         report = evaluate_tagger(tagger, dev)

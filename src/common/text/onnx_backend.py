@@ -142,12 +142,46 @@ def available_backends(model_dir: str | Path) -> list[str]:
     return ["torch"] + [b for b, f in ONNX_FILES.items() if (Path(model_dir) / f).exists()]
 
 
+INT8_PARITY = 0.005  # the most dev figure an int8 export may lose against torch and still serve
+
+
+def int8_refused(model_dir: str | Path) -> bool:
+    """Whether the folder's int8 export was measured below parity (``record_int8_parity``)."""
+    import json
+
+    path = Path(model_dir) / "encoder-int8.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("parity", {}).get("ok") is False
+    except (OSError, ValueError):
+        return False
+
+
+def record_int8_parity(model_dir: str | Path, torch_score: float, int8_score: float, metric: str) -> bool:
+    """Write the int8 export's dev parity beside it; returns whether it holds (at most
+    ``INT8_PARITY`` below torch). A refused int8 export stays on disk for inspection, and ``auto``
+    serves the fp32 export instead."""
+    import json
+
+    path = Path(model_dir) / "encoder-int8.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    ok = torch_score - int8_score <= INT8_PARITY
+    meta["parity"] = {"metric": metric, "torch": round(torch_score, 4), "int8": round(int8_score, 4), "ok": ok}
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    return ok
+
+
 def choose_backend(model_dir: str | Path, requested: str, device: str) -> str:
-    """The backend to run: ``requested``, or for ``auto`` the int8 export on CPU when present and
-    torch on a GPU or without an export. Asking for an export the folder lacks is an error."""
+    """The backend to run: ``requested``, or for ``auto`` on CPU the int8 export when present (the
+    fp32 export when the int8 one was measured below parity), and torch on a GPU or without an
+    export. Asking for an export the folder lacks is an error."""
     have = available_backends(model_dir)
     if requested == "auto":
-        return "onnx-int8" if device == "cpu" and "onnx-int8" in have else "torch"
+        if device != "cpu" or "onnx-int8" not in have:
+            return "torch"
+        return "onnx" if int8_refused(model_dir) and "onnx" in have else "onnx-int8"
     if requested not in ("torch", *ONNX_FILES):
         raise ValueError(f"unknown inference backend {requested!r}; use auto, torch, onnx or onnx-int8")
     if requested not in have:
