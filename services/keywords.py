@@ -30,9 +30,21 @@ def choose_tier() -> TierChoice:
     """The tier to serve: as the serving config asks (``auto``: accurate when it has a champion)."""
     if CONFIG.keyword_model_dir is not None or CONFIG.keyword_model_tag is not None:
         named = "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR" if CONFIG.keyword_model_dir else "JOBSKILLS_SERVE_KEYWORD_MODEL_TAG"
-        requested = CONFIG.keyword_tier if CONFIG.keyword_tier != "auto" else "fast"
-        return TierChoice(requested, f"{named} names the model to serve")
+        tier = CONFIG.keyword_tier if CONFIG.keyword_tier != "auto" else _folder_tier(CONFIG.keyword_model_dir)
+        return TierChoice(tier, f"{named} names the model to serve")
     return choose_tier_for(CONFIG.keyword_tier, model_sources.champion_tag(tier_model_name("accurate")))
+
+
+def _folder_tier(folder: Any) -> Any:
+    """The tier a tagger folder records (``tagger.json``), else ``fast``."""
+    import json
+    from pathlib import Path
+
+    try:
+        tier = json.loads((Path(folder) / "tagger.json").read_text(encoding="utf-8")).get("tier")
+    except (OSError, TypeError, ValueError):
+        tier = None
+    return tier if tier in ("accurate", "fast") else "fast"
 
 
 TIER = choose_tier()
