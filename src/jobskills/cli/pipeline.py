@@ -140,10 +140,10 @@ def _summary(out: dict, elapsed: float) -> None:
     say_why_nothing(after_promote(len(out.get("promote") or {})))
     for kind, dec in (out.get("promote") or {}).items():
         verdict = f"promoted {dec['tag']}" if dec["promoted"] else "kept the champion"
-        typer.echo(f"{kind:9s} {verdict}: {dec['reason']}")
+        typer.echo(f"{kind:17s} {verdict}: {dec['reason']}")
     typer.echo("")
     typer.echo(f"done in {elapsed:.0f} s. Where to look:")
-    for name in (s.keyword_model_name, s.group_model_name):
+    for name in (s.keyword_accurate_model_name, s.keyword_model_name, s.group_model_name):
         info = registry.champion(name)
         if info is not None:
             typer.echo(f"  model     {info.tag}  ->  {info.path}")
