@@ -18,14 +18,13 @@ exponentially weighted mean of characters per second of finished requests), at l
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.guard import Message, Receive, Scope, Send, replay
+from services.guard import Message, Receive, Scope, Send, _error, replay
 
 GENERIC_ERROR = b"unexpected error"
 
@@ -148,8 +147,4 @@ def _explain_overload(send: Send, budget: Budget) -> Send:
 
 
 async def _answer(send: Send, status: int, sentence: str, retry_after: str) -> None:
-    payload = json.dumps({"error": sentence}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                            (b"retry-after", retry_after.encode())]})
-    await send({"type": "http.response.body", "body": payload})
+    await _error(send, status, sentence, [(b"retry-after", retry_after.encode())])

@@ -95,8 +95,10 @@ def body_problem(body: bytes) -> str | None:
     return None
 
 
-async def _error(send: Send, status: int, message: str) -> None:
+async def _error(send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    """A JSON ``{"error": message}`` answer (with any extra ``headers``, e.g. ``Retry-After``)."""
     payload = json.dumps({"error": message}).encode("utf-8")
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+                            *headers]})
     await send({"type": "http.response.body", "body": payload})
