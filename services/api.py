@@ -12,6 +12,7 @@ Every prediction is appended to ``settings.logs_dir`` with ``common.data.request
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -29,7 +30,8 @@ from common.core.settings import get_settings
 from common.core.types import Keyword
 from common.linking.phrases import compose_analysis, phrase_key, unique_phrases
 from services.config import ServingConfig
-from services.groups import GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, to_decision_out
+from services.groups import (GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, SkillsQuery,
+                             to_decision_out)
 from services.admission import Admission, client_key
 from services.guard import BodyGuard
 from services.keywords import KeywordService
@@ -58,6 +60,7 @@ from services.schemas import (
     MatchResponse,
     OccupationsRequest,
     OccupationsResponse,
+    PostingSkillOut,
     SkillGroups,
     TopicsRequest,
     TopicsResponse,
@@ -252,6 +255,29 @@ class ApiService:
         return [[LinkedKeyword(**k.model_dump(), esco=links.get(phrase_key(k.text))) for k in kws]
                 for kws in batches]
 
+    async def _with_skills(self, texts: list[str], batches: list[list[Any]]) -> list[list[PostingSkillOut]] | None:
+        """Each posting's ESCO skills, named or implied (``None`` without a linker); a failure costs
+        the skills, never the keywords."""
+        if not texts or not await self._part_ready("linker"):
+            return None
+        queries = [SkillsQuery(text=t, keywords=[Keyword(**k.model_dump(include=set(Keyword.model_fields))) for k in kws])
+                   for t, kws in zip(texts, batches, strict=True)]
+        try:
+            raw = await _retrying(self.groups.to_async.skills_of, queries, what="skill-group service (skills)")
+        except Exception:  # noqa: BLE001  (as for links: the keywords are the answer)
+            logger.exception("ranking ESCO skills for %d postings failed; answering with skills: null", len(texts))
+            return None
+        return [[s if isinstance(s, PostingSkillOut) else PostingSkillOut.model_validate(s) for s in one] for one in raw]
+
+    async def _linked(self, texts: list[str], ctx: bentoml.Context) -> tuple[list[list[Any]], list[Any] | None,
+                                                                             list[list[PostingSkillOut]] | None]:
+        """Keywords with their ESCO links and importance, the occupations, and the posting's ESCO
+        skills: what /extract and /extract_batch answer (occupations and skills ranked at once)."""
+        linked = await self._with_esco(await self._extract(texts, ctx))
+        (batches, occ), skills = await asyncio.gather(self._with_occupations(texts, linked),
+                                                      self._with_skills(texts, linked))
+        return batches, occ, skills
+
     async def _with_occupations(self, texts: list[str], batches: list[list[Any]], titles: list[str | None] | None = None,
                                 top_k: int = 3) -> tuple[list[list[Any]], list[Any] | None]:
         """Each posting's occupations (``None`` without an occupation model) and its keywords with
@@ -287,12 +313,11 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("extract", ctx, "keywords"):
             return err
-        linked = await self._with_esco(await self._extract([request.text], ctx))
-        batches, occ = await self._with_occupations([request.text], linked)
-        (kws,) = batches
+        (kws,), occ, skills = await self._linked([request.text], ctx)
         tag = self._infos["keywords"].get("tag")
         self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]}, ctx)
-        return ExtractResponse(keywords=kws, occupations=occ[0].occupations if occ else None, model_tag=tag,
+        return ExtractResponse(keywords=kws, skills=skills[0] if skills else None,
+                               occupations=occ[0].occupations if occ else None, model_tag=tag,
                                model=self._model("keywords"))
 
     @bentoml.api
@@ -302,7 +327,7 @@ class ApiService:
         if err := await self._refused("extract_batch", ctx, "keywords"):
             return err
         texts = list(request.texts)
-        results, occ = await self._with_occupations(texts, await self._with_esco(await self._extract(texts, ctx)))
+        results, occ, skills = await self._linked(texts, ctx)
         tag = self._infos["keywords"].get("tag")
         latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
@@ -312,7 +337,7 @@ class ApiService:
             except Exception:
                 logger.exception("could not write the request log")
         REQUESTS.labels(endpoint="extract_batch", outcome="ok", transport=_transport(ctx)).inc()
-        return ExtractBatchResponse(results=results, occupations=[a.occupations for a in occ] if occ else None,
+        return ExtractBatchResponse(results=results, skills=skills, occupations=[a.occupations for a in occ] if occ else None,
                                     model_tag=tag, model=self._model("keywords"))
 
     @bentoml.api
@@ -373,12 +398,13 @@ class ApiService:
         # classify already linked each phrase (its groups follow the link); link here only without it
         (linked,) = [kws] if groups_ready else await self._with_esco([kws])
         out = [AnalyzedKeyword(**fields) for fields in compose_analysis([k.model_dump() for k in linked], by_phrase)]
-        (out,), occ = await self._with_occupations([request.text], [out])
+        ((out,), occ), skills = await asyncio.gather(self._with_occupations([request.text], [out]),
+                                                     self._with_skills([request.text], [out]))
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},
                   {"keywords": [k.model_dump() for k in out], "group_model_tag": grp_tag}, ctx)
-        return AnalyzeResponse(keywords=out, occupations=occ[0].occupations if occ else None,
+        return AnalyzeResponse(keywords=out, skills=skills[0] if skills else None, occupations=occ[0].occupations if occ else None,
                                keyword_model_tag=kw_tag, group_model_tag=grp_tag,
                                keyword_model=self._model("keywords"),
                                group_model=self._model("groups") if groups_ready else None)

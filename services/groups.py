@@ -21,9 +21,11 @@ from pydantic import BaseModel, Field
 
 from common.core.jsonable import to_jsonable
 from common.core.settings import get_settings, resolve_device
+from common.core.types import Keyword
 from services import model_sources
 from services.config import ServingConfig
-from services.schemas import EscoLink, GroupDecisionOut, GroupOut, LinkResultOut, OccupationOut, RankedGroupOut
+from services.schemas import (EscoLink, GroupDecisionOut, GroupOut, LinkResultOut, OccupationOut, PostingSkillOut,
+                              RankedGroupOut)
 
 logger = logging.getLogger("bentoml.jobskills")  # under "bentoml": bentoml serve prints its INFO lines
 
@@ -53,6 +55,13 @@ class OccupationQuery(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     linked: list[str | None] = Field(default_factory=list)
     top_k: int = Field(3, ge=1, le=20)
+
+
+class SkillsQuery(BaseModel):
+    """One posting and its keywords (offsets into ``text``): what its ESCO skills are ranked from."""
+
+    text: str
+    keywords: list[Keyword] = Field(default_factory=list)
 
 
 class OccupationAnswer(BaseModel):
@@ -200,6 +209,18 @@ class GroupService:
         results = linker.link([q.skill for q in qs], contexts, top_k=top_k)
         return [LinkResultOut(skill=r.skill, matches=[to_esco(m) for m in r.matches[: q.top_k]],
                               linked=to_esco(r.linked)) for q, r in zip(qs, results, strict=True)]
+
+    @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size), max_latency_ms=CONFIG.max_latency_ms)
+    def skills_of(self, queries: list[SkillsQuery]) -> list[list[PostingSkillOut]]:
+        """Per posting: the ESCO skills its keywords name and its sentences imply
+        (``common.linking.skills.posting_skills``)."""
+        from common.linking.skills import posting_skills
+
+        linker = self.linker
+        if linker is None:
+            raise ServiceUnavailable(f"no ESCO linker: {self.linker_source.error}")
+        qs = [q if isinstance(q, SkillsQuery) else SkillsQuery.model_validate(q) for q in queries]
+        return [[PostingSkillOut(**s.model_dump()) for s in posting_skills(linker, q.text, q.keywords)] for q in qs]
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from common.core.types import Keyword
 from common.linking.matching import EscoMatch
+from common.linking.skills import PostingSkill
 from common.occupations.matching import EssentialCoverage
 from common.occupations.ranker import OccupationMatch
 
@@ -231,6 +232,11 @@ class LinkedKeyword(Keyword):
         "(ESCO's relation), other when that occupation does not list it; null without a skill or an occupation model.")
 
 
+class PostingSkillOut(PostingSkill):
+    """An ESCO skill the posting names (a keyword linked to it) or implies (a sentence ranks it;
+    ``implied: true``), ``common.linking.skills.PostingSkill``."""
+
+
 class OccupationOut(OccupationMatch):
     """An ESCO occupation the posting describes (``common.occupations.OccupationMatch``)."""
 
@@ -281,6 +287,9 @@ class LinkResponse(BaseModel):
 
 class ExtractResponse(BaseModel):
     keywords: list[LinkedKeyword]
+    skills: list[PostingSkillOut] | None = Field(None, description="The posting's ESCO skills, best first: named by "
+                                                 "a keyword (evidence: its spans) or implied by a sentence (implied: true; "
+                                                 "evidence: the sentence). Null without a linker.")
     occupations: list[OccupationOut] | None = Field(None, description="The top 3 ESCO occupations (null without an occupation model).")
     model_tag: str | None
     model: ModelDescription | None = Field(None, description="The keyword model that answered.")
@@ -288,6 +297,8 @@ class ExtractResponse(BaseModel):
 
 class ExtractBatchResponse(BaseModel):
     results: list[list[LinkedKeyword]]
+    skills: list[list[PostingSkillOut]] | None = Field(None, description="Per posting, its ESCO skills named or implied "
+                                                       "(as /extract's skills). Null without a linker.")
     occupations: list[list[OccupationOut]] | None = Field(None, description="Per posting, the top 3 ESCO occupations "
                                                           "(null without an occupation model).")
     model_tag: str | None
@@ -315,6 +326,9 @@ class AnalyzedKeyword(LinkedKeyword):
 
 class AnalyzeResponse(BaseModel):
     keywords: list[AnalyzedKeyword]
+    skills: list[PostingSkillOut] | None = Field(None, description="The posting's ESCO skills, best first: named by "
+                                                 "a keyword (evidence: its spans) or implied by a sentence (implied: true; "
+                                                 "evidence: the sentence). Null without a linker.")
     occupations: list[OccupationOut] | None = Field(None, description="The top 3 ESCO occupations (null without an occupation model).")
     keyword_model_tag: str | None
     group_model_tag: str | None

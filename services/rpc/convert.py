@@ -86,5 +86,6 @@ def response_message(rpc: str, body: dict[str, Any], message: Message) -> Messag
     """``message`` filled from the REST answer ``body`` (nulls leave fields unset)."""
     if rpc == "ExtractBatch":
         body = {**body, "results": [{"keywords": kws} for kws in body.get("results", [])],
-                "occupations": [{"occupations": occ} for occ in body.get("occupations") or []]}
+                "occupations": [{"occupations": occ} for occ in body.get("occupations") or []],
+                "skills": [{"skills": sk} for sk in body.get("skills") or []]}
     return json_format.ParseDict(body, message, ignore_unknown_fields=True)

@@ -141,9 +141,11 @@ class JobSkillsGateway:
             chunk = postings[first:first + size]
             data = await self.call("/extract_batch", {"texts": [p.text for p in chunk]}, context)
             occupations = data.get("occupations") or [None] * len(chunk)
-            for i, (posting, keywords, occ) in enumerate(zip(chunk, data.get("results", []), occupations, strict=True)):
+            skills = data.get("skills") or [None] * len(chunk)
+            for i, (posting, keywords, occ, sk) in enumerate(zip(chunk, data.get("results", []), occupations, skills,
+                                                                 strict=True)):
                 yield response_message("ExtractStream", {
-                    "id": posting.id, "index": first + i, "keywords": keywords, "occupations": occ,
+                    "id": posting.id, "index": first + i, "keywords": keywords, "occupations": occ, "skills": sk,
                     "model_tag": data.get("model_tag"), "model": data.get("model")}, pb.ExtractStreamResponse())
 
     def stream_problem(self, postings: list[Message]) -> str | None:

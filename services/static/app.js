@@ -81,6 +81,7 @@ async function analyze() {
     state.text = text;
     state.keywords = data.keywords.map((k) => ({ ...k, keep: true, added: false }));
     state.occupations = data.occupations || [];
+    state.skills = data.skills || [];
     render();
   } catch (e) {
     showError(e.message);
@@ -168,9 +169,37 @@ function renderOccupation() {
     `${others ? `; also: ${others}` : ""})`;
 }
 
+// The posting's ESCO skills (when a linker is served): named ones with their keywords, implied
+// ones marked, with the sentence that implies them as the tooltip.
+function renderSkills() {
+  const skills = state.skills || [];
+  $("skills-section").hidden = skills.length === 0;
+  $("skills-count").textContent = skills.length ? `(${skills.length})` : "";
+  const list = $("skills");
+  list.textContent = "";
+  for (const s of skills) {
+    const li = document.createElement("li");
+    li.className = s.implied ? "skill implied" : "skill";
+    const a = document.createElement("a");
+    a.href = s.uri;
+    a.target = "_blank";
+    a.rel = "noopener";
+    a.textContent = s.label;
+    li.appendChild(a);
+    const ev = (s.evidence || []).map((e) => e.text);
+    const note = document.createElement("span");
+    note.className = "muted";
+    note.textContent = s.implied ? " implied" : ` (${[...new Set(ev)].join(", ")})`;
+    li.title = `${s.implied ? "implied by" : "named by"}: ${ev.join(" | ")} — score ${s.score.toFixed(2)}`;
+    li.appendChild(note);
+    list.appendChild(li);
+  }
+}
+
 function render() {
   $("result").hidden = false;
   renderOccupation();
+  renderSkills();
   const box = $("highlighted");
   box.textContent = "";
   let pos = 0;

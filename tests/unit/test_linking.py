@@ -150,3 +150,75 @@ def test_groups_follow_the_link(linker, tiny_bert_dir):
     assert out[0].decision.ranked[0].code == "061" and "S5.1" in [g.code for g in out[0].decision.ranked]
     assert out[1].source == "classifier"  # linked to a held-out skill: its groups are unknown
     assert out[2].source == "classifier" and out[2].esco is None
+
+
+# ---- a posting's ESCO skills: span links and sentence-level retrieval (common.linking.skills) ------
+
+def _kw(text: str, phrase: str, type_: str = "Skill", last: bool = False):
+    from common.core.types import Keyword
+
+    start = text.rindex(phrase) if last else text.index(phrase)
+    return Keyword(start=start, end=start + len(phrase), text=phrase, type=type_, score=0.9)
+
+
+def test_keywords_go_to_the_sentence_that_holds_them():
+    from common.linking.skills import assign_keywords
+    from common.text.sentences import split_sentences
+
+    text = "We write Python daily.\nYou know SQL; you cook meals."
+    sents = split_sentences(text)
+    kws = [_kw(text, "Python"), _kw(text, "SQL"), _kw(text, "cook meals")]
+    assert [[k.text for k in ks] for ks in assign_keywords(sents, kws)] == [["Python"], ["SQL"], ["cook meals"]]
+
+
+def test_posting_skills_name_linked_keywords_with_their_spans(linker):
+    """A keyword the linker links gives a named skill whose evidence points into the posting; with
+    the implied threshold out of reach nothing else is reported."""
+    from common.linking.skills import SkillRankConfig, posting_skills
+
+    lk, _ = linker
+    text = "We write Python daily.\nPython and SQL are a must."
+    kws = [_kw(text, "Python"), _kw(text, "Python", last=True), _kw(text, "SQL")]
+    cfg = SkillRankConfig(implied_threshold=1.0)
+    skills = posting_skills(lk, text, kws, cfg)
+    by_uri = {s.uri: s for s in skills}
+    assert set(by_uri) == {"u:py", "u:sql"} and not any(s.implied for s in skills)
+    py = by_uri["u:py"]
+    assert len(py.evidence) == 2 and all(text[e.start:e.end] == e.text == "Python" for e in py.evidence)
+    assert [s.score for s in skills] == sorted((s.score for s in skills), reverse=True)
+
+
+def test_implied_skills_come_with_their_sentence(linker):
+    """A sentence without keywords still yields skills once their sentence evidence clears the
+    threshold; they are marked implied, with the sentence as evidence, and capped per sentence."""
+    from common.linking.skills import SkillRankConfig, posting_skills
+
+    lk, _ = linker
+    text = "Team lunch every Friday.\nWe write Python daily."
+    cfg = SkillRankConfig(implied_threshold=0.0, per_sentence=2, top_k=50)
+    skills = posting_skills(lk, text, [_kw(text, "Python")], cfg)
+    implied = [s for s in skills if s.implied]
+    assert implied and all(len(s.evidence) == 1 and s.evidence[0].kind == "sentence" for s in implied)
+    first = [s for s in implied if s.evidence[0].text == "Team lunch every Friday."]
+    assert 1 <= len(first) <= 2  # per_sentence
+    assert any(s.uri == "u:py" and not s.implied for s in skills)  # named wins over implied
+    assert posting_skills(lk, "   ", [], cfg) == []
+    assert len(posting_skills(lk, text, [_kw(text, "Python")], cfg.model_copy(update={"top_k": 1}))) == 1
+
+
+def test_rp_at_k_and_sentence_gold():
+    from common.linking.evaluate import rp_at_k, sentence_gold
+
+    S = np.array([[0.9, 0.8, 0.1, 0.0], [0.1, 0.2, 0.3, 0.9]])
+    # sentence 0: gold {0, 2} -> top-1 hits 0 -> 1/1; sentence 1: gold {1} plus one label ESCO lacks
+    assert rp_at_k(S, [{0, 2}, {1}], [2, 2], 1) == pytest.approx((1 + 0) / 2)
+    assert rp_at_k(S, [{0, 2}, {1}], [2, 2], 3) == pytest.approx((2 / 2 + 1 / 2) / 2)
+
+    class L:
+        labels = ["SQL", "Java"]
+
+    df = pd.DataFrame({"sentence": ["a", "a", "b", "c"], "label": ["SQL", "LABEL NOT PRESENT", "UNDERSPECIFIED", "old v1.1 name"]})
+    g = sentence_gold(L(), df).set_index("sentence")
+    assert g.loc["a", "gold"] == {0} and g.loc["a", "n_gold"] == 1
+    assert g.loc["b", "n_gold"] == 0  # nothing ESCO has: it should imply nothing
+    assert g.loc["c", "gold"] == set() and g.loc["c", "n_gold"] == 1  # a label the taxonomy lacks counts as a miss

@@ -127,3 +127,62 @@ def choose_threshold(linker: Any, validation: dict[str, pd.DataFrame], context: 
     if not thresholds:
         return float(linker.threshold) if leave_unlinked > 0 else 0.0
     return max(thresholds)
+
+
+# ---- sentence level: the ESCO skills ranked for each sentence (common.linking.skills) -----------
+
+def sentence_gold(linker: Any, df: pd.DataFrame) -> pd.DataFrame:
+    """One row per annotated sentence: ``gold`` (taxonomy rows of its span labels, merged) and
+    ``n_gold`` (its distinct labels, including any the taxonomy lacks: they count as misses).
+    ``LABEL NOT PRESENT`` and ``UNDERSPECIFIED`` are dropped, as in the published setting; a
+    sentence left without labels keeps ``n_gold`` 0 (it should imply nothing ESCO has)."""
+    row_of = {lab: i for i, lab in enumerate(linker.labels)}
+    rows = []
+    for sent, part in df.groupby("sentence", sort=False):
+        labels = sorted({x for x in part["label"] if x not in (NOT_PRESENT, UNDERSPECIFIED)})
+        rows.append({"sentence": sent, "gold": {row_of[x] for x in labels if x in row_of}, "n_gold": len(labels)})
+    return pd.DataFrame(rows)
+
+
+def rp_at_k(score: np.ndarray, gold: list[set[int]], n_gold: list[int], k: int) -> float:
+    """RP@k (Decorte et al.): hits among the k best / min(k, gold labels), averaged over sentences."""
+    vals = []
+    for row, g, n in zip(score, gold, n_gold, strict=True):
+        if n:
+            top = np.argpartition(-row, k - 1)[:k]
+            vals.append(len(set(top.tolist()) & g) / min(k, n))
+    return float(np.mean(vals)) if vals else 0.0
+
+
+def sentence_metrics(ranking: Any, sents: pd.DataFrame, cfg: Any, implied_threshold: float | None = None
+                     ) -> dict[str, Any]:
+    """RP@5 / RP@10 of the fused ranking, and of what is *reported* (named + implied skills):
+    precision, recall, and the share of label-less sentences left with nothing reported."""
+    from common.linking.skills import reported
+
+    gold, n_gold = sents["gold"].tolist(), sents["n_gold"].tolist()
+    tp = n_rep = n_rel = 0
+    empty = []
+    for i, (g, n) in enumerate(zip(gold, n_gold, strict=True)):
+        named, implied = reported(ranking, i, cfg, implied_threshold)
+        got = set(named) | set(implied)
+        if n:
+            tp += len(got & g)
+            n_rel += n
+        else:
+            empty.append(not got)
+        n_rep += len(got)
+    p = tp / n_rep if n_rep else 0.0
+    r = tp / n_rel if n_rel else 0.0
+    return {"sentences": int(sum(1 for n in n_gold if n)), "rp_at_5": rp_at_k(ranking.score, gold, n_gold, 5),
+            "rp_at_10": rp_at_k(ranking.score, gold, n_gold, 10), "reported_precision": p, "reported_recall": r,
+            "reported_f1": 2 * p * r / (p + r) if p + r else 0.0,
+            "label_less_left_empty": float(np.mean(empty)) if empty else None}
+
+
+def choose_implied_threshold(ranking: Any, sents: pd.DataFrame, cfg: Any,
+                             grid: tuple[float, ...] = tuple(np.round(np.arange(0.30, 0.801, 0.02), 2))) -> float:
+    """The implied-skill threshold with the best F1 of reported skills on one file (ties: the
+    higher, which reports less). Chosen here, it is scored on the other file."""
+    best = max(grid, key=lambda t: (round(sentence_metrics(ranking, sents, cfg, t)["reported_f1"], 6), t))
+    return float(best)

@@ -92,7 +92,7 @@ class Encoder:
                 from common.text.onnx_backend import ONNX_FILES, onnx_encoder
 
                 model = onnx_encoder(Path(self.onnx_dir) / ONNX_FILES[self.backend], model.config,
-                                     get_settings().onnx_threads, device)
+                                     self.num_threads or get_settings().onnx_threads, device)
             self._loaded = (tokenizer, model.to(device).eval(), device)
         return self._loaded
 

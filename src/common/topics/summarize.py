@@ -9,36 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from common.core.types import Keyword
+from common.text.sentences import SentenceSpan, split_sentences
 
-# A sentence ends at . ! ? or ; followed by space, or at a line break (postings are often lists).
-_SENT_END = re.compile(r"(?<=[.!?;])\s+(?=\S)|\s*\n+\s*")
-
-
-@dataclass(frozen=True)
-class SentenceSpan:
-    """A sentence of a text with its character offsets."""
-
-    start: int
-    end: int
-    text: str
-
-
-def split_sentences(text: str) -> list[SentenceSpan]:
-    """Sentences (and list lines) of ``text`` with offsets; blank pieces are dropped."""
-    out, pos = [], 0
-    for m in [*_SENT_END.finditer(text), None]:
-        end = m.start() if m else len(text)
-        piece = text[pos:end]
-        lead = len(piece) - len(piece.lstrip())
-        s, e = pos + lead, pos + len(piece.rstrip())
-        if e > s:
-            out.append(SentenceSpan(s, e, text[s:e]))
-        if m:
-            pos = m.end()
-    return out
+__all__ = ["SentenceSpan", "extractive_summary", "split_sentences"]
 
 
 def _keyword_hits(sent: SentenceSpan, keywords: Sequence[Keyword] | None, words: Sequence[str] | None) -> int:

@@ -115,7 +115,8 @@ def extract(
     text: str = typer.Argument(..., help="Job description text, or - to read standard input."),
     model: Optional[Path] = typer.Option(None, help="Tagger folder (default: champion, else latest)."),
     as_json: bool = typer.Option(False, "--json", help="Print keywords as JSON."),
-    esco: bool = typer.Option(True, help="Link each keyword to its ESCO skill (needs a built linker)."),
+    esco: bool = typer.Option(True, help="Link each keyword to its ESCO skill and list the posting's ESCO skills, "
+                              "named or implied (needs a built linker)."),
     tier: str = typer.Option("auto", help="auto | accurate | fast: whose champion (else latest) answers; auto: "
                              "the accurate tier when it has a model, else the fast tier."),
 ) -> None:
@@ -123,6 +124,7 @@ def extract(
     from common.registry import quality_of
     from common.keywords.tagger import KeywordTagger, default_model_dir
     from common.keywords.tiers import tier_floor, tier_model_name
+    from common.linking.skills import posting_skills
 
     body = read_text_arg(text)
     if not body.strip():
@@ -134,10 +136,13 @@ def extract(
         tagger = KeywordTagger.load(model_dir)
         keywords = tagger.extract([body])[0]
         quality = quality_of(tier_model_name(tagger.tier), model_dir, tier_floor(tagger.tier), tier=tagger.tier)
-        links = _esco_links([k.text for k in keywords]) if esco else None
-    if as_json:
-        typer.echo(json.dumps([{**k.model_dump(), "esco": (links[i].model_dump() if links and links[i] else None)}
-                               for i, k in enumerate(keywords)], indent=2))
+        linker = load_default_linker() if esco else None
+        links = _esco_links(linker, [k.text for k in keywords]) if linker is not None else None
+        skills = posting_skills(linker, body, keywords) if linker is not None else None
+    if as_json:  # /extract's shape: keywords with their links, the posting's skills
+        typer.echo(json.dumps({"keywords": [{**k.model_dump(), "esco": (links[i].model_dump() if links and links[i] else None)}
+                                            for i, k in enumerate(keywords)],
+                               "skills": [s.model_dump() for s in skills] if skills is not None else None}, indent=2))
         print_quality(quality)
         return
     from rich.console import Console
@@ -150,18 +155,29 @@ def extract(
         extra = ((f"{links[i].label}  {links[i].uri}" if links[i] else "-"),) if links is not None else ()
         table.add_row(k.type, k.text, f"{k.start}-{k.end}", f"{k.score:.2f}", *extra)
     Console().print(table)
+    if skills is not None:
+        Console().print(_skills_table(skills))
     print_quality(quality)
 
 
-def _esco_links(texts: list[str]) -> list | None:
-    """The ESCO link of each keyword from the champion (else latest) linker, each distinct phrase
-    linked once by the rule ``/extract`` uses (``common.linking.phrases``); None, with a line on
-    stderr, when no linker has been built."""
+def _skills_table(skills: list):  # noqa: ANN202 - rich Table; common.linking.skills.PostingSkill items
+    """The posting's ESCO skills: named ones with their keywords, implied ones with their sentence."""
+    from rich.table import Table
+
+    table = Table(title=f"{len(skills)} ESCO skills (named by a keyword, or implied by a sentence)")
+    for col in ("ESCO skill", "how", "evidence", "score"):
+        table.add_column(col)
+    for s in skills:
+        evidence = " | ".join(dict.fromkeys(e.text if len(e.text) <= 80 else e.text[:77] + "..." for e in s.evidence))
+        table.add_row(f"{s.label}  {s.uri}", "implied" if s.implied else "named", evidence, f"{s.score:.2f}")
+    return table
+
+
+def _esco_links(linker, texts: list[str]) -> list:  # noqa: ANN001 - common.linking.linker.ESCOLinker
+    """The ESCO link of each keyword, each distinct phrase linked once by the rule ``/extract`` uses
+    (``common.linking.phrases``)."""
     from common.linking.phrases import per_text, unique_phrases
 
-    linker = load_default_linker()
-    if linker is None:
-        return None
     phrases = unique_phrases(texts)
     return per_text(texts, phrases, [r.linked for r in linker.link(phrases, top_k=1)] if phrases else [])
 

@@ -87,7 +87,7 @@ def occupations_cmd(
     from common.core.settings import get_settings
     from common.keywords.tagger import KeywordTagger, default_model_dir
     from common.registry import quality_of
-    from jobskills.cli.keywords import _esco_links
+    from jobskills.cli.keywords import _esco_links, load_default_linker
 
     body = read_text_arg(text)
     if not body.strip():
@@ -98,7 +98,8 @@ def occupations_cmd(
         occ_model, occ_dir = load_occupation_model(model)
         tagger = KeywordTagger.load(keyword_model or default_model_dir())
         keywords = tagger.extract([body])[0]
-        links = _esco_links([k.text for k in keywords]) or [None] * len(keywords)
+        linker = load_default_linker()
+        links = _esco_links(linker, [k.text for k in keywords]) if linker is not None else [None] * len(keywords)
         uris = occ_model.keyword_skills([k.text for k in keywords], [lk.uri if lk else None for lk in links])
         (result,) = occ_model.analyze([body], [[u for u in uris if u]], [title], top_k=top_k)
         s = get_settings()

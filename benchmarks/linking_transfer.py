@@ -1,0 +1,177 @@
+"""ESCO linking figures that transfer: every weight and threshold chosen on one validation file and
+scored on the other (TECH -> HOUSE, HOUSE -> TECH), beside the in-file figure.
+
+Two tables, on the Decorte et al. validation files:
+
+- **spans**: R@1 / R@5 / MRR@10 over spans whose label is an ESCO v1.2.0 skill, linked right, and
+  LABEL NOT PRESENT spans left unlinked. Steps: plain cosine with the preferred label; every name
+  (alternative labels); + long text; + lexical (today's linker). For each step the fusion
+  weights are picked from a small grid by R@1 on the *choice* file and the threshold by the
+  linker's rule (``leave_unlinked`` of its not-present spans) on that file alone.
+- **sentences**: RP@5 / RP@10 (Decorte et al.: span labels merged per sentence, LABEL NOT PRESENT
+  and UNDERSPECIFIED dropped; hits in the top k / min(k, labels)) and the reported skills'
+  precision / recall. Steps: the candidates of the sentence's keywords only (span evidence),
+  the sentence's own similarity only, and the two fused (``common.linking.skills``), with
+  ``sentence_weight``, ``text_weight`` and ``implied_threshold`` chosen on the choice file.
+  Keywords come from a trained tagger (``--tagger``, default: the served keyword model).
+
+    python benchmarks/linking_transfer.py --threads 2 --json transfer.json
+    python benchmarks/linking_transfer.py --tagger .jobskills/models/keyword-tagger/latest
+
+The taxonomy's embeddings are cached (``settings.cache_dir``), so a second run is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+FILES = ("tech", "house")
+SPAN_STEPS = {  # name: (names indexed, grid of (text, lexical) weights)
+    "cosine: span vs preferred label": ("label", [(0.0, 0.0)]),
+    "+ every ESCO name (max)": ("all", [(0.0, 0.0)]),
+    "+ long text": ("all", [(t, 0.0) for t in (0.15, 0.3, 0.5)]),
+    "+ lexical (today's linker)": ("all", list(itertools.product((0.0, 0.15, 0.3, 0.5), (0.25, 0.5, 0.75, 1.0)))),
+}
+SENT_GRID = {"sentence_weight": (0.3, 0.4, 0.5, 0.6, 0.7), "text_weight": (0.3, 0.5, 0.7)}
+SENT_STEPS = {"span evidence only (keywords' candidates)": {"sentence_weight": (0.0,)},
+              "sentence evidence only": {"sentence_weight": (1.0,)},
+              "fused (common.linking.skills)": {}}
+
+
+def _label_only(tax):  # noqa: ANN001, ANN202 - common.linking.Taxonomy
+    from common.linking.taxonomy import Taxonomy
+
+    skills = tax.skills.copy()
+    skills["alt_labels"] = [[] for _ in range(len(skills))]
+    skills["synonyms"] = ""
+    return Taxonomy(skills, tax.version)
+
+
+def _linker(view: str, tax, threads: int, backend: str):  # noqa: ANN001, ANN202
+    """A linker over ``tax`` (``view`` all names, or preferred labels only): index in ``backend``,
+    queries in torch (the defaults' split, ``LinkerConfig``)."""
+    from common.core.config import encoder_or_default
+    from common.linking.linker import ESCOLinker, LinkerConfig, build_index, encoder_onnx_dir
+
+    cfg = LinkerConfig(threads=threads, index_backend=backend)
+    onnx = encoder_onnx_dir(cfg)
+    taxonomy = tax if view == "all" else _label_only(tax)
+    lk = ESCOLinker(cfg, taxonomy, encoder_or_default(None),
+                    *build_index(cfg, taxonomy, encoder_or_default(None), progress=True, onnx_dir=onnx))
+    lk.onnx_dir = onnx
+    return lk
+
+
+def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float) -> list[dict]:  # noqa: ANN001
+    from common.linking.evaluate import choose_threshold, gold_rows, link_metrics
+    from common.linking.linker import FusionWeights
+
+    linkers = {v: _linker(v, tax, threads, backend) for v in ("label", "all")}
+    parts = {v: {n: lk.components(df["query"].tolist()) for n, df in val.items()} for v, lk in linkers.items()}
+    rows = []
+    for step, (view, grid) in SPAN_STEPS.items():
+        lk = linkers[view]
+        for choose, score in [*((f, f) for f in FILES), *itertools.permutations(FILES)]:
+            def r1(w):  # noqa: ANN001, ANN202
+                df = val[choose]
+                return link_metrics(lk.fuse(parts[view][choose], w), df, gold_rows(lk, df), 0.0)["r_at_1"]
+
+            weights = max((FusionWeights(dense=1.0, text=t, lexical=le) for t, le in grid), key=r1)
+            lk.cfg = lk.cfg.model_copy(update={"weights": weights})
+            thr = choose_threshold(lk, {choose: val[choose]}, context=False, leave_unlinked=leave_unlinked)
+            df = val[score]
+            m = link_metrics(lk.fuse(parts[view][score], weights), df, gold_rows(lk, df), thr)
+            rows.append({"table": "spans", "step": step, "chosen_on": choose, "scored_on": score,
+                         "weights": weights.model_dump(), **m})
+    return rows
+
+
+def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str) -> list[dict]:  # noqa: ANN001
+    from common.keywords.tagger import KeywordTagger
+    from common.linking.evaluate import choose_implied_threshold, sentence_gold, sentence_metrics
+    from common.linking.skills import SkillRankConfig, rank_sentences
+
+    lk = _linker("all", tax, threads, backend)
+    lk.threshold = _span_threshold(lk, val)
+    tagger = KeywordTagger.load(tagger_dir)
+    sents = {n: sentence_gold(lk, df) for n, df in val.items()}
+    keywords = {n: tagger.extract(s["sentence"].tolist()) for n, s in sents.items()}
+    rows = []
+    for step, fixed in SENT_STEPS.items():
+        grid = {**SENT_GRID, **fixed}
+        cfgs = [SkillRankConfig(sentence_weight=w, text_weight=a)
+                for w, a in itertools.product(grid["sentence_weight"], grid["text_weight"])]
+        rankings = {(n, i): rank_sentences(lk, sents[n]["sentence"].tolist(), keywords[n], c)
+                    for n in FILES for i, c in enumerate(cfgs)}
+        for choose, score in [*((f, f) for f in FILES), *itertools.permutations(FILES)]:
+            i = max(range(len(cfgs)), key=lambda i: sentence_metrics(rankings[(choose, i)], sents[choose], cfgs[i])["rp_at_5"])
+            thr = choose_implied_threshold(rankings[(choose, i)], sents[choose], cfgs[i])
+            m = sentence_metrics(rankings[(score, i)], sents[score], cfgs[i], thr)
+            no_kw = sum(1 for ks, n in zip(keywords[score], sents[score]["n_gold"], strict=True) if n and not ks)
+            rows.append({"table": "sentences", "step": step, "chosen_on": choose, "scored_on": score,
+                         "sentence_weight": cfgs[i].sentence_weight, "text_weight": cfgs[i].text_weight,
+                         "implied_threshold": thr, "sentences_without_keywords": no_kw, **m})
+    return rows
+
+
+def _span_threshold(lk, val) -> float:  # noqa: ANN001
+    from common.linking.evaluate import choose_threshold
+
+    return choose_threshold(lk, val, context=False, leave_unlinked=lk.cfg.leave_unlinked)
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| step | chosen on -> scored on | R@1 | R@5 | MRR@10 | linked right | not-present unlinked | threshold |",
+           "|" + "---|" * 8]
+    for r in (r for r in rows if r["table"] == "spans"):
+        out.append(f"| {r['step']} | {r['chosen_on']} -> {r['scored_on']} | {r['r_at_1']:.3f} | {r['r_at_5']:.3f} | "
+                   f"{r['mrr_at_10']:.3f} | {r['linked_correct']:.3f} | {r['unlinked_not_present']:.3f} | "
+                   f"{r['threshold']:.3f} |")
+    out += ["", "| step | chosen on -> scored on | RP@5 | RP@10 | reported P | R | label-less left empty | "
+            "weights (sentence, text) / implied thr |", "|" + "---|" * 8]
+    for r in (r for r in rows if r["table"] == "sentences"):
+        empty = "-" if r["label_less_left_empty"] is None else f"{r['label_less_left_empty']:.2f}"
+        out.append(f"| {r['step']} | {r['chosen_on']} -> {r['scored_on']} | {r['rp_at_5']:.3f} | {r['rp_at_10']:.3f} | "
+                   f"{r['reported_precision']:.3f} | {r['reported_recall']:.3f} | {empty} | "
+                   f"{r['sentence_weight']:g}, {r['text_weight']:g} / {r['implied_threshold']:.2f} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tagger", help="Keyword model folder for the sentence table (default: the served one).")
+    ap.add_argument("--index-backend", default="onnx-int8", choices=["torch", "onnx-int8", "onnx"],
+                    help="The backend that embeds the taxonomy (queries stay torch, as served).")
+    ap.add_argument("--leave-unlinked", type=float, default=0.55)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-spans", action="store_true")
+    ap.add_argument("--json", type=Path, help="Also write the rows here.")
+    ap.add_argument("--from-json", type=Path, help="Reprint a saved run.")
+    args = ap.parse_args()
+    if args.from_json:
+        print(table(json.loads(args.from_json.read_text())))
+        return
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from common.keywords.tagger import default_model_dir
+    from common.linking.evaluate import load_validation
+    from common.linking.taxonomy import load_taxonomy
+
+    tax, val = load_taxonomy(), load_validation()
+    rows = [] if args.skip_spans else span_rows(tax, val, args.threads, args.index_backend, args.leave_unlinked)
+    rows += sentence_rows(tax, val, args.tagger or str(default_model_dir()), args.threads, args.index_backend)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Every ESCO skill a posting names or implies: span links and sentence-level retrieval, fused.
+
+Why sentences as well as spans: a fifth to a quarter of the sentences annotators tie to an ESCO
+skill hold no keyword the tagger finds ("you will lead a team of five" implies *manage staff*), so
+ranking only the candidates of the extracted keywords scores those sentences zero. Each sentence
+is therefore scored against every skill twice:
+
+- ``span`` evidence: the linker's fused score (``ESCOLinker.scores``) of each keyword in the
+  sentence, the best keyword per skill (zero in a sentence without keywords);
+- ``sentence`` evidence: the cosine between the sentence and the skill's long text, mixed
+  (``text_weight``) with its best cosine against the skill's short names.
+
+The sentence's ranking is ``(1 - sentence_weight) * span + sentence_weight * sentence``. A skill
+is reported for the sentence when a keyword there is linked to it (*named*: the linker's own
+threshold) or when it is among the sentence's ``per_sentence`` best and its sentence evidence
+reaches ``implied_threshold`` (*implied*). Both weights and the threshold are chosen on one
+Decorte validation file and checked on the other (``benchmarks/linking.py``), so that they hold on a
+site they were not chosen on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from common.core.config import StrictModel
+from common.core.types import Keyword
+from common.text.sentences import SentenceSpan, split_sentences
+
+
+class SkillRankConfig(StrictModel):
+    """How sentence and span evidence are fused (``LinkerConfig.skills``)."""
+
+    sentence_weight: float = Field(0.5, ge=0, le=1, description="Weight of the sentence evidence against the "
+                                   "keywords' span links in a sentence's ranking.")
+    text_weight: float = Field(0.5, ge=0, le=1, description="Sentence evidence: weight of the skill's long text "
+                               "against its closest short name.")
+    per_sentence: int = Field(5, ge=1, description="Skills a sentence may imply (its best by the fused ranking).")
+    implied_threshold: float = Field(0.5, ge=0, le=1, description="Sentence evidence a skill no keyword names needs "
+                                     "to be reported as implied.")
+    top_k: int = Field(20, ge=1, description="Skills reported per posting, best first.")
+
+
+class SkillEvidence(BaseModel):
+    kind: Literal["keyword", "sentence"] = Field(description="keyword: a keyword span linked to the skill; "
+                                                 "sentence: the sentence that implies it.")
+    text: str
+    start: int = Field(ge=0, description="Character offset in the posting.")
+    end: int = Field(gt=0)
+
+
+class PostingSkill(BaseModel):
+    uri: str = Field(description="The ESCO skill's URI.")
+    label: str = Field(description="Its ESCO preferred label.")
+    score: float = Field(description="The fused sentence ranking score (span and sentence evidence), best "
+                         "sentence of the posting.")
+    implied: bool = Field(description="True when no keyword is linked to the skill: the sentence implies it.")
+    evidence: list[SkillEvidence] = Field(description="The keyword span(s) linked to it, or the sentence.")
+
+
+@dataclass
+class SentenceRanking:
+    """Per sentence (rows) and skill (columns): the fused ``score``, the ``sentence`` evidence, and
+    the skills its keywords are linked to (``named``, with the keywords)."""
+
+    score: np.ndarray
+    sentence: np.ndarray
+    named: list[dict[int, list[Keyword]]]
+
+
+def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfig) -> np.ndarray:
+    """(sentences x skills): ``text_weight`` * cosine with the long text + the rest * best name cosine."""
+    from common.linking.linker import _max_by_owner
+
+    n = len(sentences)
+    if n == 0:
+        return np.zeros((0, len(linker.uris)), dtype=np.float32)
+    E = linker.encoder(linker.cfg.text_max_length).encode([" ".join(s.split()) for s in sentences])
+    out = cfg.text_weight * (E @ linker.text_emb.T)
+    if cfg.text_weight < 1:
+        out += (1 - cfg.text_weight) * _max_by_owner(E @ linker.short_emb.T, linker._short_starts)
+    return out.astype(np.float32)
+
+
+def rank_sentences(linker: Any, sentences: Sequence[str], keywords: Sequence[Sequence[Keyword]],
+                   cfg: SkillRankConfig) -> SentenceRanking:
+    """Fuse each sentence's keyword links with the sentence's own similarity to every skill.
+    Each distinct keyword phrase is scored once, every sentence encoded once."""
+    if len(keywords) != len(sentences):
+        raise ValueError(f"{len(keywords)} keyword lists for {len(sentences)} sentences")
+    phrases = list(dict.fromkeys(" ".join(k.text.split()) for ks in keywords for k in ks))
+    P = linker.scores(phrases) if phrases else np.zeros((0, len(linker.uris)), dtype=np.float32)
+    row = {p: i for i, p in enumerate(phrases)}
+    best = P.argmax(axis=1) if len(phrases) else np.zeros(0, dtype=np.int64)
+    span = np.zeros((len(sentences), len(linker.uris)), dtype=np.float32)
+    named: list[dict[int, list[Keyword]]] = []
+    for i, ks in enumerate(keywords):
+        rows = [row[" ".join(k.text.split())] for k in ks]
+        if rows:
+            span[i] = P[rows].max(axis=0)
+        links: dict[int, list[Keyword]] = {}
+        for k, r in zip(ks, rows, strict=True):
+            if P[r, best[r]] >= linker.threshold:
+                links.setdefault(int(best[r]), []).append(k)
+        named.append(links)
+    sent = sentence_evidence(linker, sentences, cfg)
+    score = (1 - cfg.sentence_weight) * span + cfg.sentence_weight * sent
+    return SentenceRanking(score=score, sentence=sent, named=named)
+
+
+def reported(ranking: SentenceRanking, i: int, cfg: SkillRankConfig,
+             implied_threshold: float | None = None) -> tuple[list[int], list[int]]:
+    """Sentence ``i``'s reported skills: (named, implied), each best first."""
+    thr = cfg.implied_threshold if implied_threshold is None else implied_threshold
+    row = ranking.score[i]
+    k = min(cfg.per_sentence, len(row))
+    top = np.argpartition(-row, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
+    top = top[np.argsort(-row[top], kind="stable")]
+    named = sorted(ranking.named[i], key=lambda j: -row[j])
+    implied = [int(j) for j in top if j not in ranking.named[i] and ranking.sentence[i, j] >= thr]
+    return named, implied
+
+
+def assign_keywords(sentences: Sequence[SentenceSpan], keywords: Sequence[Keyword]) -> list[list[Keyword]]:
+    """Each keyword to the sentence holding its start (keywords never span a line end)."""
+    out: list[list[Keyword]] = [[] for _ in sentences]
+    starts = np.array([s.start for s in sentences], dtype=np.int64)
+    for k in keywords:
+        i = int(np.searchsorted(starts, k.start, side="right")) - 1
+        if 0 <= i < len(sentences) and k.start < sentences[i].end:
+            out[i].append(k)
+    return out
+
+
+def posting_skills(linker: Any, text: str, keywords: Sequence[Keyword], cfg: SkillRankConfig | None = None
+                   ) -> list[PostingSkill]:
+    """The posting's ESCO skills, best first: named ones with their keyword spans, implied ones with
+    the sentence that implies them. A skill found in several sentences keeps its best score."""
+    cfg = cfg or linker.cfg.skills
+    sentences = split_sentences(text)
+    if not sentences:
+        return []
+    ranking = rank_sentences(linker, [s.text for s in sentences], assign_keywords(sentences, keywords), cfg)
+    found: dict[int, PostingSkill] = {}
+    for i, sent in enumerate(sentences):
+        named, implied = reported(ranking, i, cfg)
+        for j in named:
+            ev = [SkillEvidence(kind="keyword", text=k.text, start=k.start, end=k.end) for k in ranking.named[i][j]]
+            _keep(found, j, linker, float(ranking.score[i, j]), False, ev)
+        for j in implied:
+            ev = [SkillEvidence(kind="sentence", text=sent.text, start=sent.start, end=sent.end)]
+            _keep(found, j, linker, float(ranking.score[i, j]), True, ev)
+    return sorted(found.values(), key=lambda s: (-s.score, s.uri))[: cfg.top_k]
+
+
+def _keep(found: dict[int, PostingSkill], j: int, linker: Any, score: float, implied: bool,
+          evidence: list[SkillEvidence]) -> None:
+    """Merge one sentence's finding into the posting's: a named skill stays named with all its
+    keyword spans; the best score wins."""
+    old = found.get(j)
+    if old is None:
+        found[j] = PostingSkill(uri=linker.uris[j], label=linker.labels[j], score=round(score, 4), implied=implied,
+                                evidence=evidence)
+        return
+    if old.implied and not implied:
+        old.implied, old.evidence = False, evidence
+    elif not old.implied and not implied:
+        old.evidence += evidence
+    old.score = round(max(old.score, score), 4)
