@@ -119,3 +119,32 @@ def test_build_linker_and_link_commands(esco_slice, tmp_path, monkeypatch):
         assert res.exit_code == 2 and "build-linker" in res.output
     finally:
         get_settings.cache_clear()
+
+
+def test_a_sentence_without_keywords_implies_a_sensible_skill(minilm_linker):
+    """Sentence-level retrieval: "lead a team" is named by no keyword here, yet implied by its
+    sentence; a sentence about the office's terrace implies nothing above the threshold."""
+    from common.linking.skills import posting_skills
+
+    text = "You will lead a team of five engineers and run their weekly planning.\n" \
+           "Our office has a rooftop terrace with a view of the river."
+    skills = posting_skills(minilm_linker, text, [])
+    assert skills and all(s.implied and s.evidence[0].kind == "sentence" for s in skills)
+    lead = [s for s in skills if s.evidence[0].text.startswith("You will lead")]
+    assert lead and any(w in lead[0].label for w in ("lead", "manage", "supervis")), [s.label for s in skills]
+    assert not [s for s in skills if "terrace" in s.evidence[0].text], [s.label for s in skills]
+
+
+def test_named_skills_keep_their_keywords_and_implied_ones_their_sentence(minilm_linker):
+    from common.core.types import Keyword
+    from common.linking.skills import posting_skills
+
+    text = "Strong Python and SQL skills.\nYou will lead a team of five engineers."
+    kws = [Keyword(start=text.index(w), end=text.index(w) + len(w), text=w, type="Skill") for w in ("Python", "SQL")]
+    by_label = {s.label: s for s in posting_skills(minilm_linker, text, kws)}
+    assert not by_label["Python (computer programming)"].implied
+    assert by_label["SQL"].evidence[0].text == "SQL" and by_label["SQL"].evidence[0].kind == "keyword"
+    # invariance: another company named in a sentence leaves the posting's skills
+    a = posting_skills(minilm_linker, "At Acme you will lead a team of five engineers.", [])
+    b = posting_skills(minilm_linker, "At Globex you will lead a team of five engineers.", [])
+    assert [s.uri for s in a][:3] == [s.uri for s in b][:3]

@@ -81,3 +81,30 @@ def test_match_compares_on_esco_skills_too(client):
     assert [m["label"] for m in esco["missing"]] == ["project management"]
     assert esco["unlinked_job_skills"] == ["zzqx wvvy"]
     assert esco["score"] == pytest.approx(0.5)
+
+
+def test_every_posting_answer_lists_its_esco_skills_like_the_library(client, local_linker):
+    """/extract, /extract_batch and /analyze give the posting's ESCO skills: what
+    ``common.linking.skills.posting_skills`` ranks from the same text and keywords."""
+    from common.core.types import Keyword
+    from common.linking.skills import posting_skills
+
+    for endpoint, body, pick in [("/extract", {"text": POSTING}, lambda b: (b["keywords"], b["skills"])),
+                                 ("/extract_batch", {"texts": [POSTING, "zzqx"]},
+                                  lambda b: (b["results"][0], b["skills"][0])),
+                                 ("/analyze", {"text": POSTING}, lambda b: (b["keywords"], b["skills"]))]:
+        r = client.post(endpoint, json=body)
+        assert r.status_code == 200, r.text
+        kws, skills = pick(r.json())
+        assert skills, f"{endpoint}: no ESCO skills for a posting with linked keywords"
+        local = posting_skills(local_linker, POSTING, [Keyword(**{f: k[f] for f in Keyword.model_fields}) for k in kws])
+        assert [(s["uri"], s["implied"]) for s in skills] == [(s.uri, s.implied) for s in local], endpoint
+        for s in skills:
+            assert s["evidence"] and all(POSTING[e["start"]:e["end"]] == e["text"] for e in s["evidence"])
+            assert all(e["kind"] == ("sentence" if s["implied"] else "keyword") for e in s["evidence"])
+        named = {k["esco"]["uri"] for k in kws if k["esco"]}
+        assert named == {s["uri"] for s in skills if not s["implied"]}, endpoint  # a linked keyword names its skill
+    for endpoint, body in [("/extract", {"text": "   "}), ("/analyze", {"text": "x " * 5_000}),
+                           ("/extract_batch", {"texts": [POSTING, ""]})]:
+        r = client.post(endpoint, json=body)
+        assert r.status_code == 400 and ("text is empty" in r.text or "the limit is" in r.text), (endpoint, r.text)
