@@ -50,7 +50,7 @@ def run(encoders: dict[str, str | None], leave_unlinked: float, threads: int) ->
     from common.linking.linker import ESCOLinker, FusionWeights, LinkerConfig, build_index
     from common.linking.taxonomy import load_taxonomy
 
-    tax = load_taxonomy()
+    tax = load_taxonomy().with_names(LinkerConfig().names)  # the names the default linker indexes
     views = {"all": tax, "label": _label_only(tax)}
     val = load_validation()
     rows = []
@@ -98,7 +98,7 @@ def grid(threads: int) -> None:
     from common.linking.linker import ESCOLinker, FusionWeights, LinkerConfig, build_index
     from common.linking.taxonomy import load_taxonomy
 
-    tax, val = load_taxonomy(), load_validation()
+    tax, val = load_taxonomy().with_names(LinkerConfig().names), load_validation()
     cfg = LinkerConfig(threads=threads, weights=FusionWeights(context=0.1))  # context > 0: encode sentences
     linker = ESCOLinker(cfg, tax, encoder_or_default(None), *build_index(cfg, tax, encoder_or_default(None)))
     parts = {n: linker.components(df["query"].tolist(), df["sentence"].tolist()) for n, df in val.items()}

@@ -39,7 +39,7 @@ SPAN_STEPS = {  # name: (names indexed, grid of (text, lexical) weights)
     "+ long text": ("all", [(t, 0.0) for t in (0.15, 0.3, 0.5)]),
     "+ lexical (today's linker)": ("all", list(itertools.product((0.0, 0.15, 0.3, 0.5), (0.25, 0.5, 0.75, 1.0)))),
 }
-SENT_GRID = {"sentence_weight": (0.3, 0.4, 0.5, 0.6, 0.7), "text_weight": (0.3, 0.5, 0.7)}
+SENT_GRID = {"sentence_weight": (0.3, 0.5, 0.7), "text_weight": (0.3, 0.5, 0.7)}
 SENT_STEPS = {"span evidence only (keywords' candidates)": {"sentence_weight": (0.0,)},
               "sentence evidence only": {"sentence_weight": (1.0,)},
               "fused (common.linking.skills)": {}}
@@ -62,22 +62,25 @@ def _linker(view: str, tax, threads: int, backend: str):  # noqa: ANN001, ANN202
 
     cfg = LinkerConfig(threads=threads, index_backend=backend)
     onnx = encoder_onnx_dir(cfg)
-    taxonomy = tax if view == "all" else _label_only(tax)
+    taxonomy = _label_only(tax) if view == "label" else tax.with_names(view)
     lk = ESCOLinker(cfg, taxonomy, encoder_or_default(None),
                     *build_index(cfg, taxonomy, encoder_or_default(None), progress=True, onnx_dir=onnx))
     lk.onnx_dir = onnx
     return lk
 
 
-def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float) -> list[dict]:  # noqa: ANN001
+def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float, names: list[str]) -> list[dict]:  # noqa: ANN001
     from common.linking.evaluate import choose_threshold, gold_rows, link_metrics
     from common.linking.linker import FusionWeights
 
-    linkers = {v: _linker(v, tax, threads, backend) for v in ("label", "all")}
+    linkers = {v: _linker(v, tax, threads, backend) for v in ("label", *names)}
     parts = {v: {n: lk.components(df["query"].tolist()) for n, df in val.items()} for v, lk in linkers.items()}
     rows = []
-    for step, (view, grid) in SPAN_STEPS.items():
+    steps = [(step, view if view == "label" else n, grid) for step, (view, grid) in SPAN_STEPS.items()
+             for n in (["label"] if view == "label" else names)]
+    for step, view, grid in steps:
         lk = linkers[view]
+        step = step if view == "label" else f"{step} [names: {view}]"
         for choose, score in [*((f, f) for f in FILES), *itertools.permutations(FILES)]:
             def r1(w):  # noqa: ANN001, ANN202
                 df = val[choose]
@@ -93,12 +96,12 @@ def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float) -> li
     return rows
 
 
-def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str) -> list[dict]:  # noqa: ANN001
+def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: str) -> list[dict]:  # noqa: ANN001
     from common.keywords.tagger import KeywordTagger
     from common.linking.evaluate import choose_implied_threshold, sentence_gold, sentence_metrics
     from common.linking.skills import SkillRankConfig, rank_sentences
 
-    lk = _linker("all", tax, threads, backend)
+    lk = _linker(names, tax, threads, backend)
     lk.threshold = _span_threshold(lk, val)
     tagger = KeywordTagger.load(tagger_dir)
     sents = {n: sentence_gold(lk, df) for n, df in val.items()}
@@ -134,12 +137,13 @@ def table(rows: list[dict]) -> str:
         out.append(f"| {r['step']} | {r['chosen_on']} -> {r['scored_on']} | {r['r_at_1']:.3f} | {r['r_at_5']:.3f} | "
                    f"{r['mrr_at_10']:.3f} | {r['linked_correct']:.3f} | {r['unlinked_not_present']:.3f} | "
                    f"{r['threshold']:.3f} |")
-    out += ["", "| step | chosen on -> scored on | RP@5 | RP@10 | reported P | R | label-less left empty | "
-            "weights (sentence, text) / implied thr |", "|" + "---|" * 8]
+    out += ["", "| step | chosen on -> scored on | RP@5 | RP@10 | reported P | R | implied (P) | label-less without "
+            "implied | weights (sentence, text) / implied thr |", "|" + "---|" * 9]
     for r in (r for r in rows if r["table"] == "sentences"):
-        empty = "-" if r["label_less_left_empty"] is None else f"{r['label_less_left_empty']:.2f}"
+        empty = "-" if r["label_less_without_implied"] is None else f"{r['label_less_without_implied']:.2f}"
         out.append(f"| {r['step']} | {r['chosen_on']} -> {r['scored_on']} | {r['rp_at_5']:.3f} | {r['rp_at_10']:.3f} | "
-                   f"{r['reported_precision']:.3f} | {r['reported_recall']:.3f} | {empty} | "
+                   f"{r['reported_precision']:.3f} | {r['reported_recall']:.3f} | {r['implied']} "
+                   f"({r['implied_precision']:.2f}) | {empty} | "
                    f"{r['sentence_weight']:g}, {r['text_weight']:g} / {r['implied_threshold']:.2f} |")
     return "\n".join(out)
 
@@ -151,7 +155,10 @@ def main() -> None:
                     help="The backend that embeds the taxonomy (queries stay torch, as served).")
     ap.add_argument("--leave-unlinked", type=float, default=0.55)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--names", default="runs,esco", help="Name sets to compare (Taxonomy.with_names); the "
+                    "sentence table uses the first.")
     ap.add_argument("--skip-spans", action="store_true")
+    ap.add_argument("--skip-sentences", action="store_true")
     ap.add_argument("--json", type=Path, help="Also write the rows here.")
     ap.add_argument("--from-json", type=Path, help="Reprint a saved run.")
     args = ap.parse_args()
@@ -166,8 +173,11 @@ def main() -> None:
     from common.linking.taxonomy import load_taxonomy
 
     tax, val = load_taxonomy(), load_validation()
-    rows = [] if args.skip_spans else span_rows(tax, val, args.threads, args.index_backend, args.leave_unlinked)
-    rows += sentence_rows(tax, val, args.tagger or str(default_model_dir()), args.threads, args.index_backend)
+    names = args.names.split(",")
+    rows = [] if args.skip_spans else span_rows(tax, val, args.threads, args.index_backend, args.leave_unlinked, names)
+    if not args.skip_sentences:
+        rows += sentence_rows(tax, val, args.tagger or str(default_model_dir()), args.threads, args.index_backend,
+                              names[0])
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     print(table(rows))

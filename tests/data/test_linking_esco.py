@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -121,18 +122,21 @@ def test_build_linker_and_link_commands(esco_slice, tmp_path, monkeypatch):
         get_settings.cache_clear()
 
 
-def test_a_sentence_without_keywords_implies_a_sensible_skill(minilm_linker):
-    """Sentence-level retrieval: "lead a team" is named by no keyword here, yet implied by its
-    sentence; a sentence about the office's terrace implies nothing above the threshold."""
-    from common.linking.skills import posting_skills
+def test_a_sentence_without_keywords_ranks_a_sensible_skill(minilm_linker):
+    """Sentence-level retrieval: no keyword names "lead a team" here, yet its sentence ranks it among
+    its five best skills; a sentence about the office's terrace implies nothing above the threshold,
+    and its best sentence evidence is below the leadership sentence's."""
+    from common.linking.skills import posting_skills, rank_sentences
 
-    text = "You will lead a team of five engineers and run their weekly planning.\n" \
-           "Our office has a rooftop terrace with a view of the river."
-    skills = posting_skills(minilm_linker, text, [])
-    assert skills and all(s.implied and s.evidence[0].kind == "sentence" for s in skills)
-    lead = [s for s in skills if s.evidence[0].text.startswith("You will lead")]
-    assert lead and any(w in lead[0].label for w in ("lead", "manage", "supervis")), [s.label for s in skills]
+    lk = minilm_linker
+    lead, terrace = "You will lead a team of five engineers.", "Our office has a rooftop terrace with a view of the river."
+    ranking = rank_sentences(lk, [lead, terrace], [[], []], lk.cfg.skills)
+    top5 = [lk.labels[j] for j in np.argsort(-ranking.score[0])[:5]]
+    assert "lead a team" in top5, top5
+    assert ranking.sentence[0].max() > ranking.sentence[1].max()
+    skills = posting_skills(lk, f"{lead}\n{terrace}", [])
     assert not [s for s in skills if "terrace" in s.evidence[0].text], [s.label for s in skills]
+    assert all(s.implied and s.evidence[0].kind == "sentence" for s in skills)
 
 
 def test_named_skills_keep_their_keywords_and_implied_ones_their_sentence(minilm_linker):

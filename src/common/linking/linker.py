@@ -60,6 +60,10 @@ class LinkerConfig(StageConfig):
         None, description="Contrastive adaptation on the taxonomy's (alternative label, label) pairs "
         "(``common.text.mirror_bert.MirrorConfig`` fields); null keeps the encoder as it is.")
     _adapt_keys = field_validator("adapt")(lambda v: check_mirror_keys(v, "adapt"))
+    names: Literal["esco", "runs"] = Field(
+        "runs", description="The short names indexed (Taxonomy.with_names): runs = ESCO v1.2.0's collection labels "
+        "and each other skill's names as one run-together string; esco = every ESCO alternative label as its own "
+        "name (measured lower R@1 on both validation files, docs/linking.md).")
     weights: FusionWeights = Field(default_factory=FusionWeights)
     candidates: int = Field(50, ge=1, description="Skills kept per span for the context rerank.")
     threshold: float | None = Field(None, description="Abstain below this fused score; null: tuned on the "
@@ -327,7 +331,7 @@ def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: s
     from common.linking.taxonomy import load_taxonomy
 
     t0 = time.perf_counter()
-    taxonomy = taxonomy if taxonomy is not None else load_taxonomy()
+    taxonomy = (taxonomy if taxonomy is not None else load_taxonomy()).with_names(cfg.names)
     timings: dict[str, float] = {}
     encoder_path = encoder_or_default(cfg.encoder)
     if cfg.adapt:
