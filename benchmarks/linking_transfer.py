@@ -121,6 +121,14 @@ def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: 
             rows.append({"table": "sentences", "step": step, "chosen_on": choose, "scored_on": score,
                          "sentence_weight": cfgs[i].sentence_weight, "text_weight": cfgs[i].text_weight,
                          "implied_threshold": thr, "sentences_without_keywords": no_kw, **m})
+    default = SkillRankConfig()  # the served defaults, chosen on neither file alone
+    for name in FILES:
+        ranking = rank_sentences(lk, sents[name]["sentence"].tolist(), keywords[name], default)
+        rows.append({"table": "sentences", "step": "fused, served defaults", "chosen_on": "-", "scored_on": name,
+                     "sentence_weight": default.sentence_weight, "text_weight": default.text_weight,
+                     "implied_threshold": default.implied_threshold,
+                     "rule_threshold": choose_implied_threshold(ranking, sents[name], default),
+                     **sentence_metrics(ranking, sents[name], default)})
     return rows
 
 
