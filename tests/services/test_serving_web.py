@@ -100,6 +100,14 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
     occ = page.locator("#occupation-label")
     assert occ.text_content() == body["occupations"][0]["label"]
     assert occ.get_attribute("href") == body["occupations"][0]["uri"]
+    # the posting's ESCO skills: each linked to its URI, the implied ones marked
+    assert body["skills"], "no ESCO skills: the skills list check would be vacuous"
+    items = page.locator("#skills li")
+    assert page.is_visible("#skills-section") and items.count() == len(body["skills"])
+    for i, sk in enumerate(body["skills"]):
+        item = items.nth(i)
+        assert item.locator("a").text_content() == sk["label"] and item.locator("a").get_attribute("href") == sk["uri"]
+        assert ("implied" in (item.get_attribute("class") or "")) == sk["implied"]
 
     # correct: drop one keyword, add "Python" as Knowledge, send with the API key
     py = (POSTING.index("Python"), POSTING.index("Python") + len("Python"))
