@@ -54,13 +54,13 @@ def _label_only(tax):  # noqa: ANN001, ANN202 - common.linking.Taxonomy
     return Taxonomy(skills, tax.version)
 
 
-def _linker(view: str, tax, threads: int, backend: str):  # noqa: ANN001, ANN202
+def _linker(view: str, tax, threads: int, backend: str, query_backend: str = "torch"):  # noqa: ANN001, ANN202
     """A linker over ``tax`` (``view`` all names, or preferred labels only): index in ``backend``,
     queries in torch (the defaults' split, ``LinkerConfig``)."""
     from common.core.config import encoder_or_default
     from common.linking.linker import ESCOLinker, LinkerConfig, build_index, encoder_onnx_dir
 
-    cfg = LinkerConfig(threads=threads, index_backend=backend)
+    cfg = LinkerConfig(threads=threads, index_backend=backend, backend=query_backend)
     onnx = encoder_onnx_dir(cfg)
     taxonomy = _label_only(tax) if view == "label" else tax.with_names(view)
     lk = ESCOLinker(cfg, taxonomy, encoder_or_default(None),
@@ -96,12 +96,13 @@ def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float, names
     return rows
 
 
-def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: str) -> list[dict]:  # noqa: ANN001
+def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: str,  # noqa: ANN001
+                  query_backend: str = "torch") -> list[dict]:
     from common.keywords.tagger import KeywordTagger
     from common.linking.evaluate import choose_implied_threshold, sentence_gold, sentence_metrics
     from common.linking.skills import SkillRankConfig, rank_sentences
 
-    lk = _linker(names, tax, threads, backend)
+    lk = _linker(names, tax, threads, backend, query_backend)
     lk.threshold = _span_threshold(lk, val)
     tagger = KeywordTagger.load(tagger_dir)
     sents = {n: sentence_gold(lk, df) for n, df in val.items()}
@@ -161,6 +162,8 @@ def main() -> None:
     ap.add_argument("--tagger", help="Keyword model folder for the sentence table (default: the served one).")
     ap.add_argument("--index-backend", default="onnx-int8", choices=["torch", "onnx-int8", "onnx"],
                     help="The backend that embeds the taxonomy (queries stay torch, as served).")
+    ap.add_argument("--query-backend", default="torch", choices=["torch", "onnx-int8", "onnx"],
+                    help="The backend that encodes spans and sentences in the sentence table.")
     ap.add_argument("--leave-unlinked", type=float, default=0.55)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--names", default="runs,esco", help="Name sets to compare (Taxonomy.with_names); the "
@@ -185,7 +188,7 @@ def main() -> None:
     rows = [] if args.skip_spans else span_rows(tax, val, args.threads, args.index_backend, args.leave_unlinked, names)
     if not args.skip_sentences:
         rows += sentence_rows(tax, val, args.tagger or str(default_model_dir()), args.threads, args.index_backend,
-                              names[0])
+                              names[0], args.query_backend)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     print(table(rows))

@@ -142,7 +142,7 @@ class ESCOLinker:
             shared = next(iter(self._encoders.values()), None)  # one model in memory, two truncation lengths
             self._encoders[n] = shared.with_max_length(n) if shared is not None else Encoder(
                 self.encoder_path, device=self.cfg.device, max_length=n, num_threads=self.cfg.threads,
-                onnx_dir=self.onnx_dir)
+                onnx_dir=self.onnx_dir, backend=self.cfg.backend)
         return self._encoders[n]
 
     @property
