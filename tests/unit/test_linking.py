@@ -222,3 +222,20 @@ def test_rp_at_k_and_sentence_gold():
     assert g.loc["a", "gold"] == {0} and g.loc["a", "n_gold"] == 1
     assert g.loc["b", "n_gold"] == 0  # nothing ESCO has: it should imply nothing
     assert g.loc["c", "gold"] == set() and g.loc["c", "n_gold"] == 1  # a label the taxonomy lacks counts as a miss
+
+
+def test_spans_and_sentences_use_the_configured_backend(tiny_bert_dir, taxonomy, annotations, tmp_path):
+    """The index is embedded by the ONNX export, yet spans and sentences go through the backend the
+    config names (torch by default), also after a save and load: a folder that serves torch keeps
+    no ONNX copy, one that serves ONNX carries its export."""
+    cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1)
+    lk = build_linker(cfg, taxonomy, out_dir=tmp_path / "t", validation=annotations, progress=False, use_cache=False)
+    assert lk.onnx_dir is not None and lk.encoder().backend == "torch"
+    assert not (tmp_path / "t" / "encoder.onnx").exists()
+    assert ESCOLinker.load(tmp_path / "t").encoder().backend == "torch"
+    onnx = build_linker(cfg.model_copy(update={"backend": "onnx"}), taxonomy, out_dir=tmp_path / "o",
+                        validation=annotations, progress=False, use_cache=False)
+    assert onnx.encoder().backend == "onnx" and (tmp_path / "o" / "encoder.onnx").exists()
+    loaded = ESCOLinker.load(tmp_path / "o")
+    assert loaded.encoder().backend == "onnx"
+    np.testing.assert_allclose(loaded.scores(["python"]), lk.scores(["python"]), atol=1e-4)
