@@ -5,8 +5,9 @@ batched APIs.
 queries of concurrent requests; queries are grouped by (level, top_k) inside the batch. With a
 linker loaded, a phrase linked to an ESCO skill with known groups takes those groups
 (``common.linking.groups``); the others get the classifier's decision. ``link`` serves the linker
-itself. Both models live in this one worker: they answer the same phrases, and a third model
-process would cost another few hundred MB for a 40 MB index.
+itself, ``skills_of`` a posting's ESCO skills (named by its keywords or implied by its sentences).
+Both models live in this one worker: they answer the same phrases, and a third model process
+would cost another few hundred MB for a 40 MB index.
 """
 
 from __future__ import annotations

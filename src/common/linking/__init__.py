@@ -1,5 +1,6 @@
 """Linking keywords to ESCO skills: the taxonomy's names, the linker (dense + lexical candidates,
-context rerank, abstention), its evaluation on span annotations, and groups that follow the link."""
+context rerank, abstention), a posting's ESCO skills (span links fused with sentence-level
+retrieval), their evaluation on span and sentence annotations, and groups that follow the link."""
 
 from common.core.exports import lazy_exports
 
@@ -16,6 +17,9 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "evaluate_linker": "evaluate",
     "load_validation": "evaluate",
     "choose_threshold": "evaluate",
+    "posting_skills": "skills",
+    "PostingSkill": "skills",
+    "SkillRankConfig": "skills",
     "linked_groups": "groups",
     "LinkedGroups": "groups",
 })
