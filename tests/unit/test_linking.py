@@ -3,6 +3,8 @@ dense parts decide, abstention, persistence, the threshold rule, groups that fol
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -239,3 +241,19 @@ def test_spans_and_sentences_use_the_configured_backend(tiny_bert_dir, taxonomy,
     loaded = ESCOLinker.load(tmp_path / "o")
     assert loaded.encoder().backend == "onnx"
     np.testing.assert_allclose(loaded.scores(["python"]), lk.scores(["python"]), atol=1e-4)
+
+
+def test_posting_skills_are_the_same_in_chunks(linker):
+    """Ranking a long posting a few sentences at a time (bounded memory) changes nothing."""
+    from common.linking.skills import SkillRankConfig, posting_skills
+
+    lk, _ = linker
+    lines = ["We write Python daily.", "SQL is a must.", "Team lunch every Friday.", "You cook meals for the team."] * 5
+    text = "\n".join(lines)
+    from common.core.types import Keyword
+
+    kws = [Keyword(start=m.start(), end=m.end(), text=m.group(), type="Skill")
+           for m in re.finditer(r"Python|SQL|cook meals", text)]
+    cfg = SkillRankConfig(implied_threshold=0.0, top_k=50)
+    whole = posting_skills(lk, text, kws, cfg, chunk=1000)
+    assert whole and [s.model_dump() for s in posting_skills(lk, text, kws, cfg, chunk=3)] == [s.model_dump() for s in whole]

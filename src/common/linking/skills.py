@@ -138,24 +138,27 @@ def assign_keywords(sentences: Sequence[SentenceSpan], keywords: Sequence[Keywor
     return out
 
 
-def posting_skills(linker: Any, text: str, keywords: Sequence[Keyword], cfg: SkillRankConfig | None = None
-                   ) -> list[PostingSkill]:
+def posting_skills(linker: Any, text: str, keywords: Sequence[Keyword], cfg: SkillRankConfig | None = None,
+                   chunk: int = 128) -> list[PostingSkill]:
     """The posting's ESCO skills, best first: named ones with their keyword spans, implied ones with
-    the sentence that implies them. A skill found in several sentences keeps its best score."""
+    the sentence that implies them. A skill found in several sentences keeps its best score.
+    Sentences are ranked ``chunk`` at a time, so a 100,000-character posting (about 2,000 lines)
+    holds a few tens of MB of scores rather than gigabytes."""
     cfg = cfg or linker.cfg.skills
     sentences = split_sentences(text)
-    if not sentences:
-        return []
-    ranking = rank_sentences(linker, [s.text for s in sentences], assign_keywords(sentences, keywords), cfg)
+    by_sentence = assign_keywords(sentences, keywords)
     found: dict[int, PostingSkill] = {}
-    for i, sent in enumerate(sentences):
-        named, implied = reported(ranking, i, cfg)
-        for j in named:
-            ev = [SkillEvidence(kind="keyword", text=k.text, start=k.start, end=k.end) for k in ranking.named[i][j]]
-            _keep(found, j, linker, float(ranking.score[i, j]), False, ev)
-        for j in implied:
-            ev = [SkillEvidence(kind="sentence", text=sent.text, start=sent.start, end=sent.end)]
-            _keep(found, j, linker, float(ranking.score[i, j]), True, ev)
+    for lo in range(0, len(sentences), chunk):
+        part = sentences[lo : lo + chunk]
+        ranking = rank_sentences(linker, [s.text for s in part], by_sentence[lo : lo + chunk], cfg)
+        for i, sent in enumerate(part):
+            named, implied = reported(ranking, i, cfg)
+            for j in named:
+                ev = [SkillEvidence(kind="keyword", text=k.text, start=k.start, end=k.end) for k in ranking.named[i][j]]
+                _keep(found, j, linker, float(ranking.score[i, j]), False, ev)
+            for j in implied:
+                ev = [SkillEvidence(kind="sentence", text=sent.text, start=sent.start, end=sent.end)]
+                _keep(found, j, linker, float(ranking.score[i, j]), True, ev)
     return sorted(found.values(), key=lambda s: (-s.score, s.uri))[: cfg.top_k]
 
 
