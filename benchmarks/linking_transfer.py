@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from linking import _label_only  # noqa: E402  (the preferred-labels-only view of the step table)
 
 FILES = ("tech", "house")
 SPAN_STEPS = {  # name: (names indexed, grid of (text, lexical) weights)
@@ -43,15 +45,6 @@ SENT_GRID = {"sentence_weight": (0.3, 0.5, 0.7), "text_weight": (0.3, 0.5, 0.7)}
 SENT_STEPS = {"span evidence only (keywords' candidates)": {"sentence_weight": (0.0,)},
               "sentence evidence only": {"sentence_weight": (1.0,)},
               "fused (common.linking.skills)": {}}
-
-
-def _label_only(tax):  # noqa: ANN001, ANN202 - common.linking.Taxonomy
-    from common.linking.taxonomy import Taxonomy
-
-    skills = tax.skills.copy()
-    skills["alt_labels"] = [[] for _ in range(len(skills))]
-    skills["synonyms"] = ""
-    return Taxonomy(skills, tax.version)
 
 
 def _linker(view: str, tax, threads: int, backend: str, query_backend: str = "torch"):  # noqa: ANN001, ANN202

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.guard import Message, Receive, Scope, Send, _error, replay
+from services.guard import Message, Receive, Scope, Send, json_error, replay
 
 GENERIC_ERROR = b"unexpected error"
 
@@ -147,4 +147,4 @@ def _explain_overload(send: Send, budget: Budget) -> Send:
 
 
 async def _answer(send: Send, status: int, sentence: str, retry_after: str) -> None:
-    await _error(send, status, sentence, [(b"retry-after", retry_after.encode())])
+    await json_error(send, status, sentence, [(b"retry-after", retry_after.encode())])

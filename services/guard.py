@@ -36,11 +36,11 @@ class BodyGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in JSON_TYPES:
-            await _error(send, 415, f"send a JSON body (Content-Type: application/json), not {media_type!r}")
+            await json_error(send, 415, f"send a JSON body (Content-Type: application/json), not {media_type!r}")
             return
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _error(send, 413, f"request body has {declared} bytes; the limit is {self.max_body_bytes}")
+            await json_error(send, 413, f"request body has {declared} bytes; the limit is {self.max_body_bytes}")
             return
         chunks: list[bytes] = []
         size = 0
@@ -51,7 +51,7 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                await _error(send, 413, f"request body is larger than the limit of {self.max_body_bytes} bytes")
+                await json_error(send, 413, f"request body is larger than the limit of {self.max_body_bytes} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -60,7 +60,7 @@ class BodyGuard:
         if body:
             problem = body_problem(body)
             if problem:
-                await _error(send, 400, problem)
+                await json_error(send, 400, problem)
                 return
 
         await self.app(scope, replay(body, receive), send)
@@ -95,7 +95,7 @@ def body_problem(body: bytes) -> str | None:
     return None
 
 
-async def _error(send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+async def json_error(send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
     """A JSON ``{"error": message}`` answer (with any extra ``headers``, e.g. ``Retry-After``)."""
     payload = json.dumps({"error": message}).encode("utf-8")
     await send({"type": "http.response.start", "status": status,

@@ -16,7 +16,7 @@ from bentoml.exceptions import ServiceUnavailable
 
 from common.core.settings import resolve_device
 from common.core.types import Keyword
-from common.keywords.tiers import TierChoice, tier_floor, tier_model_name
+from common.keywords.tiers import TierChoice, recorded_tier, tier_floor, tier_model_name
 from common.keywords.tiers import choose_tier as choose_tier_for
 from services import model_sources
 from services.config import ServingConfig
@@ -30,21 +30,9 @@ def choose_tier() -> TierChoice:
     """The tier to serve: as the serving config asks (``auto``: accurate when it has a champion)."""
     if CONFIG.keyword_model_dir is not None or CONFIG.keyword_model_tag is not None:
         named = "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR" if CONFIG.keyword_model_dir else "JOBSKILLS_SERVE_KEYWORD_MODEL_TAG"
-        tier = CONFIG.keyword_tier if CONFIG.keyword_tier != "auto" else _folder_tier(CONFIG.keyword_model_dir)
+        tier = CONFIG.keyword_tier if CONFIG.keyword_tier != "auto" else recorded_tier(CONFIG.keyword_model_dir)
         return TierChoice(tier, f"{named} names the model to serve")
     return choose_tier_for(CONFIG.keyword_tier, model_sources.champion_tag(tier_model_name("accurate")))
-
-
-def _folder_tier(folder: Any) -> Any:
-    """The tier a tagger folder records (``tagger.json``), else ``fast``."""
-    import json
-    from pathlib import Path
-
-    try:
-        tier = json.loads((Path(folder) / "tagger.json").read_text(encoding="utf-8")).get("tier")
-    except (OSError, TypeError, ValueError):
-        tier = None
-    return tier if tier in ("accurate", "fast") else "fast"
 
 
 TIER = choose_tier()

@@ -19,9 +19,7 @@ def export_and_score(tagger: KeywordTagger, out_dir: Path, dev: list[Posting], r
     """Export the encoder to ONNX next to the model; when the configured backend would serve an
     export, score that backend on dev too and make its figures the model's (the gate then
     judges what will serve), keeping the torch figures beside them for parity."""
-    from common.text.onnx_backend import export_encoder
-
-    from common.text.onnx_backend import INT8_PARITY, record_int8_parity
+    from common.text.onnx_backend import INT8_PARITY, export_encoder, record_int8_parity
 
     export_encoder(tagger.net.encoder, out_dir)
     serving = KeywordTagger.load(out_dir, device=tagger.device)

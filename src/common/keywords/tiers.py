@@ -66,6 +66,18 @@ def tier_latest_dir(tier: Tier) -> Path:
     return latest_dir(tier_model_name(tier))
 
 
+def recorded_tier(model_dir: str | Path | None) -> Tier:
+    """The tier a tagger folder's ``tagger.json`` records, without loading the model; ``fast``
+    when it records none or the folder cannot be read (what a model trained before tiers was)."""
+    import json
+
+    try:
+        tier = json.loads((Path(model_dir) / "tagger.json").read_text(encoding="utf-8")).get("tier")  # type: ignore[arg-type]
+    except (OSError, TypeError, ValueError):
+        return "fast"
+    return tier if tier in TIERS else "fast"
+
+
 def _has_model(tier: Tier) -> bool:
     from common import registry
 

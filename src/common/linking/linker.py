@@ -273,24 +273,27 @@ class ESCOLinker:
 
 
 def encoder_onnx_dir(cfg: LinkerConfig, encoder_path: str | None = None) -> Path | None:
-    """The ONNX exports (fp32 and int8) of the linker's encoder, made once per encoder under
-    ``<cache_dir>/onnx/`` (seconds); None when neither the index nor the queries use them."""
+    """The ONNX exports the config uses (fp32, and int8 when a backend asks for it) of the linker's
+    encoder, made once per encoder under ``<cache_dir>/onnx/`` (seconds); None when neither the
+    index nor the queries use one."""
     import hashlib
 
     from common.core.settings import get_settings
     from common.text.embeddings import encoder_fingerprint
+    from common.text.onnx_backend import ONNX_FILES
 
-    if cfg.backend == "torch" and cfg.index_backend == "torch":
+    needed = {cfg.backend, cfg.index_backend} - {"torch"}
+    if not needed:
         return None
     path = encoder_path or encoder_or_default(cfg.encoder)
     out = get_settings().cache_dir / "onnx" / hashlib.sha256(encoder_fingerprint(path).encode()).hexdigest()[:16]
-    if not (out / "encoder-int8.onnx").exists():
+    if not all((out / ONNX_FILES[b]).exists() for b in needed):
         from transformers import AutoModel
 
         from common.text.onnx_backend import export_encoder
 
-        logger.info("exporting the linker's encoder to ONNX (fp32 and int8) in %s", out)
-        export_encoder(AutoModel.from_pretrained(path), out)
+        logger.info("exporting the linker's encoder to ONNX in %s", out)
+        export_encoder(AutoModel.from_pretrained(path), out, quantize="onnx-int8" in needed)
     return out
 
 
@@ -303,7 +306,7 @@ def build_index(cfg: LinkerConfig, taxonomy: Taxonomy, encoder_path: str, progre
 
     strings, owner = taxonomy.short_strings()
     enc = Encoder(encoder_path, device=cfg.device, max_length=cfg.max_length, num_threads=cfg.threads,
-                  onnx_dir=onnx_dir, backend=cfg.index_backend if onnx_dir else None)
+                  onnx_dir=onnx_dir, backend=cfg.index_backend)
     short = embed_texts(strings, encoder=enc, use_cache=use_cache, progress=progress)
     text = embed_texts(taxonomy.skills["text"].tolist(), encoder=enc.with_max_length(cfg.text_max_length),
                        use_cache=use_cache, progress=progress)

@@ -106,9 +106,9 @@ class Taxonomy:
             return self
         if names != "runs":
             raise ValueError(f"names must be esco or runs, not {names!r}")
-        sk = self.skills.copy()
-        if "alt_labels_source" not in sk:  # a hand-made taxonomy: its listed names are all it has
+        if "alt_labels_source" not in self.skills:  # a hand-made taxonomy: its listed names are all it has
             return self
+        sk = self.skills.copy()
         source = sk["alt_labels_source"]
         keep = [src == COLLECTION_SOURCE and bool(alts) for src, alts in zip(source, sk["alt_labels"], strict=True)]
         sk["alt_labels"] = [alts if k else [] for alts, k in zip(sk["alt_labels"], keep, strict=True)]

@@ -145,15 +145,19 @@ def available_backends(model_dir: str | Path) -> list[str]:
 INT8_PARITY = 0.005  # the most dev figure an int8 export may lose against torch and still serve
 
 
-def int8_refused(model_dir: str | Path) -> bool:
-    """Whether the folder's int8 export was measured below parity (``record_int8_parity``)."""
+def _int8_meta(model_dir: str | Path) -> dict[str, Any]:
+    """``encoder-int8.json`` (scheme, probe cosine, parity); empty when absent or unreadable."""
     import json
 
-    path = Path(model_dir) / "encoder-int8.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8")).get("parity", {}).get("ok") is False
+        return json.loads((Path(model_dir) / "encoder-int8.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return {}
+
+
+def int8_refused(model_dir: str | Path) -> bool:
+    """Whether the folder's int8 export was measured below parity (``record_int8_parity``)."""
+    return _int8_meta(model_dir).get("parity", {}).get("ok") is False
 
 
 def record_int8_parity(model_dir: str | Path, torch_score: float, int8_score: float, metric: str) -> bool:
@@ -162,14 +166,10 @@ def record_int8_parity(model_dir: str | Path, torch_score: float, int8_score: fl
     serves the fp32 export instead."""
     import json
 
-    path = Path(model_dir) / "encoder-int8.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = {}
+    meta = _int8_meta(model_dir)
     ok = torch_score - int8_score <= INT8_PARITY
     meta["parity"] = {"metric": metric, "torch": round(torch_score, 4), "int8": round(int8_score, 4), "ok": ok}
-    path.write_text(json.dumps(meta), encoding="utf-8")
+    (Path(model_dir) / "encoder-int8.json").write_text(json.dumps(meta), encoding="utf-8")
     return ok
 
 
