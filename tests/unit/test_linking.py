@@ -227,19 +227,19 @@ def test_rp_at_k_and_sentence_gold():
 
 
 def test_spans_and_sentences_use_the_configured_backend(tiny_bert_dir, taxonomy, annotations, tmp_path):
-    """The index is embedded by the ONNX export, yet spans and sentences go through the backend the
-    config names (torch by default), also after a save and load: a folder that serves torch keeps
-    no ONNX copy, one that serves ONNX carries its export."""
+    """The index is embedded by the ONNX export, and spans and sentences go through the backend the
+    config names (fp32 ONNX by default), also after a save and load: a folder that serves ONNX
+    carries its export, one that serves torch keeps no ONNX copy; both give the same scores."""
     cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1)
-    lk = build_linker(cfg, taxonomy, out_dir=tmp_path / "t", validation=annotations, progress=False, use_cache=False)
-    assert lk.onnx_dir is not None and lk.encoder().backend == "torch"
-    assert not (tmp_path / "t" / "encoder.onnx").exists()
-    assert ESCOLinker.load(tmp_path / "t").encoder().backend == "torch"
-    onnx = build_linker(cfg.model_copy(update={"backend": "onnx"}), taxonomy, out_dir=tmp_path / "o",
-                        validation=annotations, progress=False, use_cache=False)
-    assert onnx.encoder().backend == "onnx" and (tmp_path / "o" / "encoder.onnx").exists()
-    loaded = ESCOLinker.load(tmp_path / "o")
-    assert loaded.encoder().backend == "onnx"
+    lk = build_linker(cfg, taxonomy, out_dir=tmp_path / "o", validation=annotations, progress=False, use_cache=False)
+    assert lk.onnx_dir is not None and lk.encoder().backend == "onnx"
+    assert (tmp_path / "o" / "encoder.onnx").exists() and not (tmp_path / "o" / "encoder-int8.onnx").exists()
+    assert ESCOLinker.load(tmp_path / "o").encoder().backend == "onnx"
+    torch_lk = build_linker(cfg.model_copy(update={"backend": "torch"}), taxonomy, out_dir=tmp_path / "t",
+                            validation=annotations, progress=False, use_cache=False)
+    assert torch_lk.encoder().backend == "torch" and not (tmp_path / "t" / "encoder.onnx").exists()
+    loaded = ESCOLinker.load(tmp_path / "t")
+    assert loaded.encoder().backend == "torch"
     np.testing.assert_allclose(loaded.scores(["python"]), lk.scores(["python"]), atol=1e-4)
 
 
