@@ -30,8 +30,8 @@ from common.core.settings import get_settings
 from common.core.types import Keyword
 from common.linking.phrases import compose_analysis, phrase_key, unique_phrases
 from services.config import ServingConfig
-from services.groups import (GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, SkillsQuery,
-                             to_decision_out)
+from services.groups import (GroupQuery, GroupService, LinkQuery, OccupationAnswer, OccupationQuery, PostingLinksOut,
+                             SkillsQuery, to_decision_out)
 from services.admission import Admission, client_key
 from services.guard import BodyGuard
 from services.keywords import KeywordService
@@ -255,28 +255,36 @@ class ApiService:
         return [[LinkedKeyword(**k.model_dump(), esco=links.get(phrase_key(k.text))) for k in kws]
                 for kws in batches]
 
-    async def _with_skills(self, texts: list[str], batches: list[list[Any]]) -> list[list[PostingSkillOut]] | None:
-        """Each posting's ESCO skills, named or implied (``None`` without a linker); a failure costs
-        the skills, never the keywords."""
+    async def _link_postings(self, texts: list[str], batches: list[list[Any]]) -> list[PostingLinksOut] | None:
+        """Each posting's keywords' ESCO links and its ESCO skills, in one pass of the linker (``None``
+        without a linker, or when the call failed: a failure costs the links and skills, never the keywords)."""
         if not texts or not await self._part_ready("linker"):
             return None
         queries = [SkillsQuery(text=t, keywords=[Keyword(**k.model_dump(include=set(Keyword.model_fields))) for k in kws])
                    for t, kws in zip(texts, batches, strict=True)]
         try:
-            raw = await _retrying(self.groups.to_async.skills_of, queries, what="skill-group service (skills)")
+            raw = await _retrying(self.groups.to_async.link_postings, queries, what="skill-group service (linker)")
         except Exception:  # noqa: BLE001  (as for links: the keywords are the answer)
-            logger.exception("ranking ESCO skills for %d postings failed; answering with skills: null", len(texts))
+            logger.exception("linking %d postings failed; answering with esco: null and skills: null", len(texts))
             return None
-        return [[s if isinstance(s, PostingSkillOut) else PostingSkillOut.model_validate(s) for s in one] for one in raw]
+        return [r if isinstance(r, PostingLinksOut) else PostingLinksOut.model_validate(r) for r in raw]
+
+    async def _with_skills(self, texts: list[str], batches: list[list[Any]]) -> list[list[PostingSkillOut]] | None:
+        """Each posting's ESCO skills, named or implied (``None`` without a linker)."""
+        answers = await self._link_postings(texts, batches)
+        return [a.skills for a in answers] if answers is not None else None
 
     async def _linked(self, texts: list[str], ctx: bentoml.Context) -> tuple[list[list[Any]], list[Any] | None,
                                                                              list[list[PostingSkillOut]] | None]:
         """Keywords with their ESCO links and importance, the occupations, and the posting's ESCO
-        skills: what /extract and /extract_batch answer (occupations and skills ranked at once)."""
-        linked = await self._with_esco(await self._extract(texts, ctx))
-        (batches, occ), skills = await asyncio.gather(self._with_occupations(texts, linked),
-                                                      self._with_skills(texts, linked))
-        return batches, occ, skills
+        skills: what /extract and /extract_batch answer. The links and the skills come from one
+        linking pass; the occupations follow, since they weigh the linked skills."""
+        batches = await self._extract(texts, ctx)
+        answers = await self._link_postings(texts, batches)
+        linked = [[LinkedKeyword(**k.model_dump(), esco=(a.links[i] if a is not None else None)) for i, k in enumerate(kws)]
+                  for kws, a in zip(batches, answers or [None] * len(batches), strict=True)]
+        batches, occ = await self._with_occupations(texts, linked)
+        return batches, occ, [a.skills for a in answers] if answers is not None else None
 
     async def _with_occupations(self, texts: list[str], batches: list[list[Any]], titles: list[str | None] | None = None,
                                 top_k: int = 3) -> tuple[list[list[Any]], list[Any] | None]:

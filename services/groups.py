@@ -5,7 +5,8 @@ batched APIs.
 queries of concurrent requests; queries are grouped by (level, top_k) inside the batch. With a
 linker loaded, a phrase linked to an ESCO skill with known groups takes those groups
 (``common.linking.groups``); the others get the classifier's decision. ``link`` serves the linker
-itself, ``skills_of`` a posting's ESCO skills (named by its keywords or implied by its sentences).
+itself, ``link_postings`` a posting's keywords' links and its ESCO skills (named by its keywords or implied by
+its sentences) in one pass.
 Both models live in this one worker: they answer the same phrases, and a third model process
 would cost another few hundred MB for a 40 MB index.
 """
@@ -63,6 +64,13 @@ class SkillsQuery(BaseModel):
 
     text: str
     keywords: list[Keyword] = Field(default_factory=list)
+
+
+class PostingLinksOut(BaseModel):
+    """One posting's linking pass: per keyword its link (null: unlinked), and the posting's skills."""
+
+    links: list[EscoLink | None]
+    skills: list[PostingSkillOut]
 
 
 class OccupationAnswer(BaseModel):
@@ -212,16 +220,21 @@ class GroupService:
                               linked=to_esco(r.linked)) for q, r in zip(qs, results, strict=True)]
 
     @bentoml.api(batchable=True, max_batch_size=max(2, CONFIG.max_batch_size), max_latency_ms=CONFIG.max_latency_ms)
-    def skills_of(self, queries: list[SkillsQuery]) -> list[list[PostingSkillOut]]:
-        """Per posting: the ESCO skills its keywords name and its sentences imply
-        (``common.linking.skills.posting_skills``)."""
-        from common.linking.skills import posting_skills
+    def link_postings(self, queries: list[SkillsQuery]) -> list[PostingLinksOut]:
+        """Per posting, in one pass (``common.linking.skills.link_posting``): each keyword's ESCO link
+        and the ESCO skills its keywords name and its sentences imply."""
+        from common.linking.skills import link_posting
 
         linker = self.linker
         if linker is None:
             raise ServiceUnavailable(f"no ESCO linker: {self.linker_source.error}")
         qs = [q if isinstance(q, SkillsQuery) else SkillsQuery.model_validate(q) for q in queries]
-        return [[PostingSkillOut(**s.model_dump()) for s in posting_skills(linker, q.text, q.keywords)] for q in qs]
+        out = []
+        for q in qs:
+            res = link_posting(linker, q.text, q.keywords)
+            out.append(PostingLinksOut(links=[to_esco(m) for m in res.links],
+                                       skills=[PostingSkillOut(**s.model_dump()) for s in res.skills]))
+        return out
 
     @bentoml.api
     def match(self, resume_skills: list[str], job_skills: list[str], level: int = 2) -> dict:

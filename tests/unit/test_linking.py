@@ -257,3 +257,22 @@ def test_posting_skills_are_the_same_in_chunks(linker):
     cfg = SkillRankConfig(implied_threshold=0.0, top_k=50)
     whole = posting_skills(lk, text, kws, cfg, chunk=1000)
     assert whole and [s.model_dump() for s in posting_skills(lk, text, kws, cfg, chunk=3)] == [s.model_dump() for s in whole]
+
+
+def test_one_pass_gives_each_keyword_the_link_of_link(linker):
+    """link_posting scores each phrase once for both answers: every keyword's link is what
+    ``ESCOLinker.link`` gives that phrase alone (case and spacing ignored, as /extract does), and
+    its skills are posting_skills'."""
+    from common.core.types import Keyword
+    from common.linking.skills import link_posting, posting_skills
+
+    lk, _ = linker
+    text = "We write Python daily.\nSQL  and python are a must.\nTeam lunch every Friday."
+    kws = [Keyword(start=m.start(), end=m.end(), text=m.group(), type="Skill")
+           for m in re.finditer(r"Python|SQL  and|python|lunch", text)]
+    one = link_posting(lk, text, kws, chunk=1)
+    assert len(one.links) == len(kws)
+    expected = [lk.link([" ".join(k.text.split())], top_k=1)[0].linked for k in kws]
+    assert one.links == expected
+    assert one.links[0] is not None and one.links[0].uri == "u:py" and one.links[0] == one.links[2]  # Python ~ python
+    assert [s.model_dump() for s in one.skills] == [s.model_dump() for s in posting_skills(lk, text, kws)]

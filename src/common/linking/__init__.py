@@ -18,6 +18,8 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "load_validation": "evaluate",
     "choose_threshold": "evaluate",
     "posting_skills": "skills",
+    "link_posting": "skills",
+    "PostingLinks": "skills",
     "PostingSkill": "skills",
     "SkillRankConfig": "skills",
     "linked_groups": "groups",

@@ -210,17 +210,26 @@ class ESCOLinker:
         """Per span, the ``top_k`` skills and the link (null when the best is below the threshold)."""
         if contexts is not None and len(contexts) != len(spans):
             raise ValueError(f"{len(contexts)} contexts for {len(spans)} spans: give one sentence per span or none")
-        thr = self.threshold if threshold is None else float(threshold)
         S = self.scores(spans, contexts)
         out = []
-        for span, row in zip(spans, S, strict=True):
+        for span, row, linked in zip(spans, S, self.best_links(S, threshold), strict=True):
             k = min(top_k, len(row))
             top = np.argpartition(-row, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
             top = top[np.argsort(-row[top], kind="stable")]
-            matches = [LinkMatch(uri=self.uris[j], label=self.labels[j], score=round(float(row[j]), 4)) for j in top]
-            linked = matches[0] if matches and matches[0].score >= thr else None
+            matches = [self._match(row, j) for j in top]
             out.append(LinkResult(skill=str(span), matches=matches, linked=linked))
         return out
+
+    def best_links(self, S: np.ndarray, threshold: float | None = None) -> list[LinkMatch | None]:
+        """Per row of fused scores, the best skill when its (rounded) score clears the threshold:
+        the one rule for a link, whether it comes from ``link`` or from a posting's skills."""
+        thr = self.threshold if threshold is None else float(threshold)
+        best = S.argmax(axis=1) if S.shape[1] else np.zeros(len(S), dtype=np.int64)
+        matches = [self._match(row, int(j)) if S.shape[1] else None for row, j in zip(S, best, strict=True)]
+        return [m if m is not None and m.score >= thr else None for m in matches]
+
+    def _match(self, row: np.ndarray, j: int) -> LinkMatch:
+        return LinkMatch(uri=self.uris[j], label=self.labels[j], score=round(float(row[j]), 4))
 
     def groups_of(self, uri: str, level: int) -> list[str]:
         """The taxonomy's own groups of a skill at ``level`` (empty for held-out skills)."""

@@ -21,7 +21,7 @@ site they were not chosen on.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from common.core.config import StrictModel
 from common.core.types import Keyword
+from common.linking.phrases import phrase_key, unique_phrases
 from common.text.sentences import SentenceSpan, split_sentences
 
 
@@ -67,11 +68,21 @@ class PostingSkill(BaseModel):
 @dataclass
 class SentenceRanking:
     """Per sentence (rows) and skill (columns): the fused ``score``, the ``sentence`` evidence, and
-    the skills its keywords are linked to (``named``, with the keywords)."""
+    the skills its keywords are linked to (``named``, with the keywords); ``links``: each scored
+    phrase's link (by ``phrase_key``), so that the keywords' own links need no second scoring."""
 
     score: np.ndarray
     sentence: np.ndarray
     named: list[dict[int, list[Keyword]]]
+    links: dict[str, Any] = field(default_factory=dict)
+
+
+class PostingLinks(BaseModel):
+    """One linking pass over a posting: each keyword's ESCO link (in the keywords' order; None when
+    left unlinked) and the posting's skills."""
+
+    links: list[Any] = Field(description="Per keyword: common.linking.linker.LinkMatch, or None.")
+    skills: list[PostingSkill]
 
 
 def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfig) -> np.ndarray:
@@ -91,27 +102,27 @@ def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfi
 def rank_sentences(linker: Any, sentences: Sequence[str], keywords: Sequence[Sequence[Keyword]],
                    cfg: SkillRankConfig) -> SentenceRanking:
     """Fuse each sentence's keyword links with the sentence's own similarity to every skill.
-    Each distinct keyword phrase is scored once, every sentence encoded once."""
+    Each distinct keyword phrase (``common.linking.phrases``) is scored once, every sentence encoded once."""
     if len(keywords) != len(sentences):
         raise ValueError(f"{len(keywords)} keyword lists for {len(sentences)} sentences")
-    phrases = list(dict.fromkeys(" ".join(k.text.split()) for ks in keywords for k in ks))
+    phrases = unique_phrases(k.text for ks in keywords for k in ks)
     P = linker.scores(phrases) if phrases else np.zeros((0, len(linker.uris)), dtype=np.float32)
-    row = {p: i for i, p in enumerate(phrases)}
-    best = P.argmax(axis=1) if len(phrases) else np.zeros(0, dtype=np.int64)
+    row = {phrase_key(p): i for i, p in enumerate(phrases)}
+    links = dict(zip(row, linker.best_links(P), strict=True))
     span = np.zeros((len(sentences), len(linker.uris)), dtype=np.float32)
     named: list[dict[int, list[Keyword]]] = []
     for i, ks in enumerate(keywords):
-        rows = [row[" ".join(k.text.split())] for k in ks]
-        if rows:
-            span[i] = P[rows].max(axis=0)
-        links: dict[int, list[Keyword]] = {}
-        for k, r in zip(ks, rows, strict=True):
-            if P[r, best[r]] >= linker.threshold:
-                links.setdefault(int(best[r]), []).append(k)
-        named.append(links)
+        keys = [phrase_key(k.text) for k in ks]
+        if keys:
+            span[i] = P[[row[key] for key in keys]].max(axis=0)
+        found: dict[int, list[Keyword]] = {}
+        for k, key in zip(ks, keys, strict=True):
+            if links[key] is not None:
+                found.setdefault(linker._uri_rows[links[key].uri], []).append(k)
+        named.append(found)
     sent = sentence_evidence(linker, sentences, cfg)
     score = (1 - cfg.sentence_weight) * span + cfg.sentence_weight * sent
-    return SentenceRanking(score=score, sentence=sent, named=named)
+    return SentenceRanking(score=score, sentence=sent, named=named, links=links)
 
 
 def reported(ranking: SentenceRanking, i: int, cfg: SkillRankConfig,
@@ -140,17 +151,26 @@ def assign_keywords(sentences: Sequence[SentenceSpan], keywords: Sequence[Keywor
 
 def posting_skills(linker: Any, text: str, keywords: Sequence[Keyword], cfg: SkillRankConfig | None = None,
                    chunk: int = 128) -> list[PostingSkill]:
-    """The posting's ESCO skills, best first: named ones with their keyword spans, implied ones with
-    the sentence that implies them. A skill found in several sentences keeps its best score.
-    Sentences are ranked ``chunk`` at a time, so a 100,000-character posting (about 2,000 lines)
-    holds a few tens of MB of scores rather than gigabytes."""
+    """The posting's ESCO skills, best first (``link_posting``'s skills)."""
+    return link_posting(linker, text, keywords, cfg, chunk).skills
+
+
+def link_posting(linker: Any, text: str, keywords: Sequence[Keyword], cfg: SkillRankConfig | None = None,
+                 chunk: int = 128) -> PostingLinks:
+    """Each keyword's ESCO link and the posting's ESCO skills in one pass: every phrase is scored
+    once for both. Skills: named ones with their keyword spans, implied ones with the sentence that
+    implies them; a skill found in several sentences keeps its best score. Sentences are ranked
+    ``chunk`` at a time, so a 100,000-character posting (about 2,000 lines) holds a few tens of MB
+    of scores rather than gigabytes."""
     cfg = cfg or linker.cfg.skills
     sentences = split_sentences(text)
     by_sentence = assign_keywords(sentences, keywords)
     found: dict[int, PostingSkill] = {}
+    links: dict[str, Any] = {}
     for lo in range(0, len(sentences), chunk):
         part = sentences[lo : lo + chunk]
         ranking = rank_sentences(linker, [s.text for s in part], by_sentence[lo : lo + chunk], cfg)
+        links.update(ranking.links)
         for i, sent in enumerate(part):
             named, implied = reported(ranking, i, cfg)
             for j in named:
@@ -159,7 +179,11 @@ def posting_skills(linker: Any, text: str, keywords: Sequence[Keyword], cfg: Ski
             for j in implied:
                 ev = [SkillEvidence(kind="sentence", text=sent.text, start=sent.start, end=sent.end)]
                 _keep(found, j, linker, float(ranking.score[i, j]), True, ev)
-    return sorted(found.values(), key=lambda s: (-s.score, s.uri))[: cfg.top_k]
+    rest = unique_phrases(k.text for k in keywords if phrase_key(k.text) not in links)  # outside every sentence
+    if rest:
+        links.update(zip(map(phrase_key, rest), linker.best_links(linker.scores(rest)), strict=True))
+    skills = sorted(found.values(), key=lambda s: (-s.score, s.uri))[: cfg.top_k]
+    return PostingLinks(links=[links[phrase_key(k.text)] for k in keywords], skills=skills)
 
 
 def _keep(found: dict[int, PostingSkill], j: int, linker: Any, score: float, implied: bool,

@@ -124,7 +124,7 @@ def extract(
     from common.registry import quality_of
     from common.keywords.tagger import KeywordTagger, default_model_dir
     from common.keywords.tiers import tier_floor, tier_model_name
-    from common.linking.skills import posting_skills
+    from common.linking.skills import link_posting
 
     body = read_text_arg(text)
     if not body.strip():
@@ -137,8 +137,8 @@ def extract(
         keywords = tagger.extract([body])[0]
         quality = quality_of(tier_model_name(tagger.tier), model_dir, tier_floor(tagger.tier), tier=tagger.tier)
         linker = load_default_linker() if esco else None
-        links = _esco_links(linker, [k.text for k in keywords]) if linker is not None else None
-        skills = posting_skills(linker, body, keywords) if linker is not None else None
+        linked = link_posting(linker, body, keywords) if linker is not None else None  # links and skills, one pass
+        links, skills = (linked.links, linked.skills) if linked is not None else (None, None)
     if as_json:  # /extract's shape: keywords with their links, the posting's skills
         typer.echo(json.dumps({"keywords": [{**k.model_dump(), "esco": (links[i].model_dump() if links and links[i] else None)}
                                             for i, k in enumerate(keywords)],
