@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="JSON results file.")
     args = ap.parse_args(argv)
     if args.threads:
-        os.environ["JOBSKILLS_ONNX_THREADS"] = str(args.threads)
+        os.environ["JOBSKILLS_THREADS"] = str(args.threads)
 
     import torch
 

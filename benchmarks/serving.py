@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     benv = {**env, "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR": str(model_dir), "JOBSKILLS_DATA_DIR": str(args.logs / "data"),
             "JOBSKILLS_SERVE_MAX_BATCH_SIZE": str(args.max_batch_size)}
     if args.torch_threads:
-        benv["JOBSKILLS_SERVE_TORCH_THREADS"] = str(args.torch_threads)
+        benv["JOBSKILLS_THREADS"] = str(args.torch_threads)
     targets: dict[str, str] = {}
     procs: list[subprocess.Popen] = []
     try:

@@ -43,7 +43,7 @@ def ceiling(model_dir: Path, backend: str, threads: int, texts: list[str], devic
     from common.keywords.tagger import KeywordTagger
 
     torch.set_num_threads(threads)
-    os.environ["JOBSKILLS_ONNX_THREADS"] = str(threads)
+    os.environ["JOBSKILLS_THREADS"] = str(threads)
     from common.core.settings import get_settings
 
     get_settings.cache_clear()
@@ -93,7 +93,7 @@ def serve_and_measure(model_dir: Path, backend: str, args: argparse.Namespace, t
     port = free_port()
     env = {**os.environ, **OFFLINE, "JOBSKILLS_SERVE_KEYWORD_MODEL_DIR": str(model_dir),
            "JOBSKILLS_INFERENCE_BACKEND": backend, "JOBSKILLS_DATA_DIR": str(args.logs / "data"),
-           "JOBSKILLS_SERVE_TORCH_THREADS": str(args.threads), "JOBSKILLS_ONNX_THREADS": str(args.threads)}
+           "JOBSKILLS_THREADS": str(args.threads)}
     if args.linker:
         env["JOBSKILLS_SERVE_LINKER_MODEL_DIR"] = str(args.linker)
     if args.group_model:

@@ -71,9 +71,6 @@ class ServingConfig(BaseSettings):
         "client session to a model service is replaced after this many calls, which breaks calls in flight.")
     runner_max_age_s: float = Field(
         86_400.0, gt=0, description="BentoML runner_connection.max_age of the model services (seconds).")
-    torch_threads: int | None = Field(
-        None, ge=1, description="torch.set_num_threads in each model service; default: torch's own choice."
-    )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest request body accepted.")
     unit_chars: int = Field(
         2_000, ge=500, description="Texts longer than this are cut at line ends into units of at most this many "

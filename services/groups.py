@@ -22,7 +22,7 @@ from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, Field
 
 from common.core.jsonable import to_jsonable
-from common.core.settings import get_settings, resolve_device
+from common.core.settings import get_settings, resolve_device, use_threads
 from common.core.types import Keyword
 from services import model_sources
 from services.config import ServingConfig
@@ -122,10 +122,9 @@ class GroupService:
                                                    CONFIG.occupation_model_dir)
 
     def __init__(self) -> None:
-        import torch  # heavy import kept out of module import
+        import torch  # noqa: F401  (heavy import kept out of module import)
 
-        if CONFIG.torch_threads:
-            torch.set_num_threads(CONFIG.torch_threads)
+        use_threads()  # JOBSKILLS_THREADS, else the cores this process may run on
 
         self.device = resolve_device()
         self._lock = threading.Lock()

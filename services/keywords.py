@@ -14,7 +14,7 @@ from typing import Any
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
 
-from common.core.settings import resolve_device
+from common.core.settings import resolve_device, use_threads
 from common.core.types import Keyword
 from common.keywords.tiers import TierChoice, recorded_tier, tier_floor, tier_model_name
 from common.keywords.tiers import choose_tier as choose_tier_for
@@ -52,10 +52,9 @@ class KeywordService:
     model_ref = model_sources.class_model_ref(MODEL_NAME, CONFIG.keyword_model_tag, CONFIG.keyword_model_dir)
 
     def __init__(self) -> None:
-        import torch  # heavy import kept out of module import
+        import torch  # noqa: F401  (heavy import kept out of module import)
 
-        if CONFIG.torch_threads:
-            torch.set_num_threads(CONFIG.torch_threads)
+        use_threads()  # JOBSKILLS_THREADS, else the cores this process may run on
 
         self.device = resolve_device()
         self._lock = threading.Lock()

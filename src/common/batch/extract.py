@@ -83,10 +83,9 @@ def commit_part(writer: PartWriter, models: BatchModels, todo: list[Posting], ba
 
 
 def set_threads(cfg: BatchConfig) -> None:
-    if cfg.threads:
-        import torch
+    from common.core.settings import use_threads
 
-        torch.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)
 
 
 def _extract(models: BatchModels, texts: list[str]) -> list[Any]:

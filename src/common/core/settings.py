@@ -43,7 +43,10 @@ class Settings(BaseSettings):
     inference_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto", description="How encoders run at inference: auto = the int8 ONNX export on CPU when the model "
         "folder has one, else torch (always torch on a GPU); or force torch, onnx (fp32) or onnx-int8.")
-    onnx_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads; None: all cores.")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads of each process for torch and onnxruntime (services, CLI, flows, "
+        "benchmarks; a command's --threads overrides it). Default: the cores this process may run on (its CPU "
+        "affinity, so a container or taskset limit is followed).")
     max_text_chars: int = Field(100_000, description="Longest text the services accept.")
     max_batch_items: int = Field(64, description="Most items in one API batch.")
     api_key: str | None = Field(None, description="When set, /feedback and admin actions need it.")
@@ -190,6 +193,28 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as e:
         raise ConfigError(explain(e, Settings, "settings (JOBSKILLS_* variables or .env)")) from None
+
+
+def cpu_threads(explicit: int | None = None) -> int:
+    """Threads for torch and onnxruntime in this process: ``explicit``, else ``settings.threads``, else
+    the cores the process may run on (not the machine's: two processes sharing two cores should not
+    each start eight threads)."""
+    import os
+
+    if explicit:
+        return int(explicit)
+    if get_settings().threads:
+        return int(get_settings().threads)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def use_threads(explicit: int | None = None) -> int:
+    """Set torch's intra-op threads to ``cpu_threads(explicit)``; returns the number."""
+    import torch
+
+    n = cpu_threads(explicit)
+    torch.set_num_threads(n)
+    return n
 
 
 def resolve_device(pref: str | None = None) -> str:

@@ -12,10 +12,9 @@ from common.groups.config import GroupConfig
 
 
 def set_threads(n: int | None) -> None:
-    if n:
-        import torch
+    from common.core.settings import use_threads
 
-        torch.set_num_threads(n)
+    use_threads(n)
 
 
 def mlp(cfg: GroupConfig, seed: int):  # noqa: ANN202 - sklearn estimator

@@ -64,7 +64,7 @@ class KeywordTagger:
         from safetensors.torch import load_file
         from transformers import AutoModel, AutoTokenizer
 
-        from common.core.settings import get_settings, resolve_device
+        from common.core.settings import cpu_threads, get_settings, resolve_device
         from common.text.onnx_backend import ONNX_FILES, choose_backend, onnx_encoder
 
         model_dir = Path(model_dir)
@@ -87,7 +87,7 @@ class KeywordTagger:
         if any(not k.startswith("encoder.") for k in missing.missing_keys):
             raise ValueError(f"{model_dir / HEAD_FILE} lacks head weights: {missing.missing_keys[:3]}")
         if chosen != "torch":  # the heads stay in torch; the encoder runs in onnxruntime
-            net.encoder = onnx_encoder(model_dir / ONNX_FILES[chosen], encoder.config, settings.onnx_threads, dev)
+            net.encoder = onnx_encoder(model_dir / ONNX_FILES[chosen], encoder.config, cpu_threads(), dev)
         net.to(dev).eval()
         tagger = cls(net, tokenizer, meta, dev)
         tagger.backend, tagger.source_dir = chosen, model_dir

@@ -94,14 +94,13 @@ def train_tagger(
     """
     import torch
 
-    from common.core.settings import resolve_device
+    from common.core.settings import resolve_device, use_threads
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)
     _seed_everything(cfg.seed)
     train, dev = _training_postings(cfg, train_postings, dev_postings)
     tagger = _initial_tagger(cfg, device)

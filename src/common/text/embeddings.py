@@ -92,11 +92,11 @@ class Encoder:
             tokenizer = AutoTokenizer.from_pretrained(self.path)
             model = AutoModel.from_pretrained(self.path)
             if self.backend != "torch":
-                from common.core.settings import get_settings
+                from common.core.settings import cpu_threads
                 from common.text.onnx_backend import ONNX_FILES, onnx_encoder
 
                 model = onnx_encoder(Path(self.onnx_dir) / ONNX_FILES[self.backend], model.config,
-                                     self.num_threads or get_settings().onnx_threads, device)
+                                     cpu_threads(self.num_threads), device)
             self._loaded = (tokenizer, model.to(device).eval(), device)
         return self._loaded
 

@@ -118,11 +118,10 @@ def train_mirror_bert(cfg: MirrorConfig, strings: Sequence[str], out_dir: str | 
     from transformers import AutoModel, AutoTokenizer
 
     from common.text.embeddings import mean_pool
-    from common.core.settings import get_settings, resolve_device
+    from common.core.settings import get_settings, resolve_device, use_threads
 
     t0 = time.perf_counter()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     device = resolve_device(cfg.device)

@@ -246,7 +246,7 @@ def label_unlabeled(
 ) -> None:
     """Label unlabelled job text with a teacher tagger's per-word distributions, for distillation
     (`jobskills keywords train --unlabeled-cache DIR`). Resumable: shards already written are kept."""
-    from common.core.settings import get_settings
+    from common.core.settings import get_settings, use_threads
     from common.keywords.unlabeled import default_cache_dir
     from common.keywords.unlabeled import label_unlabeled as label
 
@@ -254,11 +254,9 @@ def label_unlabeled(
         if threads:
             import os
 
-            import torch
-
-            torch.set_num_threads(threads)
-            os.environ["JOBSKILLS_ONNX_THREADS"] = str(threads)  # the int8 teacher: the same thread budget
+            os.environ["JOBSKILLS_THREADS"] = str(threads)  # torch and an ONNX teacher: the same thread budget
             get_settings.cache_clear()
+            use_threads()
         settings = get_settings()
         if not (teacher / "tagger.json").is_file():
             raise fail(f"{teacher} is not a tagger folder (no tagger.json)", code=2)
