@@ -142,7 +142,8 @@ class ApiService:
     def __init__(self) -> None:
         self.settings = get_settings()
         self.scheduler = FairScheduler(self._extract_units, batch_chars=CONFIG.scheduler_batch_chars,
-                                       max_batches_in_flight=CONFIG.scheduler_batches_in_flight)
+                                       max_batches_in_flight=CONFIG.scheduler_batches_in_flight,
+                                       shared_batch_chars=CONFIG.scheduler_shared_batch_chars)
         self._infos: dict[str, dict] = {}
         self._topic_model: Any = None
         self._topic_source: str | None = None

@@ -76,11 +76,14 @@ class ServingConfig(BaseSettings):
         2_000, ge=500, description="Texts longer than this are cut at line ends into units of at most this many "
         "characters, scheduled one per client in turn (services.scheduler).")
     scheduler_batch_chars: int = Field(
-        4_000, ge=500, description="Characters of units in one call of the keyword service (at least one unit): "
-        "what a newcomer may wait behind per call in flight (raise it on a GPU).")
+        4_000, ge=500, description="Characters of units in one call of the keyword service while one client has "
+        "work queued (at least one unit): its whole posting in one call (raise it on a GPU).")
     scheduler_batches_in_flight: int = Field(
-        2, ge=1, description="Keyword-service calls outstanding at once: enough to keep the model busy; more "
-        "makes a newcomer wait behind more work (raise it on a GPU).")
+        2, ge=1, description="Keyword-service calls outstanding at once while one client has work queued; while "
+        "several have, one (raise it on a GPU).")
+    scheduler_shared_batch_chars: int = Field(
+        2_000, ge=500, description="Characters of units in one call while several clients have work queued: what a "
+        "newcomer may wait behind (2,000 with one call in flight kept the fairness scenario's p95 within 3x).")
     client_max_inflight_chars: int = Field(
         200_000, ge=1_000, description="Characters of request body one client (API key, else address) may have in "
         "flight; more is answered 429 with Retry-After (services.admission). A single larger request is admitted "

@@ -351,6 +351,41 @@ def test_long_texts_are_cut_into_units_at_line_ends_and_put_back_together():
     assert split_units("short", 1_000) == [(0, "short")]
 
 
+def test_the_scheduler_gives_one_client_big_calls_and_competing_clients_small_ones():
+    """Alone, a client's units go in calls of batch_chars, two outstanding; once another client has
+    work queued, calls shrink to shared_batch_chars with one outstanding, so the newcomer waits
+    behind little; alone again, calls grow back."""
+    from services.scheduler import FairScheduler
+
+    async def scenario():
+        calls: list[tuple[list[str], int]] = []  # (units, calls outstanding when it started)
+        outstanding = 0
+        release = asyncio.Event()
+
+        async def run_batch(units):
+            nonlocal outstanding
+            outstanding += 1
+            calls.append((units, outstanding))
+            await release.wait()
+            outstanding -= 1
+            return [u.upper() for u in units]
+
+        sched = FairScheduler(run_batch, batch_chars=8, max_batches_in_flight=2, shared_batch_chars=4)
+        solo = asyncio.create_task(sched.submit("a", [f"a{i}x" for i in range(12)]))  # 3-char units
+        await asyncio.sleep(0.01)
+        assert [len(u) for u, _ in calls] == [2, 2] and calls[1][1] == 2  # 6 chars a call, two at once
+        other = asyncio.create_task(sched.submit("b", ["b0x", "b1x"]))
+        await asyncio.sleep(0.01)
+        release.set()
+        assert await other == ["B0X", "B1X"] and await solo == [f"A{i}X" for i in range(12)]
+        assert [u for u, _ in calls] == [["a0x", "a1x"], ["a2x", "a3x"],  # alone: big calls
+                                         ["a4x"], ["b0x"], ["a5x"], ["b1x"],  # competing: one unit a call, in turn
+                                         ["a6x", "a7x"], ["a8x", "a9x"], ["a10x", "a11x"]]  # alone again
+        assert all(n == 1 for _, n in calls[2:6])  # one call outstanding while they compete
+
+    asyncio.run(scenario())
+
+
 def test_the_scheduler_serves_clients_in_turn_and_drops_work_whose_client_has_gone():
     from services.scheduler import FairScheduler
 
