@@ -16,6 +16,9 @@ while one client alone wants its whole posting in one call (a 3,300-character po
 calls one after the other took 41 % longer). So while only one client has work queued, batches are
 ``batch_chars`` with ``max_batches_in_flight`` outstanding; as soon as several clients have work
 queued, ``shared_batch_chars`` with one outstanding (the measured fairness settings: docs/serving.md).
+A client counts as competing for ``linger`` seconds after its last unit is answered: a client that
+sends its next posting as soon as it has the answer leaves a gap of milliseconds, and big calls
+dispatched in that gap were what the next newcomer waited behind.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def split_units(text: str, unit_chars: int) -> list[tuple[int, str]]:
 
 @dataclass
 class _Unit:
+    client: str
     text: str
     future: asyncio.Future
 
@@ -62,11 +66,13 @@ class FairScheduler:
     """Round-robin over clients of units of work for ``run_batch`` (a list of texts -> a list of results)."""
 
     def __init__(self, run_batch: Callable[[list[str]], Awaitable[list[Any]]], batch_chars: int = 4_000,
-                 max_batches_in_flight: int = 2, shared_batch_chars: int | None = None) -> None:
+                 max_batches_in_flight: int = 2, shared_batch_chars: int | None = None, linger: float = 1.0) -> None:
         self.run_batch = run_batch
         self.batch_chars = batch_chars
         self.max_batches_in_flight = max_batches_in_flight
         self.shared_batch_chars = shared_batch_chars or batch_chars
+        self.linger = linger
+        self._recent: dict[str, float] = {}  # client -> until when it still counts as competing
         self.queues: OrderedDict[str, deque[_Unit]] = OrderedDict()
         self.in_flight = 0
         self._wake: asyncio.Event | None = None
@@ -75,7 +81,7 @@ class FairScheduler:
     async def submit(self, client: str, texts: list[str]) -> list[Any]:
         """The results of ``texts`` (in order), each run as one unit in the client's turn."""
         loop = asyncio.get_running_loop()
-        units = [_Unit(t, loop.create_future()) for t in texts]
+        units = [_Unit(client, t, loop.create_future()) for t in texts]
         self.queues.setdefault(client, deque()).extend(units)
         self._start()
         try:
@@ -96,8 +102,11 @@ class FairScheduler:
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
     def _contended(self) -> bool:
-        """Several clients have live work queued."""
-        return sum(1 for q in self.queues.values() if any(not u.future.done() for u in q)) > 1
+        """Several clients have live work queued, or had an answer within ``linger`` seconds."""
+        now = asyncio.get_running_loop().time()
+        self._recent = {c: t for c, t in self._recent.items() if t > now}
+        active = {c for c, q in self.queues.items() if any(not u.future.done() for u in q)} | set(self._recent)
+        return len(active) > 1
 
     def _limits(self) -> tuple[int, int]:
         """(characters per batch, batches in flight): the shared ones while clients compete."""
@@ -156,6 +165,9 @@ class FairScheduler:
                 if not u.future.done():
                     u.future.set_exception(exc)
         finally:
+            until = asyncio.get_running_loop().time() + self.linger
+            for u in batch:
+                self._recent[u.client] = until
             self.in_flight -= 1
             assert self._wake is not None
             self._wake.set()

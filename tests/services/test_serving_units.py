@@ -370,7 +370,7 @@ def test_the_scheduler_gives_one_client_big_calls_and_competing_clients_small_on
             outstanding -= 1
             return [u.upper() for u in units]
 
-        sched = FairScheduler(run_batch, batch_chars=8, max_batches_in_flight=2, shared_batch_chars=4)
+        sched = FairScheduler(run_batch, batch_chars=8, max_batches_in_flight=2, shared_batch_chars=4, linger=0.0)
         solo = asyncio.create_task(sched.submit("a", [f"a{i}x" for i in range(12)]))  # 3-char units
         await asyncio.sleep(0.01)
         assert [len(u) for u, _ in calls] == [2, 2] and calls[1][1] == 2  # 6 chars a call, two at once
@@ -382,6 +382,12 @@ def test_the_scheduler_gives_one_client_big_calls_and_competing_clients_small_on
                                          ["a4x"], ["b0x"], ["a5x"], ["b1x"],  # competing: one unit a call, in turn
                                          ["a6x", "a7x"], ["a8x", "a9x"], ["a10x", "a11x"]]  # alone again
         assert all(n == 1 for _, n in calls[2:6])  # one call outstanding while they compete
+        # with a linger, a client answered a moment ago still counts: calls stay small meanwhile
+        calls.clear()
+        lingering = FairScheduler(run_batch, batch_chars=8, max_batches_in_flight=2, shared_batch_chars=4, linger=60)
+        assert await lingering.submit("b", ["b2x"]) == ["B2X"]
+        assert await lingering.submit("a", ["a0x", "a1x", "a2x"]) == ["A0X", "A1X", "A2X"]
+        assert [u for u, _ in calls] == [["b2x"], ["a0x"], ["a1x"], ["a2x"]]
 
     asyncio.run(scenario())
 
