@@ -32,6 +32,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 pip install -q onnxruntime-gpu >/dev/null 2>&1 || echo "note: onnxruntime-gpu does not install here; the ONNX CUDA row is skipped"
+timeout 300 jobskills encoders install mpnet >/dev/null 2>&1 || echo "note: the mpnet encoder did not install (offline?)"
 python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" \
   || { echo "error: torch sees no CUDA device (a CPU build of torch?)" >&2; exit 1; }
 T0=$(date +%s)  # the 8-minute budget starts after the install
