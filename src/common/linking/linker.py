@@ -79,7 +79,8 @@ class LinkerConfig(StageConfig):
     device: str | None = None
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx", description="The encoder backend for spans and sentences on a CPU (a GPU runs torch). fp32 ONNX: the "
-        "same vectors as torch (within 3e-7), 1.2-1.5x faster on short texts. Not int8: int8 queries lost 0.028 R@1 on "
+        "same links as torch (vectors within 3e-7; benchmarks/linker_backends.py), as fast at 2 threads and faster at "
+        "1. Not int8: int8 queries lost 0.028 R@1 on "
         "TECH against torch and 0.016 / 0.009 sentence RP@5 (parity allows 0.005).")
     index_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx", description="The encoder backend that embeds the taxonomy's names and texts. fp32 ONNX: the same "

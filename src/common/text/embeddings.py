@@ -185,9 +185,10 @@ def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> l
     first text, at most ``max_tokens`` padded tokens (texts x the batch's longest).
 
     Why a token budget: a posting's sentences (16 pieces on average, some 70) in one batch of 64 are
-    all padded to the longest, four times the work; on a CPU, batches of about 512 padded pieces
-    encoded a posting's sentences 2.2x and ESCO's names 1.5x faster than batches of 64 texts, with
-    the same vectors (``benchmarks/inference.py --sentences``). On a GPU, raise it with the batch."""
+    all padded to the longest, four times the work; on a CPU (2 threads), batches of about 512 padded
+    pieces encoded a posting's sentences 2.1-2.4x and ESCO's names and texts up to 1.3x faster than
+    batches of 64 texts, with the same vectors to 2.4e-7 (``benchmarks/embedding.py``). A GPU takes
+    whole batches."""
     order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
     out: list[np.ndarray] = []
     i = 0
