@@ -24,20 +24,26 @@ for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_P
     os.environ.setdefault(_k, _v)
 
 
-def samples(n_postings: int, n_names: int, seed: int = 0) -> dict[str, list[list[str]]]:
-    """Sets of texts, each encoded in one call as the platform does: one call per posting's sentences."""
+def unlabeled_postings(n: int, max_chars: int = 3300) -> list[str]:
+    """Every fourth of the first ``4 n`` unlabelled postings, cut to ``max_chars`` (about 500 words)."""
     from common.core.settings import get_settings
-    from common.linking.taxonomy import load_taxonomy
-    from common.text.sentences import split_sentences
 
     path = get_settings().shared_data_dir / "unlabeled" / "postings.jsonl"
     if not path.exists():
         raise SystemExit(f"error: {path} is missing (the shared data set's unlabelled postings)")
     with path.open(encoding="utf-8") as fh:
-        posts = [json.loads(line)["text"] for _, line in zip(range(n_postings * 4), fh, strict=False)][::4]
+        return [json.loads(line)["text"][:max_chars] for _, line in zip(range(n * 4), fh, strict=False)][::4]
+
+
+def samples(n_postings: int, n_names: int, seed: int = 0) -> dict[str, list[list[str]]]:
+    """Sets of texts, each encoded in one call as the platform does: one call per posting's sentences."""
+    from common.linking.taxonomy import load_taxonomy
+    from common.text.sentences import split_sentences
+
+    posts = unlabeled_postings(n_postings)
     tax = load_taxonomy()
     rng = random.Random(seed)
-    return {"posting sentences": [[" ".join(s.text.split()) for s in split_sentences(p[:3300])] for p in posts],
+    return {"posting sentences": [[" ".join(s.text.split()) for s in split_sentences(p)] for p in posts],
             "ESCO names": [rng.sample(list(tax.skills["label"]), n_names)],
             "ESCO texts": [rng.sample(list(tax.skills["text"].fillna("")), n_names // 8)]}
 

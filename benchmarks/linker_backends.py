@@ -32,16 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ["JOBSKILLS_THREADS"] = str(args.threads)
 
-    from common.core.settings import get_settings, use_threads
+    from common.core.settings import use_threads
     from common.keywords.tagger import KeywordTagger
     from common.linking.evaluate import evaluate_linker, load_validation
     from common.linking.linker import ESCOLinker, encoder_onnx_dir
     from common.linking.skills import link_posting
 
     use_threads()
-    path = get_settings().shared_data_dir / "unlabeled" / "postings.jsonl"
-    with path.open(encoding="utf-8") as fh:
-        texts = [json.loads(line)["text"][:3300] for _, line in zip(range(args.postings * 4), fh, strict=False)][::4]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from embedding import unlabeled_postings
+
+    texts = unlabeled_postings(args.postings)
     keywords = KeywordTagger.load(args.tagger).extract(texts)
     validation = load_validation()
     rows = []

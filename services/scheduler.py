@@ -114,12 +114,11 @@ class FairScheduler:
             return self.shared_batch_chars, 1
         return self.batch_chars, self.max_batches_in_flight
 
-    def _next_batch(self) -> list[_Unit]:
-        """Live units, one per client in turn, up to the batch's characters (at least one unit);
+    def _next_batch(self, limit: int) -> list[_Unit]:
+        """Live units, one per client in turn, up to ``limit`` characters (at least one unit);
         clients rotate between batches, so the next batch starts with the next client."""
         batch: list[_Unit] = []
         size = 0
-        limit = self._limits()[0]
         while self.queues:
             progressed = False
             for client in list(self.queues):
@@ -143,8 +142,11 @@ class FairScheduler:
     async def _dispatch(self) -> None:
         assert self._wake is not None
         while True:
-            while self.in_flight < self._limits()[1]:
-                batch = self._next_batch()
+            while True:
+                chars, most_in_flight = self._limits()
+                if self.in_flight >= most_in_flight:
+                    break
+                batch = self._next_batch(chars)
                 if not batch:
                     break
                 self.in_flight += 1

@@ -224,10 +224,11 @@ class ESCOLinker:
     def best_links(self, S: np.ndarray, threshold: float | None = None) -> list[LinkMatch | None]:
         """Per row of fused scores, the best skill when its (rounded) score clears the threshold:
         the one rule for a link, whether it comes from ``link`` or from a posting's skills."""
+        if not S.shape[1]:
+            return [None] * len(S)
         thr = self.threshold if threshold is None else float(threshold)
-        best = S.argmax(axis=1) if S.shape[1] else np.zeros(len(S), dtype=np.int64)
-        matches = [self._match(row, int(j)) if S.shape[1] else None for row, j in zip(S, best, strict=True)]
-        return [m if m is not None and m.score >= thr else None for m in matches]
+        matches = [self._match(row, int(j)) for row, j in zip(S, S.argmax(axis=1), strict=True)]
+        return [m if m.score >= thr else None for m in matches]
 
     def _match(self, row: np.ndarray, j: int) -> LinkMatch:
         return LinkMatch(uri=self.uris[j], label=self.labels[j], score=round(float(row[j]), 4))
