@@ -5,9 +5,10 @@ Two tables, on the Decorte et al. validation files:
 
 - **spans**: R@1 / R@5 / MRR@10 over spans whose label is an ESCO v1.2.0 skill, linked right, and
   LABEL NOT PRESENT spans left unlinked. Steps: plain cosine with the preferred label; every name
-  (alternative labels); + long text; + lexical (today's linker). For each step the fusion
-  weights are picked from a small grid by R@1 on the *choice* file and the threshold by the
-  linker's rule (``leave_unlinked`` of its not-present spans) on that file alone.
+  (alternative labels); + long text; + lexical; + the brevity prior (today's linker). For each
+  step the fusion weights are picked from a small grid by R@1 on the *choice* file (ties broken by
+  MRR@10) and the threshold by the linker's rule (``leave_unlinked`` of its not-present spans) on
+  that file alone. A last row per file scores the served weights (chosen on neither file alone).
 - **sentences**: RP@5 / RP@10 (Decorte et al.: span labels merged per sentence, LABEL NOT PRESENT
   and UNDERSPECIFIED dropped; hits in the top k / min(k, labels)) and the reported skills'
   precision / recall. Steps: the candidates of the sentence's keywords only (span evidence),
@@ -35,11 +36,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from linking import _label_only  # noqa: E402  (the preferred-labels-only view of the step table)
 
 FILES = ("tech", "house")
-SPAN_STEPS = {  # name: (names indexed, grid of (text, lexical) weights)
-    "cosine: span vs preferred label": ("label", [(0.0, 0.0)]),
-    "+ every ESCO name (max)": ("all", [(0.0, 0.0)]),
-    "+ long text": ("all", [(t, 0.0) for t in (0.15, 0.3, 0.5)]),
-    "+ lexical (today's linker)": ("all", list(itertools.product((0.0, 0.15, 0.3, 0.5), (0.25, 0.5, 0.75, 1.0)))),
+SPAN_STEPS = {  # name: (names indexed, grid of (text, lexical, brevity) weights)
+    "cosine: span vs preferred label": ("label", [(0.0, 0.0, 0.0)]),
+    "+ every ESCO name (max)": ("all", [(0.0, 0.0, 0.0)]),
+    "+ long text": ("all", [(t, 0.0, 0.0) for t in (0.15, 0.3, 0.5)]),
+    "+ lexical": ("all", list(itertools.product((0.0, 0.15, 0.3, 0.5), (0.25, 0.5, 0.75, 1.0), (0.0,)))),
+    "+ brevity prior (today's linker)": ("all", list(itertools.product(
+        (0.0, 0.15, 0.3, 0.5), (0.25, 0.5, 0.75, 1.0), (0.025, 0.05, 0.075, 0.1, 0.15)))),
 }
 SENT_GRID = {"sentence_weight": (0.3, 0.5, 0.7), "text_weight": (0.3, 0.5, 0.7)}
 SENT_STEPS = {"span evidence only (keywords' candidates)": {"sentence_weight": (0.0,)},
@@ -47,9 +50,9 @@ SENT_STEPS = {"span evidence only (keywords' candidates)": {"sentence_weight": (
               "fused (common.linking.skills)": {}}
 
 
-def _linker(view: str, tax, threads: int, backend: str, query_backend: str = "torch"):  # noqa: ANN001, ANN202
+def _linker(view: str, tax, threads: int, backend: str, query_backend: str = "onnx"):  # noqa: ANN001, ANN202
     """A linker over ``tax`` (``view`` all names, or preferred labels only): index in ``backend``,
-    queries in torch (the defaults' split, ``LinkerConfig``)."""
+    queries in ``query_backend`` (fp32 ONNX, as served on a CPU)."""
     from common.core.config import encoder_or_default
     from common.linking.linker import ESCOLinker, LinkerConfig, build_index, encoder_onnx_dir
 
@@ -77,20 +80,30 @@ def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float, names
         for choose, score in [*((f, f) for f in FILES), *itertools.permutations(FILES)]:
             def r1(w):  # noqa: ANN001, ANN202
                 df = val[choose]
-                return link_metrics(lk.fuse(parts[view][choose], w), df, gold_rows(lk, df), 0.0)["r_at_1"]
+                m = link_metrics(lk.fuse(parts[view][choose], w), df, gold_rows(lk, df), 0.0)
+                return m["r_at_1"], m["mrr_at_10"]
 
-            weights = max((FusionWeights(dense=1.0, text=t, lexical=le) for t, le in grid), key=r1)
+            weights = max((FusionWeights(dense=1.0, text=t, lexical=le, brevity=b) for t, le, b in grid), key=r1)
             lk.cfg = lk.cfg.model_copy(update={"weights": weights})
             thr = choose_threshold(lk, {choose: val[choose]}, context=False, leave_unlinked=leave_unlinked)
             df = val[score]
             m = link_metrics(lk.fuse(parts[view][score], weights), df, gold_rows(lk, df), thr)
             rows.append({"table": "spans", "step": step, "chosen_on": choose, "scored_on": score,
                          "weights": weights.model_dump(), **m})
+    lk = linkers[names[0]]
+    served = FusionWeights()
+    lk.cfg = lk.cfg.model_copy(update={"weights": served})
+    thr = choose_threshold(lk, val, context=False, leave_unlinked=leave_unlinked)  # the build's rule: both files
+    for score in FILES:
+        df = val[score]
+        rows.append({"table": "spans", "step": f"served weights [names: {names[0]}]", "chosen_on": "-",
+                     "scored_on": score, "weights": served.model_dump(),
+                     **link_metrics(lk.fuse(parts[names[0]][score], served), df, gold_rows(lk, df), thr)})
     return rows
 
 
 def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: str,  # noqa: ANN001
-                  query_backend: str = "torch") -> list[dict]:
+                  query_backend: str = "onnx") -> list[dict]:
     from common.keywords.tagger import KeywordTagger
     from common.linking.evaluate import choose_implied_threshold, sentence_gold, sentence_metrics
     from common.linking.skills import SkillRankConfig, rank_sentences
@@ -153,9 +166,9 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tagger", help="Keyword model folder for the sentence table (default: the served one).")
-    ap.add_argument("--index-backend", default="onnx-int8", choices=["torch", "onnx-int8", "onnx"],
-                    help="The backend that embeds the taxonomy (queries stay torch, as served).")
-    ap.add_argument("--query-backend", default="torch", choices=["torch", "onnx-int8", "onnx"],
+    ap.add_argument("--index-backend", default="onnx", choices=["torch", "onnx-int8", "onnx"],
+                    help="The backend that embeds the taxonomy (the served fp32 export by default).")
+    ap.add_argument("--query-backend", default="onnx", choices=["torch", "onnx-int8", "onnx"],
                     help="The backend that encodes spans and sentences in the sentence table.")
     ap.add_argument("--leave-unlinked", type=float, default=0.55)
     ap.add_argument("--threads", type=int, default=2)

@@ -50,6 +50,12 @@ def test_taxonomy_names_and_groups(taxonomy, shared_data):
     assert sum(has) > 12_000
 
 
+# (span of a validation file, the annotators' general skill, a narrow ESCO skill that matches the span's words)
+NEAR_TIES = [("project management skills", "project management", "perform project management"),
+             ("innovation practices", "innovation processes", "seek innovation in current practices"),
+             ("insemination", "insert semen", "prepare livestock for artificial insemination")]
+
+
 @pytest.fixture(scope="module")
 def minilm_linker(taxonomy, esco_slice):
     from common.linking.evaluate import load_validation
@@ -57,6 +63,7 @@ def minilm_linker(taxonomy, esco_slice):
     from common.linking.taxonomy import Taxonomy
 
     uris = set(pd.read_csv(esco_slice / "esco" / "skills.csv", dtype=str)["uri"])
+    uris |= set(taxonomy.skills.loc[taxonomy.skills["label"].isin([n for _, _, n in NEAR_TIES]), "uri"])
     part = Taxonomy(taxonomy.skills[taxonomy.skills["uri"].isin(uris)].reset_index(drop=True))
     return build_linker(LinkerConfig(threads=2), part, validation=load_validation(esco_slice / "decorte"),
                         progress=False, use_cache=False)
@@ -85,6 +92,22 @@ def test_a_company_name_in_the_sentence_leaves_the_link(minilm_linker):
     assert "context" in ctx.components(["SQL"], ["At Acme we use SQL."])  # the sentence is used
     assert [r.matches[0].uri for r in a] == [r.matches[0].uri for r in b]
     assert a[0].matches[0].label == "SQL"
+
+
+@pytest.mark.parametrize("span,general,narrow", NEAR_TIES)
+def test_the_general_skill_wins_a_near_tie(minilm_linker, span, general, narrow):
+    """Minimum functionality of the brevity prior, on real spans of the validation files whose narrow
+    ESCO neighbour (a distractor added to the slice) outscores the annotators' general skill without it."""
+    from common.linking.linker import FusionWeights
+
+    lk = minilm_linker
+    row = {lab: i for i, lab in enumerate(lk.labels)}
+    parts = lk.components([span])
+    off, on = (lk.fuse(parts, FusionWeights(brevity=b))[0] for b in (0.0, FusionWeights().brevity))
+    assert off[row[narrow]] > off[row[general]]  # the near tie the prior is for
+    assert on[row[general]] > on[row[narrow]]
+    (r,) = lk.link([span], top_k=3)
+    assert r.matches[0].label == general, r.matches
 
 
 def test_validation_figures_on_the_slice(minilm_linker):

@@ -128,8 +128,36 @@ def test_lexical_weight_moves_the_ranking(linker):
     parts = lk.components(["Pyhton"])
     lex = lk.fuse(parts, FusionWeights(dense=0, text=0, lexical=1, context=0))
     assert lk.uris[int(lex.argmax())] == "u:py"
-    both = lk.fuse(parts, FusionWeights(dense=1, text=0, lexical=1, context=0))
+    both = lk.fuse(parts, FusionWeights(dense=1, text=0, lexical=1, context=0, brevity=0))
     np.testing.assert_allclose(both, (parts["dense"] + parts["lexical"]) / 2, atol=1e-6)
+
+
+def test_brevity_prior_prefers_the_general_skill(linker):
+    """Directional: between skills that score alike, the shorter label wins by brevity x words / 8;
+    with the prior off they tie."""
+    lk, _ = linker
+    parts = {k: np.full((1, len(lk.uris)), 0.6, dtype=np.float32) for k in ("dense", "text", "lexical")}
+    flat = lk.fuse(parts, FusionWeights(brevity=0))
+    assert np.ptp(flat) < 1e-6
+    S = lk.fuse(parts, FusionWeights(brevity=0.08))[0]
+    row = {lab: S[i] for i, lab in enumerate(lk.labels)}
+    assert row["SQL"] > row["cook meals"] > row["Python (computer programming)"]
+    assert row["SQL"] - row["Python (computer programming)"] == pytest.approx(0.08 * 2 / 8, abs=1e-6)
+
+
+def test_a_linker_built_before_the_prior_loads_without_it(linker, tmp_path):
+    """Its threshold was tuned without the prior, so the prior stays off for it."""
+    import json
+    import shutil
+
+    _, folder = linker
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    meta = json.loads((old / "linker.json").read_text())
+    del meta["config"]["weights"]["brevity"]
+    (old / "linker.json").write_text(json.dumps(meta))
+    assert ESCOLinker.load(old).cfg.weights.brevity == 0.0
+    assert ESCOLinker.load(folder).cfg.weights.brevity == FusionWeights().brevity
 
 
 def test_groups_follow_the_link(linker, tiny_bert_dir):
