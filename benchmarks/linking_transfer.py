@@ -13,11 +13,14 @@ Two tables, on the Decorte et al. validation files:
   and UNDERSPECIFIED dropped; hits in the top k / min(k, labels)) and the reported skills'
   precision / recall. Steps: the candidates of the sentence's keywords only (span evidence),
   the sentence's own similarity only, and the two fused (``common.linking.skills``), with
-  ``sentence_weight``, ``text_weight`` and ``implied_threshold`` chosen on the choice file.
+  ``sentence_weight``, ``text_weight`` and ``implied_threshold`` chosen on the choice file. With
+  ``--retriever`` the sentence evidence comes from a trained sentence retriever
+  (``common.linking.retriever``) instead of the linker's own encoder.
   Keywords come from a trained tagger (``--tagger``, default: the served keyword model).
 
     python benchmarks/linking_transfer.py --threads 2 --json transfer.json
     python benchmarks/linking_transfer.py --tagger .jobskills/models/keyword-tagger/latest
+    python benchmarks/linking_transfer.py --skip-spans --retriever <linker>/retriever   # sentences, trained retriever
 
 The taxonomy's embeddings are cached (``settings.cache_dir``), so a second run is quick.
 """
@@ -103,13 +106,15 @@ def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float, names
 
 
 def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: str,  # noqa: ANN001
-                  query_backend: str = "onnx") -> list[dict]:
+                  query_backend: str = "onnx", retriever: Path | None = None) -> list[dict]:
     from common.keywords.tagger import KeywordTagger
     from common.linking.evaluate import choose_implied_threshold, sentence_gold, sentence_metrics
     from common.linking.skills import SkillRankConfig, rank_sentences
 
     lk = _linker(names, tax, threads, backend, query_backend)
     lk.threshold = _span_threshold(lk, val)
+    if retriever is not None:
+        lk.retriever = _retriever(lk, retriever)
     tagger = KeywordTagger.load(tagger_dir)
     sents = {n: sentence_gold(lk, df) for n, df in val.items()}
     keywords = {n: tagger.extract(s["sentence"].tolist()) for n, s in sents.items()}
@@ -137,6 +142,19 @@ def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: 
                      "rule_threshold": choose_implied_threshold(ranking, sents[name], default),
                      **sentence_metrics(ranking, sents[name], default)})
     return rows
+
+
+def _retriever(lk, folder: Path):  # noqa: ANN001, ANN202
+    """A built linker's ``retriever/`` folder as saved, or an encoder folder whose index is embedded here."""
+    from common.linking.linker import build_index, encoder_onnx_dir
+    from common.linking.retriever import Retriever
+
+    saved = Retriever.load(folder)
+    if saved is not None:
+        return saved
+    onnx = encoder_onnx_dir(lk.cfg, str(folder))
+    short, _, text = build_index(lk.cfg, lk.taxonomy, str(folder), progress=True, onnx_dir=onnx)
+    return Retriever(str(folder), short, text, onnx, {})
 
 
 def _span_threshold(lk, val) -> float:  # noqa: ANN001
@@ -174,6 +192,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--names", default="runs,esco", help="Name sets to compare (Taxonomy.with_names); the "
                     "sentence table uses the first.")
+    ap.add_argument("--retriever", type=Path, help="Sentence retriever for the sentence table: a built linker's "
+                    "retriever/ folder, or a trained encoder folder (default: none, the linker's own encoder).")
     ap.add_argument("--skip-spans", action="store_true")
     ap.add_argument("--skip-sentences", action="store_true")
     ap.add_argument("--json", type=Path, help="Also write the rows here.")
@@ -194,7 +214,7 @@ def main() -> None:
     rows = [] if args.skip_spans else span_rows(tax, val, args.threads, args.index_backend, args.leave_unlinked, names)
     if not args.skip_sentences:
         rows += sentence_rows(tax, val, args.tagger or str(default_model_dir()), args.threads, args.index_backend,
-                              names[0], args.query_backend)
+                              names[0], args.query_backend, args.retriever)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     print(table(rows))

@@ -65,7 +65,7 @@ def minilm_linker(taxonomy, esco_slice):
     uris = set(pd.read_csv(esco_slice / "esco" / "skills.csv", dtype=str)["uri"])
     uris |= set(taxonomy.skills.loc[taxonomy.skills["label"].isin([n for _, _, n in NEAR_TIES]), "uri"])
     part = Taxonomy(taxonomy.skills[taxonomy.skills["uri"].isin(uris)].reset_index(drop=True))
-    return build_linker(LinkerConfig(threads=2), part, validation=load_validation(esco_slice / "decorte"),
+    return build_linker(LinkerConfig(threads=2, retriever=None), part, validation=load_validation(esco_slice / "decorte"),
                         progress=False, use_cache=False)
 
 
@@ -117,7 +117,7 @@ def test_validation_figures_on_the_slice(minilm_linker):
         assert m[name]["unlinked_not_present"] >= 0.55  # the threshold rule: 55 % in each file
 
 
-def test_build_linker_and_link_commands(esco_slice, tmp_path, monkeypatch):
+def test_build_linker_and_link_commands(esco_slice, shared_data, tmp_path, monkeypatch):
     from common.core.settings import get_settings
     from jobskills.cli.main import app
 
@@ -127,9 +127,15 @@ def test_build_linker_and_link_commands(esco_slice, tmp_path, monkeypatch):
     try:
         runner = CliRunner()
         out = tmp_path / "linker"
-        res = runner.invoke(app, ["build-linker", "--no-adapt", "--threads", "2", "--out", str(out)])
+        if not (esco_slice / "skillspan").exists():
+            (esco_slice / "skillspan").symlink_to(shared_data / "skillspan")
+        cfg = tmp_path / "linker.yaml"  # a few steps of the sentence retriever, on SkillSpan train's distant pairs
+        cfg.write_text("retriever: {max_steps: 3, duty_sentences: 0}\n")
+        res = runner.invoke(app, ["build-linker", "--config", str(cfg), "--no-adapt", "--threads", "2", "--out", str(out)])
         assert res.exit_code == 0, res.output
         assert "R@1" in res.output and (out / "linker.json").exists()
+        assert "sentence retriever:" in res.output and "3 steps" in res.output
+        assert (out / "retriever" / "index.npz").exists()
         res = runner.invoke(app, ["link", "Python", "zzqx wvvy", "--model", str(out), "--json"])
         assert res.exit_code == 0, res.output
         body = json.loads(res.stdout[res.stdout.index("{"):res.stdout.rindex("}") + 1])

@@ -26,7 +26,7 @@ def test_linker_is_built_gated_and_registered_by_the_flows(esco_slice, tmp_path,
     monkeypatch.setenv("JOBSKILLS_SHARED_DATA_DIR", str(esco_slice))
     get_settings.cache_clear()
     try:
-        cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1)
+        cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None)
         trained = train_flow(models=["linker"], linker=cfg)
         cand = trained.models["linker"]
         assert cand.kind == "linker" and cand.counts["taxonomy_skills"] == 150

@@ -131,6 +131,22 @@ def tiny_taxonomy():  # noqa: ANN201 - common.linking.Taxonomy
     return taxonomy_frame(rows)
 
 
+def tiny_retriever(linker, folder: Path):  # noqa: ANN001, ANN201 - common.linking.retriever.Retriever
+    """A sentence retriever trained a few steps on hand-made (sentence, label) pairs, so that the served
+    sentence evidence differs from the linker's own encoder (SkillSpan's distant pairs need the real data)."""
+    from common.linking.linker import build_index, encoder_onnx_dir
+    from common.linking.retriever import Retriever
+    from common.text.mirror_bert import MirrorConfig, train_mirror_bert
+
+    pairs = [("we use python daily", "python"), ("sql is a must", "sql"), ("you will write sql", "sql"),
+             ("good communication skills", "communication skills")]
+    res = train_mirror_bert(MirrorConfig(encoder=linker.encoder_path, max_steps=3, batch_size=2, lr=1e-3, span_mask=0,
+                                         threads=1), [], folder, progress=False, pairs=pairs)
+    onnx = encoder_onnx_dir(linker.cfg, str(res.model_dir))
+    short, _, text = build_index(linker.cfg, linker.taxonomy, str(res.model_dir), use_cache=False, onnx_dir=onnx)
+    return Retriever(str(res.model_dir), short, text, onnx, {"pairs": len(pairs), "steps": res.steps})
+
+
 def build_linker(encoder: Path, work: Path) -> dict:
     """A linker over the tiny taxonomy, its threshold picked on tiny annotations, promoted."""
     import pandas as pd
@@ -148,9 +164,11 @@ def build_linker(encoder: Path, work: Path) -> dict:
         {"sentence": "knowledge of kubernetes", "span": "kubernetes", "sub_span": "", "label": "LABEL NOT PRESENT"},
         {"sentence": "zxq qqz wanted", "span": "zxq qqz", "sub_span": "", "label": "LABEL NOT PRESENT"},
     ]).to_csv(annotations, index=False)
-    cfg = LinkerConfig(encoder=str(encoder), threads=1)
+    cfg = LinkerConfig(encoder=str(encoder), threads=1, retriever=None)
     linker = build(cfg, tiny_taxonomy(), out_dir=work / "linker", validation={"tiny": load_annotations(annotations)},
                    progress=False, use_cache=False)
+    linker.retriever = tiny_retriever(linker, work / "linker" / "retriever")  # sentences served in its own space
+    linker.save(work / "linker")
     ESCOLinker.load(work / "linker").link(["python"], top_k=2)
     decision = registry.register_and_gate("esco-linker", work / "linker", linker.metrics, "r_at_1",
                                           metadata={"params": {"tiny": True}})

@@ -89,6 +89,7 @@ def test_every_posting_answer_lists_its_esco_skills_like_the_library(client, loc
     from common.core.types import Keyword
     from common.linking.skills import posting_skills
 
+    assert local_linker.retriever is not None  # the served linker ranks sentences with its trained retriever
     for endpoint, body, pick in [("/extract", {"text": POSTING}, lambda b: (b["keywords"], b["skills"])),
                                  ("/extract_batch", {"texts": [POSTING, "zzqx"]},
                                   lambda b: (b["results"][0], b["skills"][0])),

@@ -54,7 +54,7 @@ def test_the_linker_queries_torch_on_a_gpu_and_ranks_as_on_cpu(tiny_bert_dir, tm
 
     tax = taxonomy_frame([{"uri": u, "label": lab, "alt_labels": alts, "groups_l1": g1, "groups_l2": g2}
                           for u, lab, alts, g1, g2 in SKILLS])
-    build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1), tax, out_dir=tmp_path / "l", progress=False,
+    build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None), tax, out_dir=tmp_path / "l", progress=False,
                  use_cache=False)
     gpu, cpu = ESCOLinker.load(tmp_path / "l", device="cuda"), ESCOLinker.load(tmp_path / "l", device="cpu")
     assert gpu.backend == "torch" and cpu.backend == "onnx"

@@ -45,7 +45,7 @@ def annotations(tmp_path_factory):
 @pytest.fixture(scope="module")
 def linker(tiny_bert_dir, taxonomy, annotations, tmp_path_factory):
     out = tmp_path_factory.mktemp("linker") / "model"
-    return build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1), taxonomy, out_dir=out,
+    return build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None), taxonomy, out_dir=out,
                         validation=annotations, progress=False, use_cache=False), out
 
 
@@ -258,7 +258,7 @@ def test_spans_and_sentences_use_the_configured_backend(tiny_bert_dir, taxonomy,
     """The index is embedded by the ONNX export, and spans and sentences go through the backend the
     config names (fp32 ONNX by default), also after a save and load: a folder that serves ONNX
     carries its export, one that serves torch keeps no ONNX copy; both give the same scores."""
-    cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1)
+    cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None)
     lk = build_linker(cfg, taxonomy, out_dir=tmp_path / "o", validation=annotations, progress=False, use_cache=False)
     assert lk.onnx_dir is not None and lk.encoder().backend == "onnx"
     assert (tmp_path / "o" / "encoder.onnx").exists() and not (tmp_path / "o" / "encoder-int8.onnx").exists()

@@ -8,7 +8,9 @@ is therefore scored against every skill twice:
 - ``span`` evidence: the linker's fused score (``ESCOLinker.scores``) of each keyword in the
   sentence, the best keyword per skill (zero in a sentence without keywords);
 - ``sentence`` evidence: the cosine between the sentence and the skill's long text, mixed
-  (``text_weight``) with its best cosine against the skill's short names.
+  (``text_weight``) with its best cosine against the skill's short names, both in the space of
+  the linker's sentence retriever (``common.linking.retriever``: trained by distant supervision)
+  when it has one, else of its own encoder.
 
 The sentence's ranking is ``(1 - sentence_weight) * span + sentence_weight * sentence``. A skill
 is reported for the sentence when a keyword there is linked to it (*named*: the linker's own
@@ -36,15 +38,18 @@ from common.text.sentences import SentenceSpan, split_sentences
 class SkillRankConfig(StrictModel):
     """How sentence and span evidence are fused (``LinkerConfig.skills``)."""
 
-    sentence_weight: float = Field(0.3, ge=0, le=1, description="Weight of the sentence evidence against the "
-                                   "keywords' span links in a sentence's ranking.")
+    sentence_weight: float = Field(0.5, ge=0, le=1, description="Weight of the sentence evidence against the "
+                                   "keywords' span links in a sentence's ranking (0.5 with the trained retriever: "
+                                   "the best RP@5 on both validation files for two retriever seeds; plain MiniLM "
+                                   "does best at 0.3).")
     text_weight: float = Field(0.3, ge=0, le=1, description="Sentence evidence: weight of the skill's long text "
                                "against its closest short name.")
     per_sentence: int = Field(5, ge=1, description="Skills a sentence may imply (its best by the fused ranking).")
-    implied_threshold: float = Field(0.53, ge=0, le=1, description="Sentence evidence a skill no keyword names needs "
+    implied_threshold: float = Field(0.50, ge=0, le=1, description="Sentence evidence a skill no keyword names needs "
                                      "to be reported as implied: the lowest that leaves 55 % of the validation "
-                                     "sentences whose spans ESCO lacks without an implied skill, in each file "
-                                     "(0.53 TECH, 0.50 HOUSE: benchmarks/linking_transfer.py).")
+                                     "sentences whose spans ESCO lacks without an implied skill, in each file, with "
+                                     "the trained retriever (0.50-0.51 TECH, 0.46-0.48 HOUSE over two seeds; plain "
+                                     "MiniLM 0.53 / 0.50: benchmarks/linking_transfer.py).")
     top_k: int = Field(20, ge=1, description="Skills reported per posting, best first.")
 
 
@@ -92,10 +97,11 @@ def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfi
     n = len(sentences)
     if n == 0:
         return np.zeros((0, len(linker.uris)), dtype=np.float32)
-    E = linker.encoder(linker.cfg.text_max_length).encode([" ".join(s.split()) for s in sentences])
-    out = cfg.text_weight * (E @ linker.text_emb.T)
+    E = linker.sentence_encoder().encode([" ".join(s.split()) for s in sentences])
+    short_emb, text_emb = linker.sentence_index()
+    out = cfg.text_weight * (E @ text_emb.T)
     if cfg.text_weight < 1:
-        out += (1 - cfg.text_weight) * _max_by_owner(E @ linker.short_emb.T, linker._short_starts)
+        out += (1 - cfg.text_weight) * _max_by_owner(E @ short_emb.T, linker._short_starts)
     return out.astype(np.float32)
 
 

@@ -1,0 +1,108 @@
+"""The sentence retriever (``common.linking.retriever``): distant pairs from gold spans and tagged
+duty sentences, training on them, and a linker that encodes sentences with it, saved and loaded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from common.core.types import Posting, Sentence
+from common.linking.evaluate import load_annotations
+from common.linking.linker import ESCOLinker, LinkerConfig, build_linker
+from common.linking.retriever import RetrieverConfig, confident_pairs, duty_sentences, skillspan_items
+from common.linking.skills import SkillRankConfig, sentence_evidence
+from common.linking.taxonomy import taxonomy_frame
+
+SKILLS = [("u:py", "Python (computer programming)", ["Python"]), ("u:sql", "SQL", ["Structured Query Language"]),
+          ("u:java", "Java (computer programming)", ["Java"]), ("u:comm", "communication", ["communicating"])]
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return taxonomy_frame([{"uri": u, "label": lab, "alt_labels": alts, "groups_l1": [], "groups_l2": []}
+                           for u, lab, alts in SKILLS])
+
+
+@pytest.fixture(scope="module")
+def validation(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ann") / "val.csv"
+    pd.DataFrame([
+        {"sentence": "We write Python daily.", "span": "Python", "sub_span": "", "label": "Python (computer programming)"},
+        {"sentence": "SQL is a must.", "span": "SQL", "sub_span": "", "label": "SQL"},
+        {"sentence": "Kubernetes is a plus.", "span": "kubernetes", "sub_span": "", "label": "LABEL NOT PRESENT"},
+        {"sentence": "Zxq qqz.", "span": "zxq qqz", "sub_span": "", "label": "LABEL NOT PRESENT"},
+    ]).to_csv(path, index=False)
+    return {"val": load_annotations(path)}
+
+
+@pytest.fixture(scope="module")
+def plain_linker(tiny_bert_dir, taxonomy, validation):
+    return build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None), taxonomy,
+                        validation=validation, progress=False, use_cache=False)
+
+
+def test_skillspan_items_pair_each_gold_span_with_its_sentence():
+    post = Posting("d", "tech", [Sentence(["Strong", "Python", "and", "SQL", "skills"],
+                                          {"Skill": ["O", "O", "O", "O", "O"], "Knowledge": ["O", "B", "O", "B", "O"]}),
+                                 Sentence(["Lead", "a", "team"], {"Skill": ["B", "I", "I"], "Knowledge": ["O", "O", "O"]})])
+    assert skillspan_items([post]) == [("Strong Python and SQL skills", "Python"), ("Strong Python and SQL skills", "SQL"),
+                                       ("Lead a team", "Lead a team")]
+
+
+def test_duty_sentences_are_the_onet_statements_only(tmp_path):
+    path = tmp_path / "postings.jsonl"
+    rows = [{"id": f"o{i}", "source": "onet-18.1-task-statements", "text": f"Operate  machine number {i}."}
+            for i in range(5)]
+    rows += [{"id": "dup", "source": "onet-18.1-task-statements", "text": "Operate machine number 0."},
+             {"id": "la", "source": "los-angeles-city-bulletins", "text": "A whole bulletin."}]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    got = duty_sentences(path, 10, seed=1)
+    assert sorted(got) == [f"Operate machine number {i}." for i in range(5)]  # folded, deduplicated, no bulletin
+    assert duty_sentences(path, 2, seed=1) == got[:2] and duty_sentences(path, 0, seed=1) == []
+    assert duty_sentences(tmp_path / "absent.jsonl", 5, seed=1) == []
+
+
+def test_only_confident_links_make_pairs(plain_linker):
+    lk = plain_linker
+    items = [("We write Python daily.", "Python"), ("Our SQL is fast.", "SQL"), ("Zxq qqz all day.", "zxq qqz")]
+    links = {r.skill: r.matches[0] for r in lk.link([p for _, p in items])}
+    pairs = confident_pairs(lk, items, margin=0.0)
+    expected = [(s, links[p].label) for s, p in items if links[p].score >= lk.threshold]
+    assert pairs == expected and ("We write Python daily.", "Python (computer programming)") in pairs
+    assert len(confident_pairs(lk, items, margin=10.0)) == 0
+
+
+def test_a_trained_retriever_encodes_the_sentences_and_travels_with_the_linker(
+        tiny_bert_dir, taxonomy, validation, shared_data, tmp_path, monkeypatch):
+    """Trained on real SkillSpan train pairs (a few steps of the tiny BERT): the linker's sentence
+    evidence comes from the retriever's space, span links from its own, and both survive save/load."""
+    monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))  # no keyword model here: SkillSpan pairs only
+    from common.core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        cfg = LinkerConfig(encoder=str(tiny_bert_dir), threads=1,
+                           retriever=RetrieverConfig(max_steps=3, batch_size=4, duty_sentences=0, margin=0.0))
+        lk = build_linker(cfg, taxonomy, out_dir=tmp_path / "linker", validation=validation, progress=False,
+                          use_cache=False)
+    finally:
+        get_settings.cache_clear()
+    info = lk.metrics["retriever"]
+    assert info["skillspan_pairs"] > 0 and info["steps"] == 3 and "duty_pairs" not in info
+    short, text = lk.sentence_index()
+    assert short.shape == lk.short_emb.shape and text.shape == lk.text_emb.shape
+    assert not np.allclose(short, lk.short_emb, atol=1e-4)  # the retriever moved away from the base encoder
+    sentences = ["We write Python daily.", "Good communication matters."]
+    rank = SkillRankConfig(text_weight=0.5)
+    E = lk.sentence_encoder().encode(sentences)
+    want = 0.5 * (E @ text.T) + 0.5 * np.stack([(E @ short[lk.short_owner == j].T).max(axis=1)
+                                                for j in range(len(lk.uris))], axis=1)
+    np.testing.assert_allclose(sentence_evidence(lk, sentences, rank), want, atol=1e-5)
+    loaded = ESCOLinker.load(tmp_path / "linker")
+    assert loaded.retriever is not None and (tmp_path / "linker" / "retriever" / "config.json").exists()
+    np.testing.assert_allclose(sentence_evidence(loaded, sentences, rank), want, atol=2e-3)  # float16 index
+    for a, b in zip(loaded.link(["Python", "SQL"]), lk.link(["Python", "SQL"]), strict=True):  # the span side as built
+        assert a.matches[0].uri == b.matches[0].uri and a.matches[0].score == pytest.approx(b.matches[0].score, abs=2e-3)
