@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 RETRIEVER_DIR = "retriever"
 RETRIEVER_INFO = "retriever.json"
 ONET_SOURCE = "onet-18.1-task-statements"
+SCORE_CHUNK = 512  # phrases scored at once: 512 x 13,574 skills x 3 components stay under 100 MB
 
 
 class RetrieverConfig(StrictModel):
@@ -133,12 +134,13 @@ def confident_pairs(linker: Any, items: Sequence[tuple[str, str]], margin: float
     from common.linking.phrases import phrase_key, unique_phrases
 
     phrases = unique_phrases(p for _, p in items)
-    if not phrases:
-        return []
-    S = linker.scores(phrases)
-    best, top = S.argmax(axis=1), S.max(axis=1)
-    label = {phrase_key(p): linker.labels[j] for p, j, t in zip(phrases, best, top, strict=True)
-             if t >= linker.threshold + margin}
+    label = {}
+    for i in range(0, len(phrases), SCORE_CHUNK):  # a chunk's score matrices, not all phrases x all skills at once
+        chunk = phrases[i:i + SCORE_CHUNK]
+        S = linker.scores(chunk)
+        best, top = S.argmax(axis=1), S.max(axis=1)
+        label.update({phrase_key(p): linker.labels[j] for p, j, t in zip(chunk, best, top, strict=True)
+                      if t >= linker.threshold + margin})
     return [(s, label[phrase_key(p)]) for s, p in items if phrase_key(p) in label]
 
 
