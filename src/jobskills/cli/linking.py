@@ -40,13 +40,14 @@ def build_linker_cmd(
     encoder: Optional[str] = typer.Option(None, help="Local Hugging Face encoder folder (default: MiniLM)."),
     no_adapt: bool = typer.Option(False, "--no-adapt", help="Skip the encoder's adaptation on ESCO's synonyms."),
     no_retriever: bool = typer.Option(False, "--no-retriever", help="Skip training the sentence retriever "
-                                      "(sentences then use plain MiniLM similarity; about 6 minutes less on 2 cores)."),
+                                      "(sentences then use plain MiniLM similarity; about 8 minutes less on 2 cores)."),
     tagger: Optional[Path] = typer.Option(None, help="Keyword model that finds keywords in the unlabelled duty "
-                                          "sentences the retriever learns from (default: the served one)."),
+                                          "sentences the retriever learns from (default: the fast tier's, else the accurate tier's)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads."),
     out: Optional[Path] = typer.Option(None, help="Linker folder (default <data_dir>/models/esco-linker/latest)."),
 ) -> None:
-    """Index ESCO's skills for linking, tune abstention on the validation files, save the linker."""
+    """Index ESCO's skills for linking, tune abstention on the validation files, train the sentence
+    retriever, save the linker."""
     from common.linking.linker import LinkerConfig, build_linker, latest_model_dir
 
     with user_errors():
