@@ -20,11 +20,11 @@ from tiny_corpus import synthetic_postings
 
 def build_tagger(encoder: Path, work: Path) -> dict:
     from common import registry
-    from common.keywords.evaluate import evaluate_keywords
-    from common.text.spans import posting_text
-    from common.keywords.tagger import KeywordTagger
     from common.keywords.config import TaggerConfig
+    from common.keywords.evaluate import evaluate_keywords
+    from common.keywords.tagger import KeywordTagger
     from common.keywords.training import train_tagger
+    from common.text.spans import posting_text
 
     train, dev = synthetic_postings(16, seed=0), synthetic_postings(4, seed=1)
     cfg = TaggerConfig(encoder=str(encoder), max_length=32, stride=8, batch_size=8, lr=2e-3, head_lr=2e-2,
@@ -153,7 +153,8 @@ def build_linker(encoder: Path, work: Path) -> dict:
 
     from common import registry
     from common.linking.evaluate import load_annotations
-    from common.linking.linker import ESCOLinker, LinkerConfig, build_linker as build
+    from common.linking.linker import ESCOLinker, LinkerConfig
+    from common.linking.linker import build_linker as build
 
     annotations = work / "tiny_annotations.csv"
     pd.DataFrame([

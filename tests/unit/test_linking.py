@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from common.linking.evaluate import choose_threshold, link_metrics, load_annotations
+from common.linking.evaluate import choose_threshold, link_metrics
 from common.linking.linker import ESCOLinker, FusionWeights, LinkerConfig, build_linker
 from common.linking.taxonomy import plain_name, synonym_run, taxonomy_frame
 
@@ -30,16 +30,14 @@ def taxonomy():
 
 
 @pytest.fixture(scope="module")
-def annotations(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ann") / "val.csv"
-    pd.DataFrame([
-        {"sentence": "We write Python daily.", "span": "Python,", "sub_span": "", "label": "Python (computer programming)"},
-        {"sentence": "Java and SQL.", "span": "Java and SQL", "sub_span": "SQL", "label": "SQL"},
-        {"sentence": "You communicate well.", "span": "communication skills", "sub_span": "", "label": "communication"},
-        {"sentence": "Kubernetes is a plus.", "span": "kubernetes", "sub_span": "", "label": "LABEL NOT PRESENT"},
-        {"sentence": "Be nice.", "span": "nice", "sub_span": "", "label": "UNDERSPECIFIED"},
-    ]).to_csv(path, index=False)
-    return {"val": load_annotations(path)}
+def annotations(make_annotations):
+    return make_annotations([
+        ("We write Python daily.", "Python,", "", "Python (computer programming)"),
+        ("Java and SQL.", "Java and SQL", "SQL", "SQL"),
+        ("You communicate well.", "communication skills", "", "communication"),
+        ("Kubernetes is a plus.", "kubernetes", "", "LABEL NOT PRESENT"),
+        ("Be nice.", "nice", "", "UNDERSPECIFIED"),
+    ])
 
 
 @pytest.fixture(scope="module")

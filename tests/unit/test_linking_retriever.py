@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from common.core.types import Posting, Sentence
-from common.linking.evaluate import load_annotations
 from common.linking.linker import ESCOLinker, LinkerConfig, build_linker
 from common.linking.retriever import RetrieverConfig, confident_pairs, duty_sentences, skillspan_items
 from common.linking.skills import SkillRankConfig, sentence_evidence
@@ -27,15 +25,13 @@ def taxonomy():
 
 
 @pytest.fixture(scope="module")
-def validation(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ann") / "val.csv"
-    pd.DataFrame([
-        {"sentence": "We write Python daily.", "span": "Python", "sub_span": "", "label": "Python (computer programming)"},
-        {"sentence": "SQL is a must.", "span": "SQL", "sub_span": "", "label": "SQL"},
-        {"sentence": "Kubernetes is a plus.", "span": "kubernetes", "sub_span": "", "label": "LABEL NOT PRESENT"},
-        {"sentence": "Zxq qqz.", "span": "zxq qqz", "sub_span": "", "label": "LABEL NOT PRESENT"},
-    ]).to_csv(path, index=False)
-    return {"val": load_annotations(path)}
+def validation(make_annotations):
+    return make_annotations([
+        ("We write Python daily.", "Python", "", "Python (computer programming)"),
+        ("SQL is a must.", "SQL", "", "SQL"),
+        ("Kubernetes is a plus.", "kubernetes", "", "LABEL NOT PRESENT"),
+        ("Zxq qqz.", "zxq qqz", "", "LABEL NOT PRESENT"),
+    ])
 
 
 @pytest.fixture(scope="module")
