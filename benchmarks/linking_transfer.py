@@ -146,15 +146,10 @@ def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: 
 
 def _retriever(lk, folder: Path):  # noqa: ANN001, ANN202
     """A built linker's ``retriever/`` folder as saved, or an encoder folder whose index is embedded here."""
-    from common.linking.linker import build_index, encoder_onnx_dir
+    from common.linking.linker import embed_retriever
     from common.linking.retriever import Retriever
 
-    saved = Retriever.load(folder)
-    if saved is not None:
-        return saved
-    onnx = encoder_onnx_dir(lk.cfg, str(folder))
-    short, _, text = build_index(lk.cfg, lk.taxonomy, str(folder), progress=True, onnx_dir=onnx)
-    return Retriever(str(folder), short, text, onnx, {})
+    return Retriever.load(folder) or embed_retriever(lk, folder)
 
 
 def _span_threshold(lk, val) -> float:  # noqa: ANN001

@@ -134,17 +134,15 @@ def tiny_taxonomy():  # noqa: ANN201 - common.linking.Taxonomy
 def tiny_retriever(linker, folder: Path):  # noqa: ANN001, ANN201 - common.linking.retriever.Retriever
     """A sentence retriever trained a few steps on hand-made (sentence, label) pairs, so that the served
     sentence evidence differs from the linker's own encoder (SkillSpan's distant pairs need the real data)."""
-    from common.linking.linker import build_index, encoder_onnx_dir
-    from common.linking.retriever import Retriever
+    from common.linking.linker import embed_retriever
     from common.text.mirror_bert import MirrorConfig, train_mirror_bert
 
     pairs = [("we use python daily", "python"), ("sql is a must", "sql"), ("you will write sql", "sql"),
              ("good communication skills", "communication skills")]
     res = train_mirror_bert(MirrorConfig(encoder=linker.encoder_path, max_steps=3, batch_size=2, lr=1e-3, span_mask=0,
                                          threads=1), [], folder, progress=False, pairs=pairs)
-    onnx = encoder_onnx_dir(linker.cfg, str(res.model_dir))
-    short, _, text = build_index(linker.cfg, linker.taxonomy, str(res.model_dir), use_cache=False, onnx_dir=onnx)
-    return Retriever(str(res.model_dir), short, text, onnx, {"pairs": len(pairs), "steps": res.steps})
+    return embed_retriever(linker, res.model_dir, {"pairs": len(pairs), "steps": res.steps}, progress=False,
+                           use_cache=False)
 
 
 def build_linker(encoder: Path, work: Path) -> dict:

@@ -293,10 +293,8 @@ class ESCOLinker:
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(enc_path, target)
             enc_path = "encoder"
-        if self.cfg.backend != "torch" and self.onnx_dir is not None and Path(self.onnx_dir).resolve() != d.resolve():
-            for name in ONNX_FILES_KEPT:
-                if (Path(self.onnx_dir) / name).exists():
-                    shutil.copy2(Path(self.onnx_dir) / name, d / name)
+        if self.cfg.backend != "torch":
+            keep_onnx_exports(self.onnx_dir, d)
         np.savez(d / INDEX_FILE, short_emb=self.short_emb.astype(np.float16), short_owner=self.short_owner,
                  text_emb=self.text_emb.astype(np.float16))
         self.taxonomy.skills.to_parquet(d / TAXONOMY_FILE, index=False)
@@ -317,8 +315,9 @@ class ESCOLinker:
             raise FileNotFoundError(f"{d} is not a linker folder (no {LINKER_FILE})")
         meta = json.loads((d / LINKER_FILE).read_text(encoding="utf-8"))
         config = meta["config"]
-        if "brevity" not in config.get("weights", {"brevity": None}):  # built before the prior: tuned without it
-            config = {**config, "weights": {**config["weights"], "brevity": 0.0}}
+        weights = config.get("weights")
+        if weights is not None and "brevity" not in weights:  # built before the prior: tuned without it
+            config = {**config, "weights": {**weights, "brevity": 0.0}}
         cfg = LinkerConfig.model_validate({**config, **({"device": device} if device else {})})
         enc = meta["encoder"]
         enc_path = str(d / enc) if enc == "encoder" else encoder_or_default(enc)
@@ -328,10 +327,26 @@ class ESCOLinker:
             skills[col] = skills[col].map(list)
         linker = cls(cfg, Taxonomy(skills, meta.get("taxonomy", "")), enc_path, idx["short_emb"], idx["short_owner"],
                      idx["text_emb"], meta["threshold"], meta.get("metrics"))
-        if (d / ONNX_FILES_KEPT[0]).exists():
-            linker.onnx_dir = d
+        linker.onnx_dir = saved_onnx_dir(d)
         linker.retriever = Retriever.load(d / RETRIEVER_DIR)
         return linker
+
+
+def keep_onnx_exports(onnx_dir: Path | None, folder: Path) -> None:
+    """Copy an encoder's ONNX exports (``ONNX_FILES_KEPT``) into a model folder, so that it serves
+    them without the cache they were made in."""
+    import shutil
+
+    if onnx_dir is None or Path(onnx_dir).resolve() == Path(folder).resolve():
+        return
+    for name in ONNX_FILES_KEPT:
+        if (Path(onnx_dir) / name).exists():
+            shutil.copy2(Path(onnx_dir) / name, Path(folder) / name)
+
+
+def saved_onnx_dir(folder: Path) -> Path | None:
+    """``folder`` when it holds a kept fp32 export (``keep_onnx_exports``), else None (torch)."""
+    return folder if (folder / ONNX_FILES_KEPT[0]).exists() else None
 
 
 def encoder_onnx_dir(cfg: LinkerConfig, encoder_path: str | None = None) -> Path | None:
@@ -441,10 +456,17 @@ def build_retriever(linker: ESCOLinker, cfg: RetrieverConfig, out_dir: str | Pat
 
     target = Path(out_dir) / RETRIEVER_DIR if out_dir else Path(tempfile.mkdtemp(prefix="linker-retriever-"))
     path, info = train_retriever(linker, cfg, target, progress=progress)
-    onnx_dir = encoder_onnx_dir(linker.cfg, str(path))
-    short, _, text = build_index(linker.cfg, linker.taxonomy, str(path), progress=progress, use_cache=use_cache,
-                                 onnx_dir=onnx_dir)
-    return Retriever(str(path), short, text, onnx_dir, info)
+    return embed_retriever(linker, path, info, progress=progress, use_cache=use_cache)
+
+
+def embed_retriever(linker: ESCOLinker, encoder_path: str | Path, info: dict[str, Any] | None = None,
+                    progress: bool = True, use_cache: bool = True) -> Retriever:
+    """A trained retriever encoder with its own index of the linker's taxonomy, embedded the way the
+    linker's index is (``cfg.index_backend``, its ONNX export when one is used)."""
+    onnx_dir = encoder_onnx_dir(linker.cfg, str(encoder_path))
+    short, _, text = build_index(linker.cfg, linker.taxonomy, str(encoder_path), progress=progress,
+                                 use_cache=use_cache, onnx_dir=onnx_dir)
+    return Retriever(str(encoder_path), short, text, onnx_dir, info or {})
 
 
 def latest_model_dir() -> Path:

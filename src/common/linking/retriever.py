@@ -76,12 +76,9 @@ class Retriever:
             for f in Path(self.encoder_path).iterdir():
                 if f.is_file():
                     shutil.copy2(f, d / f.name)
-        if self.onnx_dir is not None and Path(self.onnx_dir).resolve() != d.resolve():
-            from common.linking.linker import ONNX_FILES_KEPT
+        from common.linking.linker import keep_onnx_exports
 
-            for name in ONNX_FILES_KEPT:
-                if (Path(self.onnx_dir) / name).exists():
-                    shutil.copy2(Path(self.onnx_dir) / name, d / name)
+        keep_onnx_exports(self.onnx_dir, d)
         np.savez(d / "index.npz", short_emb=self.short_emb.astype(np.float16), text_emb=self.text_emb.astype(np.float16))
         (d / RETRIEVER_INFO).write_text(json.dumps(self.info or {}, indent=2), encoding="utf-8")
         return d
@@ -89,7 +86,7 @@ class Retriever:
     @classmethod
     def load(cls, folder: str | Path) -> Retriever | None:
         """The retriever saved in ``folder``; None when there is none (a linker built without it)."""
-        from common.linking.linker import ONNX_FILES_KEPT
+        from common.linking.linker import saved_onnx_dir
 
         d = Path(folder)
         if not (d / "index.npz").exists():
@@ -97,7 +94,7 @@ class Retriever:
         idx = np.load(d / "index.npz")
         info = json.loads((d / RETRIEVER_INFO).read_text(encoding="utf-8")) if (d / RETRIEVER_INFO).exists() else {}
         return cls(str(d), idx["short_emb"].astype(np.float32), idx["text_emb"].astype(np.float32),
-                   d if (d / ONNX_FILES_KEPT[0]).exists() else None, info)
+                   saved_onnx_dir(d), info)
 
 
 # ---- distant supervision ----------------------------------------------------------------------
