@@ -134,10 +134,8 @@ def confident_pairs(linker: Any, items: Sequence[tuple[str, str]], margin: float
     label = {}
     for i in range(0, len(phrases), SCORE_CHUNK):  # a chunk's score matrices, not all phrases x all skills at once
         chunk = phrases[i:i + SCORE_CHUNK]
-        S = linker.scores(chunk)
-        best, top = S.argmax(axis=1), S.max(axis=1)
-        label.update({phrase_key(p): linker.labels[j] for p, j, t in zip(chunk, best, top, strict=True)
-                      if t >= linker.threshold + margin})
+        links = linker.best_links(linker.scores(chunk), linker.threshold + margin)  # the link rule, raised
+        label.update({phrase_key(p): m.label for p, m in zip(chunk, links, strict=True) if m is not None})
     return [(s, label[phrase_key(p)]) for s, p in items if phrase_key(p) in label]
 
 
