@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from common.core.types import Posting, Sentence
+from common.core.types import Keyword, Posting, Sentence
 from common.linking.linker import ESCOLinker, LinkerConfig, build_linker
 from common.linking.retriever import RetrieverConfig, confident_pairs, duty_sentences, skillspan_items
-from common.linking.skills import SkillRankConfig, sentence_evidence
+from common.linking.skills import BY_ENCODER, SkillRankConfig, rank_sentences, reported, sentence_evidence
 from common.linking.taxonomy import taxonomy_frame
 
 SKILLS = [("u:py", "Python (computer programming)", ["Python"]), ("u:sql", "SQL", ["Structured Query Language"]),
@@ -69,6 +69,26 @@ def test_only_confident_links_make_pairs(plain_linker):
     expected = [(s, links[p].label) for s, p in items if links[p].score >= lk.threshold]
     assert pairs == expected and ("We write Python daily.", "Python (computer programming)") in pairs
     assert len(confident_pairs(lk, items, margin=10.0)) == 0
+
+
+def test_unset_sentence_weights_follow_the_sentence_encoder(plain_linker):
+    """A linker without a retriever (``--no-retriever``) ranks with plain MiniLM's weights, not the
+    retriever's; a weight the config sets is kept either way."""
+    assert SkillRankConfig().for_encoder(True).sentence_weight == BY_ENCODER[True]["sentence_weight"]
+    assert SkillRankConfig().for_encoder(False).model_dump() == {
+        **SkillRankConfig().model_dump(), **BY_ENCODER[False]}
+    assert SkillRankConfig(sentence_weight=0.9).for_encoder(False).sentence_weight == 0.9
+    sentences = ["We write Python daily.", "Good communication matters."]
+    kw = [[Keyword(start=9, end=15, text="Python", type="Knowledge")], []]
+    ranking = rank_sentences(plain_linker, sentences, kw, SkillRankConfig())
+    span = np.zeros_like(ranking.sentence)
+    span[0] = plain_linker.scores(["Python"])[0]
+    w = BY_ENCODER[False]["sentence_weight"]
+    np.testing.assert_allclose(ranking.score, (1 - w) * span + w * ranking.sentence, atol=1e-5)
+    assert ranking.implied_threshold == BY_ENCODER[False]["implied_threshold"]
+    top = int(np.argmax(ranking.sentence[1]))
+    assert top in reported(ranking, 1, SkillRankConfig(), implied_threshold=-1.0)[1]  # an override still wins
+    assert reported(ranking, 1, SkillRankConfig(), implied_threshold=2.0)[1] == []
 
 
 def test_a_trained_retriever_encodes_the_sentences_and_travels_with_the_linker(

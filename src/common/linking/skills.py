@@ -35,22 +35,38 @@ from common.linking.phrases import phrase_key, unique_phrases
 from common.text.sentences import SentenceSpan, split_sentences
 
 
+# The sentence weight and implied threshold chosen on the validation files for each sentence encoder
+# (benchmarks/linking_transfer.py): the trained retriever ranks a sentence well enough to weigh it
+# as much as the keywords; plain MiniLM does best at 0.3 and needs a higher bar for implied skills.
+BY_ENCODER: dict[bool, dict[str, float]] = {
+    True: {"sentence_weight": 0.5, "implied_threshold": 0.50},   # with the trained retriever
+    False: {"sentence_weight": 0.3, "implied_threshold": 0.53},  # the linker's own MiniLM
+}
+
+
 class SkillRankConfig(StrictModel):
     """How sentence and span evidence are fused (``LinkerConfig.skills``)."""
 
-    sentence_weight: float = Field(0.5, ge=0, le=1, description="Weight of the sentence evidence against the "
-                                   "keywords' span links in a sentence's ranking (0.5 with the trained retriever: "
-                                   "the best RP@5 on both validation files for two retriever seeds; plain MiniLM "
-                                   "does best at 0.3).")
+    sentence_weight: float | None = Field(None, ge=0, le=1, description="Weight of the sentence evidence against "
+                                          "the keywords' span links in a sentence's ranking. null: 0.5 when the "
+                                          "linker has its trained retriever (the best RP@5 on both validation files "
+                                          "for two retriever seeds), 0.3 when it has none (plain MiniLM's best).")
     text_weight: float = Field(0.3, ge=0, le=1, description="Sentence evidence: weight of the skill's long text "
                                "against its closest short name.")
     per_sentence: int = Field(5, ge=1, description="Skills a sentence may imply (its best by the fused ranking).")
-    implied_threshold: float = Field(0.50, ge=0, le=1, description="Sentence evidence a skill no keyword names needs "
-                                     "to be reported as implied: the lowest that leaves 55 % of the validation "
-                                     "sentences whose spans ESCO lacks without an implied skill, in each file, with "
-                                     "the trained retriever (0.50-0.51 TECH, 0.46-0.48 HOUSE over two seeds; plain "
-                                     "MiniLM 0.53 / 0.50: benchmarks/linking_transfer.py).")
+    implied_threshold: float | None = Field(None, ge=0, le=1, description="Sentence evidence a skill no keyword "
+                                            "names needs to be reported as implied: the lowest that leaves 55 % of "
+                                            "the validation sentences whose spans ESCO lacks without an implied "
+                                            "skill, in each file. null: 0.50 with the trained retriever (0.50-0.51 "
+                                            "TECH, 0.46-0.48 HOUSE over two seeds), 0.53 without (0.53 / 0.50: "
+                                            "benchmarks/linking_transfer.py).")
     top_k: int = Field(20, ge=1, description="Skills reported per posting, best first.")
+
+    def for_encoder(self, trained_retriever: bool) -> SkillRankConfig:
+        """This config with its unset fields filled for the sentence encoder the linker has: a
+        linker built with ``--no-retriever`` keeps the weights chosen for plain MiniLM."""
+        unset = {k: v for k, v in BY_ENCODER[trained_retriever].items() if getattr(self, k) is None}
+        return self.model_copy(update=unset) if unset else self
 
 
 class SkillEvidence(BaseModel):
@@ -80,6 +96,7 @@ class SentenceRanking:
     sentence: np.ndarray
     named: list[dict[int, list[Keyword]]]
     links: dict[str, Any] = field(default_factory=dict)
+    implied_threshold: float = BY_ENCODER[True]["implied_threshold"]
 
 
 class PostingLinks(BaseModel):
@@ -111,6 +128,7 @@ def rank_sentences(linker: Any, sentences: Sequence[str], keywords: Sequence[Seq
     Each distinct keyword phrase (``common.linking.phrases``) is scored once, every sentence encoded once."""
     if len(keywords) != len(sentences):
         raise ValueError(f"{len(keywords)} keyword lists for {len(sentences)} sentences")
+    cfg = cfg.for_encoder(linker.retriever is not None)
     phrases = unique_phrases(k.text for ks in keywords for k in ks)
     P = linker.scores(phrases) if phrases else np.zeros((0, len(linker.uris)), dtype=np.float32)
     row = {phrase_key(p): i for i, p in enumerate(phrases)}
@@ -128,13 +146,15 @@ def rank_sentences(linker: Any, sentences: Sequence[str], keywords: Sequence[Seq
         named.append(found)
     sent = sentence_evidence(linker, sentences, cfg)
     score = (1 - cfg.sentence_weight) * span + cfg.sentence_weight * sent
-    return SentenceRanking(score=score, sentence=sent, named=named, links=links)
+    return SentenceRanking(score=score, sentence=sent, named=named, links=links,
+                           implied_threshold=float(cfg.implied_threshold))
 
 
 def reported(ranking: SentenceRanking, i: int, cfg: SkillRankConfig,
              implied_threshold: float | None = None) -> tuple[list[int], list[int]]:
-    """Sentence ``i``'s reported skills: (named, implied), each best first."""
-    thr = cfg.implied_threshold if implied_threshold is None else implied_threshold
+    """Sentence ``i``'s reported skills: (named, implied), each best first; ``implied_threshold``
+    overrides the one the ranking was made with."""
+    thr = ranking.implied_threshold if implied_threshold is None else implied_threshold
     row = ranking.score[i]
     k = min(cfg.per_sentence, len(row))
     top = np.argpartition(-row, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)
