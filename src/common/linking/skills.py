@@ -34,7 +34,6 @@ from common.core.types import Keyword
 from common.linking.phrases import phrase_key, unique_phrases
 from common.text.sentences import SentenceSpan, split_sentences
 
-
 # The sentence weight and implied threshold chosen on the validation files for each sentence encoder
 # (benchmarks/linking_transfer.py): the trained retriever ranks a sentence well enough to weigh it
 # as much as the keywords; plain MiniLM does best at 0.3 and needs a higher bar for implied skills.
