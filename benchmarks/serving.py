@@ -219,7 +219,7 @@ async def run_load(call: Callable[[str], Awaitable[bool]], texts: list[str], cli
 
 
 async def drive_grpc(address: str, texts: list[str], clients: int, total: int, max_seconds: float,
-                     target: str) -> LevelResult:
+                     target: str, extra: dict | None = None) -> LevelResult:
     """The same load as ``drive``, as ``Extract`` RPCs over one gRPC channel."""
     import grpc
 
@@ -233,7 +233,7 @@ async def drive_grpc(address: str, texts: list[str], clients: int, total: int, m
         async def call(text: str) -> bool:
             nonlocal shown
             try:
-                await stub.Extract(pb.ExtractRequest(text=text), timeout=300)
+                await stub.Extract(pb.ExtractRequest(text=text, **(extra or {})), timeout=300)
                 return True
             except grpc.aio.AioRpcError as exc:
                 if shown < 3:
@@ -267,15 +267,17 @@ def wait_grpc_ready(address: str, text: str, proc: subprocess.Popen, timeout: fl
     raise TimeoutError(f"gRPC at {address} not answering after {timeout:.0f}s (last: {last}); see {log}")
 
 
-async def drive(url: str, texts: list[str], clients: int, total: int, max_seconds: float, target: str) -> LevelResult:
+async def drive(url: str, texts: list[str], clients: int, total: int, max_seconds: float, target: str,
+                extra: dict | None = None) -> LevelResult:
+    """``clients`` concurrent callers of ``/extract`` (``extra``: more fields of its body)."""
     if target == "grpc":
-        return await drive_grpc(url, texts, clients, total, max_seconds, target)
+        return await drive_grpc(url, texts, clients, total, max_seconds, target, extra)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
 
         async def call(text: str) -> bool:
             try:
-                r = await client.post("/extract", json={"text": text})
+                r = await client.post("/extract", json={"text": text, **(extra or {})})
                 return r.status_code == 200 and "keywords" in r.json()
             except (httpx.HTTPError, ValueError):
                 return False
@@ -285,7 +287,8 @@ async def drive(url: str, texts: list[str], clients: int, total: int, max_second
 
 def measure(url: str, texts: list[str], clients: int, args: argparse.Namespace, target: str) -> LevelResult:
     total = max(args.requests, clients * args.min_per_client)
-    res = asyncio.run(drive(url, texts, clients, total, args.max_seconds, target))
+    extra = {"with_skills": False} if args.no_skills and target != "baseline" else None
+    res = asyncio.run(drive(url, texts, clients, total, args.max_seconds, target, extra))
     print(f"  {target:8s} clients={clients:3d} requests={res.requests:4d} errors={res.errors} "
           f"{res.throughput_rps:7.2f} req/s  p50={res.p50_ms:.0f} p95={res.p95_ms:.0f} p99={res.p99_ms:.0f} ms",
           flush=True)
@@ -328,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-batch-size", type=int, default=32, help="BentoML adaptive batching cap")
     ap.add_argument("--torch-threads", type=int, default=None,
                     help="torch threads in the model processes of both servers (default: torch's choice)")
+    ap.add_argument("--no-skills", action="store_true", help="ask for with_skills: false (keywords and their "
+                    "ESCO links, no posting skills)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-grpc", action="store_true", help="no gRPC row")
     ap.add_argument("--out", type=Path, default=None, help="write the results as JSON here")

@@ -127,6 +127,10 @@ def _shifted(k: Keyword, offset: int) -> Keyword:
     return k if offset == 0 else k.model_copy(update={"start": k.start + offset, "end": k.end + offset})
 
 
+async def _none() -> None:
+    """An awaitable None, for a part of an answer the request asked to leave out."""
+
+
 def _unique_phrases(keywords: list[Keyword]) -> list[str]:
     """Keyword texts as phrases to classify or link (``common.linking.phrases``: the CLI's rule too)."""
     return unique_phrases(k.text for k in keywords)
@@ -275,12 +279,16 @@ class ApiService:
         answers = await self._link_postings(texts, batches)
         return [a.skills for a in answers] if answers is not None else None
 
-    async def _linked(self, texts: list[str], ctx: bentoml.Context) -> tuple[list[list[Any]], list[Any] | None,
-                                                                             list[list[PostingSkillOut]] | None]:
+    async def _linked(self, texts: list[str], ctx: bentoml.Context, with_skills: bool = True
+                      ) -> tuple[list[list[Any]], list[Any] | None, list[list[PostingSkillOut]] | None]:
         """Keywords with their ESCO links and importance, the occupations, and the posting's ESCO
         skills: what /extract and /extract_batch answer. The links and the skills come from one
-        linking pass; the occupations follow, since they weigh the linked skills."""
+        linking pass; the occupations follow, since they weigh the linked skills. Without skills
+        only the keywords' phrases are linked (no sentence is encoded)."""
         batches = await self._extract(texts, ctx)
+        if not with_skills:
+            batches, occ = await self._with_occupations(texts, await self._with_esco(batches))
+            return batches, occ, None
         answers = await self._link_postings(texts, batches)
         linked = [[LinkedKeyword(**k.model_dump(), esco=(a.links[i] if a is not None else None)) for i, k in enumerate(kws)]
                   for kws, a in zip(batches, answers or [None] * len(batches), strict=True)]
@@ -322,7 +330,7 @@ class ApiService:
         t0 = time.perf_counter()
         if err := await self._refused("extract", ctx, "keywords"):
             return err
-        (kws,), occ, skills = await self._linked([request.text], ctx)
+        (kws,), occ, skills = await self._linked([request.text], ctx, request.with_skills)
         tag = self._infos["keywords"].get("tag")
         self._log("extract", tag, t0, {"text": request.text}, {"keywords": [k.model_dump() for k in kws]}, ctx)
         return ExtractResponse(keywords=kws, skills=skills[0] if skills else None,
@@ -336,7 +344,7 @@ class ApiService:
         if err := await self._refused("extract_batch", ctx, "keywords"):
             return err
         texts = list(request.texts)
-        results, occ, skills = await self._linked(texts, ctx)
+        results, occ, skills = await self._linked(texts, ctx, request.with_skills)
         tag = self._infos["keywords"].get("tag")
         latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         for text, kws in zip(request.texts, results, strict=True):  # one record per text for monitoring
@@ -407,8 +415,9 @@ class ApiService:
         # classify already linked each phrase (its groups follow the link); link here only without it
         (linked,) = [kws] if groups_ready else await self._with_esco([kws])
         out = [AnalyzedKeyword(**fields) for fields in compose_analysis([k.model_dump() for k in linked], by_phrase)]
-        ((out,), occ), skills = await asyncio.gather(self._with_occupations([request.text], [out]),
-                                                     self._with_skills([request.text], [out]))
+        ((out,), occ), skills = await asyncio.gather(
+            self._with_occupations([request.text], [out]),
+            self._with_skills([request.text], [out]) if request.with_skills else _none())
         kw_tag = self._infos["keywords"].get("tag")
         grp_tag = self._infos["groups"].get("tag") if groups_ready else None
         self._log("analyze", kw_tag, t0, {"text": request.text, "level": request.level},

@@ -74,8 +74,13 @@ class _Strict(BaseModel):
 # ---- requests -----------------------------------------------------------------------------
 
 
+WITH_SKILLS_HELP = ("false: leave out the posting's ESCO skills (skills: null), which cost about three times "
+                    "the keywords' own ESCO links; the keywords keep their esco links.")
+
+
 class ExtractRequest(_Strict):
     text: Text = Field(description="A job posting (plain text).")
+    with_skills: bool = Field(True, description=WITH_SKILLS_HELP)
 
 
 MAX_CONTEXT_CHARS = 2000
@@ -106,6 +111,7 @@ class LinkRequest(_Strict):
 
 class ExtractBatchRequest(_Strict):
     texts: Texts = Field(description="Several postings; at most settings.max_batch_items.")
+    with_skills: bool = Field(True, description=WITH_SKILLS_HELP)
 
 
 class ClassifyRequest(_Strict):
@@ -118,6 +124,7 @@ class AnalyzeRequest(_Strict):
     text: Text = Field(description="A job posting; keywords come back with their groups.")
     level: Level = 2
     top_k: TopK = 3
+    with_skills: bool = Field(True, description=WITH_SKILLS_HELP)
 
 
 class MatchRequest(_Strict):
@@ -289,7 +296,7 @@ class ExtractResponse(BaseModel):
     keywords: list[LinkedKeyword]
     skills: list[PostingSkillOut] | None = Field(None, description="The posting's ESCO skills, best first: named by "
                                                  "a keyword (evidence: its spans) or implied by a sentence (implied: true; "
-                                                 "evidence: the sentence). Null without a linker.")
+                                                 "evidence: the sentence). Null without a linker, or with with_skills: false.")
     occupations: list[OccupationOut] | None = Field(None, description="The top 3 ESCO occupations (null without an occupation model).")
     model_tag: str | None
     model: ModelDescription | None = Field(None, description="The keyword model that answered.")
@@ -298,7 +305,8 @@ class ExtractResponse(BaseModel):
 class ExtractBatchResponse(BaseModel):
     results: list[list[LinkedKeyword]]
     skills: list[list[PostingSkillOut]] | None = Field(None, description="Per posting, its ESCO skills named or implied "
-                                                       "(as /extract's skills). Null without a linker.")
+                                                       "(as /extract's skills). Null without a linker, or with "
+                                                       "with_skills: false.")
     occupations: list[list[OccupationOut]] | None = Field(None, description="Per posting, the top 3 ESCO occupations "
                                                           "(null without an occupation model).")
     model_tag: str | None
@@ -328,7 +336,7 @@ class AnalyzeResponse(BaseModel):
     keywords: list[AnalyzedKeyword]
     skills: list[PostingSkillOut] | None = Field(None, description="The posting's ESCO skills, best first: named by "
                                                  "a keyword (evidence: its spans) or implied by a sentence (implied: true; "
-                                                 "evidence: the sentence). Null without a linker.")
+                                                 "evidence: the sentence). Null without a linker, or with with_skills: false.")
     occupations: list[OccupationOut] | None = Field(None, description="The top 3 ESCO occupations (null without an occupation model).")
     keyword_model_tag: str | None
     group_model_tag: str | None

@@ -139,7 +139,10 @@ class JobSkillsGateway:
         size = await self.batch_size(context)
         for first in range(0, len(postings), size):
             chunk = postings[first:first + size]
-            data = await self.call("/extract_batch", {"texts": [p.text for p in chunk]}, context)
+            body = {"texts": [p.text for p in chunk]}
+            if request.HasField("with_skills"):
+                body["with_skills"] = request.with_skills
+            data = await self.call("/extract_batch", body, context)
             occupations = data.get("occupations") or [None] * len(chunk)
             skills = data.get("skills") or [None] * len(chunk)
             for i, (posting, keywords, occ, sk) in enumerate(zip(chunk, data.get("results", []), occupations, skills,

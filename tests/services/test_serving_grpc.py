@@ -203,6 +203,21 @@ def test_extract_stream_answers_every_posting_by_id_across_batches(rpc):
         assert a.model_tag and a.model.tag == a.model_tag
 
 
+def test_with_skills_false_is_relayed_to_rest(relay, client):
+    """``with_skills`` unset keeps REST's default (skills on); false leaves them out, in the unary
+    calls and the stream alike (through ``serve-grpc`` beside the server that has a linker)."""
+    assert relay.Extract(pb.ExtractRequest(text=POSTING), timeout=60).skills
+    lean = relay.Extract(pb.ExtractRequest(text=POSTING, with_skills=False), timeout=60)
+    rest = client.post("/extract", json={"text": POSTING, "with_skills": False})
+    assert rest.status_code == 200 and as_dict(lean) == {**without_nulls(rest.json()), "skills": []}  # null: none
+    assert not lean.skills and any(k.HasField("esco") for k in lean.keywords)
+    postings = [pb.Posting(id="a", text=POSTING)]
+    (answer,) = list(relay.ExtractStream(pb.ExtractStreamRequest(postings=postings, with_skills=False), timeout=60))
+    assert not answer.skills and [k.esco.uri for k in answer.keywords] == [k.esco.uri for k in lean.keywords]
+    (full,) = list(relay.ExtractStream(pb.ExtractStreamRequest(postings=postings), timeout=60))
+    assert full.skills
+
+
 def test_classify_gives_the_same_groups_as_rest(rpc):
     skills = ["python", "sql", "communication skills"]
     answer = rpc.stub.Classify(pb.ClassifyRequest(skills=skills, level=2, top_k=3), metadata=rpc.key, timeout=60)

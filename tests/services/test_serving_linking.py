@@ -83,6 +83,24 @@ def test_match_compares_on_esco_skills_too(client):
     assert esco["score"] == pytest.approx(0.5)
 
 
+def test_with_skills_false_leaves_out_the_skills_and_keeps_the_links(client):
+    """A caller that wants keywords and their links only skips the sentence retrieval: skills is
+    null, every keyword keeps the esco link of the full answer, and the occupations stay."""
+    for endpoint, body, pick in [("/extract", {"text": POSTING}, lambda b: (b["keywords"], b["skills"])),
+                                 ("/extract_batch", {"texts": [POSTING, "zzqx"]}, lambda b: (b["results"][0], b["skills"])),
+                                 ("/analyze", {"text": POSTING}, lambda b: (b["keywords"], b["skills"]))]:
+        full = client.post(endpoint, json=body)
+        lean = client.post(endpoint, json={**body, "with_skills": False})
+        assert full.status_code == 200 and lean.status_code == 200, (full.text, lean.text)
+        (kw_full, sk_full), (kw_lean, sk_lean) = pick(full.json()), pick(lean.json())
+        assert sk_full and sk_lean is None, endpoint
+        assert any(k["esco"] for k in kw_lean), f"{endpoint}: no keyword linked, the comparison would prove little"
+        assert [(k["text"], k["esco"]) for k in kw_lean] == [(k["text"], k["esco"]) for k in kw_full], endpoint
+        assert lean.json()["occupations"] == full.json()["occupations"], endpoint
+    r = client.post("/extract", json={"text": POSTING, "with_skills": "sometimes"})
+    assert r.status_code == 400 and "with_skills" in r.text
+
+
 def test_every_posting_answer_lists_its_esco_skills_like_the_library(client, local_linker):
     """/extract, /extract_batch and /analyze give the posting's ESCO skills: what
     ``common.linking.skills.posting_skills`` ranks from the same text and keywords."""
