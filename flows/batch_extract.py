@@ -76,16 +76,18 @@ def store_extractions(results: list[dict[str, Any]], bad: list[BadRow], run_id: 
 
 @flow(name="batch_extract", log_prints=True, task_runner=SettingsTaskRunner())  # Dask: JOBSKILLS_TASK_RUNNER
 def batch_extract(out_dir: str | None = None, partition_size: int = 256, limit: int | None = None,
-                  links: bool = True, groups: bool = True, occupations: bool = True) -> dict[str, Any]:
-    """Extract the stored postings not yet done by the current models; returns the counts."""
+                  links: bool = True, groups: bool = True, occupations: bool = True, skills: bool = False
+                  ) -> dict[str, Any]:
+    """Extract the stored postings not yet done by the current models; returns the counts.
+    ``skills``: also each posting's ESCO skills, into the Parquet parts' skills/ (not the store)."""
     from common.core.settings import get_settings
     from flows.run_ids import flow_run_id
 
     logger = get_run_logger()
     s = get_settings()
     out = str(out_dir or s.data_dir / "batch")
-    cfg = BatchConfig(part_size=partition_size, links=links, groups=groups, occupations=occupations)
-    paths = resolve_models(links, groups, occupations)
+    cfg = BatchConfig(part_size=partition_size, links=links, skills=skills, groups=groups, occupations=occupations)
+    paths = resolve_models(links or skills, groups, occupations)
     todo, bad = load_pending(paths.key, cfg.max_chars or s.max_text_chars, limit)
     logger.info("models %s: %d postings to extract, %d refused", dict(paths.tags), len(todo), len(bad))
     run = uuid.uuid4().hex[:8]
@@ -96,7 +98,8 @@ def batch_extract(out_dir: str | None = None, partition_size: int = 256, limit: 
     stored = store_extractions(results, bad, flow_run_id())
     summary = {"models": paths.key, "tags": dict(paths.tags), "partitions": len(parts), "out_dir": out,
                "extracted": sum(r["extracted"] for r in results), "failed": sum(r["failed"] for r in results),
-               "keywords": sum(r["keywords"] for r in results), "words": sum(r["words"] for r in results),
+               "keywords": sum(r["keywords"] for r in results), "skills": sum(r["skills"] for r in results),
+               "words": sum(r["words"] for r in results),
                "refused": len(bad), "stored": stored}
     logger.info("batch_extract: %s", summary)
     return summary

@@ -185,3 +185,35 @@ def test_the_cli_from_store_extracts_and_stores_only_what_is_not_done(store_with
     assert "0 postings extracted" in again.stderr
     both = subprocess.run(_cmd(["x.jsonl", *args], env), env=env, capture_output=True, text=True, timeout=60)
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_the_cli_ranks_posting_skills_with_a_linker_and_refuses_without_one(tiny_bert_dir, tmp_path):
+    """``--skills`` as a user runs it: with a linker every posting gets skills rows (rank 1.., named
+    skills matching its keywords' links); without one the run stops at once with exit 2 and a sentence."""
+    from common.batch import read_output
+    from common.linking.linker import LinkerConfig, build_linker
+    from common.linking.taxonomy import taxonomy_frame
+
+    tax = taxonomy_frame([{"uri": f"u:{i}", "label": lab, "alt_labels": [], "groups_l1": [], "groups_l2": []}
+                          for i, lab in enumerate(["python", "sql", "communication", "project management"])])
+    linker = tmp_path / "linker"
+    build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None, threshold=0.0), tax,
+                 out_dir=linker, validation={}, progress=False, use_cache=False)
+    src = tmp_path / "in.jsonl"
+    texts = {"a": "We need python and sql.\nGood communication matters.", "b": "Project management of a team."}
+    src.write_text("\n".join(json.dumps({"id": k, "text": v}) for k, v in texts.items()) + "\n")
+    env = {**_env(tmp_path), "BENTOML_HOME": str(tmp_path / "empty-store")}  # no registered linker to fall back on
+    base = [str(src), "--model", str(FIXTURE / "tagger"), "--no-groups", "--no-occupations", "--quiet", "--skills"]
+    run = subprocess.run(_cmd([*base, "--linker", str(linker), "--out", str(tmp_path / "out")], env), env=env,
+                         capture_output=True, text=True, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    skills, kws = read_output(tmp_path / "out", "skills"), read_output(tmp_path / "out", "keywords")
+    assert f"{len(skills)} ESCO skills" in run.stderr and len(skills) > 0
+    for pid, mine in skills.groupby("posting_id"):
+        assert list(mine["rank"]) == list(range(1, len(mine) + 1))
+        named = set(mine.loc[~mine["implied"], "uri"])
+        assert named == set(kws.loc[kws.posting_id == pid, "esco_uri"].dropna())
+    refused = subprocess.run(_cmd([*base, "--out", str(tmp_path / "none")], env), env=env, capture_output=True,
+                             text=True, timeout=300, check=False)
+    assert refused.returncode == 2 and "--skills needs an ESCO linker" in refused.stderr
+    assert not (tmp_path / "none").exists()

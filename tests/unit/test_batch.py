@@ -170,3 +170,56 @@ def test_postings_from_the_store_are_the_ones_not_done_by_these_models(tmp_path,
             assert all(isinstance(p, Posting) for p in postings_from_store(store, "models-B", 1000))
     finally:
         get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def linked_models(tiny_bert_dir, tmp_path_factory):
+    """The tiny tagger with a tiny linker (random BERT, every candidate linked: threshold 0)."""
+    from common.batch.models import ModelPaths, load_models
+    from common.linking.linker import LinkerConfig, build_linker
+    from common.linking.taxonomy import taxonomy_frame
+
+    tax = taxonomy_frame([{"uri": f"u:{i}", "label": lab, "alt_labels": [], "groups_l1": [], "groups_l2": []}
+                          for i, lab in enumerate(["python", "sql", "communication", "project management",
+                                                   "data management", "software design"])])
+    folder = tmp_path_factory.mktemp("linker")
+    build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None, threshold=0.0), tax,
+                 out_dir=folder, validation={}, progress=False, use_cache=False)
+    paths = ModelPaths(keywords=str(FIXTURE / "tagger"), linker=str(folder),
+                       tags=(("keywords", "dir:tagger"), ("linker", "dir:linker")))
+    return load_models(paths, device="cpu")
+
+
+def test_skills_rank_each_postings_esco_skills_like_the_library(linked_models, tmp_path):
+    """With ``skills`` each posting's ESCO skills land in skills/ parts, as ``link_posting`` ranks
+    them from the same text and keywords; the keywords' links come from the same pass. Without it
+    no skills file is written and the keywords keep their links."""
+    from common.batch import BatchConfig, done_state, read_output, read_postings, run_batch
+    from common.linking.skills import link_posting
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(json.dumps({"id": k, "text": v}) for k, v in GOOD.items()) + "\n")
+    out = tmp_path / "out"
+    cfg = BatchConfig(part_size=2, skills=True, groups=False, occupations=False)
+    summary = run_batch(read_postings(src, 500), out, linked_models, cfg, done_state(out), progress=False)
+    skills, kws = read_output(out, "skills"), read_output(out, "keywords")
+    assert summary.extracted == 3 and summary.skills == len(skills) > 0
+    for pid, text in GOOD.items():
+        found = linked_models.tagger.extract([text])[0]
+        local = link_posting(linked_models.linker, text, found)
+        mine = skills[skills.posting_id == pid].sort_values("rank")
+        assert list(mine["uri"]) == [s.uri for s in local.skills] and list(mine["rank"]) == list(range(1, len(mine) + 1))
+        assert list(mine["implied"]) == [s.implied for s in local.skills]
+        for s, ev in zip(local.skills, mine["evidence"], strict=True):
+            assert ev == " | ".join(e.text for e in s.evidence) and all(e.text in text for e in s.evidence)
+        assert list(kws[kws.posting_id == pid]["esco_uri"]) == [m.uri if m else None for m in local.links]
+    orphan = out / "skills" / "part-dead-00000.parquet"  # a skills file whose postings file never landed
+    pd.DataFrame({"posting_id": ["ghost"]}).to_parquet(orphan)
+    done_state(out)
+    assert not orphan.exists()
+
+    plain = tmp_path / "plain"
+    cfg = BatchConfig(part_size=2, groups=False, occupations=False)
+    assert run_batch(read_postings(src, 500), plain, linked_models, cfg, done_state(plain), progress=False).skills == 0
+    assert read_output(plain, "skills").empty and not list((plain / "skills").glob("*.parquet"))
+    assert list(read_output(plain, "keywords")["esco_uri"]) == list(kws["esco_uri"])

@@ -13,6 +13,9 @@ class BatchConfig(StageConfig):
     part_size: int = Field(256, ge=1, description="Postings per output part: the most a crash can lose, and the "
                            "batch the models see at once (the tagger sorts its windows by length across it).")
     links: bool = Field(True, description="Link each keyword to its ESCO skill (needs a linker).")
+    skills: bool = Field(False, description="The posting's ESCO skills, named by a keyword or implied by a "
+                         "sentence (common.linking.skills), one row each in skills/ parts (needs a linker). Off by "
+                         "default: the sentence retrieval costs about three times the keywords' links.")
     groups: bool = Field(True, description="Competency group codes per keyword (needs a group model).")
     occupations: bool = Field(True, description="The posting's ESCO occupation and each keyword's importance "
                               "(needs an occupation model).")

@@ -34,6 +34,7 @@ class BatchSummary:
     skipped_done: int = 0
     quarantined: int = 0
     keywords: int = 0
+    skills: int = 0
     words: int = 0
     parts: int = 0
     seconds: float = 0.0
@@ -57,7 +58,7 @@ class BatchSummary:
 
     def count_part(self, got: dict[str, Any]) -> None:
         """Add one committed part's counts (``commit_part``'s answer)."""
-        for key in ("extracted", "failed", "keywords", "words"):
+        for key in ("extracted", "failed", "keywords", "skills", "words"):
             setattr(self, key, getattr(self, key) + got[key])
         self.parts += 1
 
@@ -75,11 +76,12 @@ def quarantine_rows(bad: list[BadRow], post_rows: list[dict]) -> list[dict]:
 def commit_part(writer: PartWriter, models: BatchModels, todo: list[Posting], bad: list[BadRow],
                 cfg: BatchConfig) -> dict[str, Any]:
     """Extract ``todo``, commit it with ``bad`` as one part; its counts and its rows (``rows``)."""
-    post_rows, kw_rows = extract_part(models, todo, cfg) if todo else ([], [])
-    writer.commit(post_rows, kw_rows, quarantine_rows(bad, post_rows))
+    post_rows, kw_rows, skill_rows = extract_part(models, todo, cfg) if todo else ([], [], None)
+    writer.commit(post_rows, kw_rows, quarantine_rows(bad, post_rows), skill_rows)
     failed = sum(r["status"] == "failed" for r in post_rows)
     return {"extracted": len(post_rows) - failed, "failed": failed, "keywords": len(kw_rows),
-            "words": sum(r["words"] for r in post_rows), "postings": len(todo), "rows": (post_rows, kw_rows)}
+            "skills": len(skill_rows or []), "words": sum(r["words"] for r in post_rows), "postings": len(todo),
+            "rows": (post_rows, kw_rows)}
 
 
 def set_threads(cfg: BatchConfig) -> None:
@@ -103,8 +105,30 @@ def _extract(models: BatchModels, texts: list[str]) -> list[Any]:
     return out
 
 
-def extract_part(models: BatchModels, postings: list[Posting], cfg: BatchConfig) -> tuple[list[dict], list[dict]]:
-    """(posting rows, keyword rows) of one part (``common.data.records`` fields)."""
+def posting_skill_rows(models: BatchModels, postings: list[Posting], found: list[Any]
+                       ) -> tuple[list[dict], dict[str, Any]]:
+    """Each posting's ESCO skills as rows (``ExtractedSkill``), and the links of its keywords' phrases,
+    from one linking pass per posting (``common.linking.skills.link_posting``)."""
+    from common.linking.phrases import phrase_key
+    from common.linking.skills import link_posting
+
+    rows: list[dict] = []
+    links: dict[str, Any] = {}
+    for p, kws in zip(postings, found, strict=True):
+        if isinstance(kws, Exception):
+            continue
+        res = link_posting(models.linker, p.text, kws)
+        links.update((phrase_key(k.text), link) for k, link in zip(kws, res.links, strict=True))
+        rows += [{"posting_id": p.id, "models": models.paths.key, "rank": i, "uri": s.uri, "label": s.label,
+                  "score": s.score, "implied": s.implied, "evidence": " | ".join(e.text for e in s.evidence)}
+                 for i, s in enumerate(res.skills, start=1)]
+    return rows, links
+
+
+def extract_part(models: BatchModels, postings: list[Posting], cfg: BatchConfig
+                 ) -> tuple[list[dict], list[dict], list[dict] | None]:
+    """(posting rows, keyword rows, skill rows) of one part (``common.data.records`` fields); skill
+    rows are None unless ``cfg.skills`` with a linker."""
     from common.linking.phrases import phrase_key, unique_phrases
 
     texts = [p.text for p in postings]
@@ -113,7 +137,11 @@ def extract_part(models: BatchModels, postings: list[Posting], cfg: BatchConfig)
     phrases = unique_phrases(k.text for kws in ok for k in kws)
     links: dict[str, Any] = {}
     codes: dict[str, list[str]] = {}
-    if phrases and cfg.links and models.linker is not None:
+    skill_rows: list[dict] | None = None
+    if cfg.skills and models.linker is not None:  # the skills pass links every phrase as well
+        skill_rows, skill_links = posting_skill_rows(models, postings, found)
+        links = skill_links if cfg.links else {}
+    elif phrases and cfg.links and models.linker is not None:
         links = {phrase_key(p): r.linked for p, r in zip(phrases, models.linker.link(phrases, top_k=1), strict=True)}
     if phrases and cfg.groups and models.groups is not None:
         from common.linking.groups import linked_groups
@@ -153,7 +181,7 @@ def extract_part(models: BatchModels, postings: list[Posting], cfg: BatchConfig)
                             "link_score": round(float(link.score), 4) if link else None,
                             "groups": codes.get(phrase_key(k.text), []),
                             "importance": result.importance.get(uri) if (result is not None and uri) else None})
-    return post_rows, kw_rows
+    return post_rows, kw_rows, skill_rows
 
 
 def pending_parts(rows: Iterable[Posting | BadRow], done: DoneState, size: int, limit: int | None,

@@ -4,13 +4,15 @@ any moment loses at most the part in flight, and a rerun knows exactly what is d
 Layout of ``out_dir``::
 
     keywords/part-<run>-<n>.parquet    one row a keyword   (common.data.records.ExtractedKeyword)
+    skills/part-<run>-<n>.parquet      one row a posting's ESCO skill, with BatchConfig.skills (ExtractedSkill)
     postings/part-<run>-<n>.parquet    one row a posting   (common.data.records.ExtractedPosting)
     quarantine/part-<run>-<n>.parquet  one row a refused input row, with its reason
     summary.json                       the last run's counts and speed
 
-A part is committed when its ``postings`` file is renamed into place (keywords and quarantine are
-renamed first): ``postings/`` is the list of what is done. A ``keywords`` or ``quarantine`` file
-without its ``postings`` file is the part a crash interrupted; ``done_state`` deletes it.
+A part is committed when its ``postings`` file is renamed into place (keywords, skills and
+quarantine are renamed first): ``postings/`` is the list of what is done. A ``keywords``, ``skills``
+or ``quarantine`` file without its ``postings`` file is the part a crash interrupted; ``done_state``
+deletes it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.data.records import ExtractedKeyword, ExtractedPosting
+from common.data.records import ExtractedKeyword, ExtractedPosting, ExtractedSkill
 
-KINDS = ("keywords", "postings", "quarantine")
+KINDS = ("keywords", "skills", "postings", "quarantine")
+BEFORE_COMMIT = ("keywords", "skills", "quarantine")  # written before the postings file commits the part
 QUARANTINE_COLUMNS = ["source", "line", "id", "reason", "excerpt"]
 
 
@@ -33,8 +36,8 @@ def _columns(model: type) -> list[str]:
     return list(model.model_fields)  # type: ignore[attr-defined]
 
 
-COLUMNS = {"keywords": _columns(ExtractedKeyword), "postings": _columns(ExtractedPosting),
-           "quarantine": QUARANTINE_COLUMNS}
+COLUMNS = {"keywords": _columns(ExtractedKeyword), "skills": _columns(ExtractedSkill),
+           "postings": _columns(ExtractedPosting), "quarantine": QUARANTINE_COLUMNS}
 
 
 @dataclass
@@ -54,7 +57,7 @@ def done_state(out_dir: str | Path) -> DoneState:
     """Read the committed parts, removing the leftovers of an interrupted one."""
     out_dir = Path(out_dir)
     committed = {p.name for p in _parts(out_dir, "postings")}
-    for kind in ("keywords", "quarantine"):
+    for kind in BEFORE_COMMIT:
         for p in _parts(out_dir, kind):
             if p.name not in committed:
                 p.unlink()  # written just before a crash: its postings were never committed
@@ -88,11 +91,15 @@ class PartWriter:
         for kind in KINDS:
             (self.out_dir / kind).mkdir(parents=True, exist_ok=True)
 
-    def commit(self, postings: list[dict], keywords: list[dict], quarantine: list[dict]) -> str:
-        """Write one part: keywords and quarantine first, the postings file last (the commit)."""
+    def commit(self, postings: list[dict], keywords: list[dict], quarantine: list[dict],
+               skills: list[dict] | None = None) -> str:
+        """Write one part: keywords, skills and quarantine first, the postings file last (the commit).
+        ``skills`` None (the run does not rank them) writes no skills file."""
         name = f"part-{self.prefix}-{self.n:05d}.parquet"
         self.n += 1
-        for kind, rows in (("keywords", keywords), ("quarantine", quarantine), ("postings", postings)):
+        parts = [("keywords", keywords), *([("skills", skills)] if skills is not None else []),
+                 ("quarantine", quarantine), ("postings", postings)]
+        for kind, rows in parts:
             df = pd.DataFrame(rows, columns=COLUMNS[kind])
             target = self.out_dir / kind / name
             tmp = target.with_suffix(".tmp")
@@ -104,7 +111,7 @@ class PartWriter:
 
 
 def read_output(out_dir: str | Path, kind: str) -> pd.DataFrame:
-    """All committed rows of ``keywords`` / ``postings`` / ``quarantine``, in part order."""
+    """All committed rows of ``keywords`` / ``skills`` / ``postings`` / ``quarantine``, in part order."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     committed = {p.name for p in _parts(Path(out_dir), "postings")}

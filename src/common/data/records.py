@@ -168,6 +168,22 @@ class ExtractedKeyword(BaseModel):
     importance: str | None = None
 
 
+class ExtractedSkill(BaseModel):
+    """One ESCO skill of a posting in a batch extraction (``BatchConfig.skills``): a row of
+    ``skills/*.parquet``, best first per posting (``rank`` from 1). ``implied``: no keyword is
+    linked to it, a sentence implies it; ``evidence``: the keyword texts (joined by " | ") or that
+    sentence (``common.linking.skills``)."""
+
+    posting_id: str
+    models: str
+    rank: int
+    uri: str
+    label: str
+    score: float
+    implied: bool
+    evidence: str
+
+
 class ExtractedPosting(BaseModel):
     """One posting of a batch extraction: a row of ``postings/*.parquet`` and of the store's
     ``extracted_postings`` table; ``status`` is ``ok`` or ``failed`` (with ``error``)."""

@@ -22,6 +22,8 @@ def extract_batch_cmd(
     group_model: Optional[Path] = typer.Option(None, help="Group model folder (default: champion, else latest)."),
     occupation_model: Optional[Path] = typer.Option(None, help="Occupation model folder (default: champion, else latest)."),
     links: bool = typer.Option(True, help="ESCO links per keyword."),
+    skills: bool = typer.Option(False, help="Each posting's ESCO skills, named by a keyword or implied by a sentence, "
+                                "in skills/ parts (needs a linker; about three times the linking time)."),
     groups: bool = typer.Option(True, help="Group codes per keyword."),
     occupations: bool = typer.Option(True, help="Occupation per posting, importance per keyword."),
     part_size: int = typer.Option(256, min=1, help="Postings per part (the most a crash loses)."),
@@ -37,7 +39,7 @@ def extract_batch_cmd(
     from common.batch.extract import run_batch
     from common.batch.inputs import count_rows, postings_from_store, read_postings
     from common.batch.models import default_paths, load_models
-    from common.batch.output import done_state, reset
+    from common.batch.output import done_state, read_output, reset
     from common.core.settings import get_settings
 
     if (input is None) == (not from_store):
@@ -48,12 +50,19 @@ def extract_batch_cmd(
     out_dir = out or (s.data_dir / "batch" if from_store else None)
     if out_dir is None:
         raise fail("--out is required with an input file", code=2)
-    cfg = BatchConfig(part_size=part_size, links=links, groups=groups, occupations=occupations, threads=threads)
+    cfg = BatchConfig(part_size=part_size, links=links, skills=skills, groups=groups, occupations=occupations,
+                      threads=threads)
     with user_errors():
-        paths = default_paths(model, linker, group_model, occupation_model, links, groups, occupations)
+        paths = default_paths(model, linker, group_model, occupation_model, links or skills, groups, occupations)
+        if skills and paths.linker is None:
+            raise fail("--skills needs an ESCO linker: build one with `jobskills esco build-linker` or pass --linker DIR",
+                       code=2)
         if not resume:
             reset(out_dir)
         done = done_state(out_dir)
+        if skills and done.posting_ids and not read_output(out_dir, "skills").posting_id.isin(done.posting_ids).any():
+            console.print(f"[yellow]{len(done.posting_ids)} postings already done in {out_dir} have no skills rows and "
+                          "are skipped; --overwrite ranks their skills too[/yellow]")
         store: Any = None
         on_part = None
         if from_store:
@@ -77,7 +86,8 @@ def extract_batch_cmd(
             if store is not None:
                 store.close()
     d = summary.as_dict()
-    console.print(f"{d['extracted']} postings extracted ({d['keywords']} keywords, {d['words']:,} words, "
+    found = f"{d['keywords']} keywords" + (f", {d['skills']} ESCO skills" if skills else "")
+    console.print(f"{d['extracted']} postings extracted ({found}, {d['words']:,} words, "
                   f"{d['words_per_s']:,.0f} words/s, {d['postings_per_s']} postings/s), {d['skipped_done']} already "
                   f"done, {d['quarantined']} quarantined{' ' + str(d['by_reason']) if d['by_reason'] else ''}, "
                   f"{d['failed']} failed; {d['seconds']:.1f} s -> {out_dir}")
