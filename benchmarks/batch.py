@@ -4,7 +4,7 @@ and the HTTP API's /extract_batch at 8 clients, against the encoder's own ceilin
 Postings: SkillSpan train+dev and the unlabelled City of Los Angeles postings, interleaved and
 repeated to ``--postings`` (the issue's figure is 2,000; a smaller number gives the same rates
 sooner). Every row runs keywords only (the tagger is the cost; ``--with-models`` adds a
-one-process row with links, groups and occupations). The ceiling is
+one-process row with links, groups and occupations, and one with the posting skills as well). The ceiling is
 ``benchmarks/inference.py``'s encoder-only figure (sub-word tokens/s at 16 x 128) for the same
 tagger and backend, measured in the same run; a row's ratio is its input sub-word tokens/s over it.
 
@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg_all = BatchConfig(part_size=args.part_size)
         results.append(run_rows("one process + links, groups, occupations",
                                 lambda: one("all", cfg_all, full), words, tokens, ceiling))
+        if full.linker is not None:
+            cfg_skills = cfg_all.model_copy(update={"skills": True})
+            results.append(run_rows("one process + links, groups, occupations, skills",
+                                    lambda: one("skills", cfg_skills, full), words, tokens, ceiling))
     for n in (1, 2):
         if f"dask{n}" in args.skip:
             continue

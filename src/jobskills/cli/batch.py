@@ -23,7 +23,7 @@ def extract_batch_cmd(
     occupation_model: Optional[Path] = typer.Option(None, help="Occupation model folder (default: champion, else latest)."),
     links: bool = typer.Option(True, help="ESCO links per keyword."),
     skills: bool = typer.Option(False, help="Each posting's ESCO skills, named by a keyword or implied by a sentence, "
-                                "in skills/ parts (needs a linker; about three times the linking time)."),
+                                "in skills/ parts (needs a linker; every sentence is encoded: a run about 3.5 times slower)."),
     groups: bool = typer.Option(True, help="Group codes per keyword."),
     occupations: bool = typer.Option(True, help="Occupation per posting, importance per keyword."),
     part_size: int = typer.Option(256, min=1, help="Postings per part (the most a crash loses)."),
