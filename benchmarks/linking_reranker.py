@@ -111,12 +111,6 @@ def probabilities(folder: Path, queries: list[str], cands: np.ndarray, labels: l
     return 1.0 / (1.0 + np.exp(-np.concatenate(logits).reshape(cands.shape)))
 
 
-def rule_threshold(values: np.ndarray, not_present: np.ndarray, leave: float) -> float:
-    """The linker's rule on any statistic: the lowest that leaves ``leave`` of the not-present unlinked."""
-    a = np.sort(values[not_present])
-    return float(a[int(np.ceil(leave * len(a))) - 1] + 1e-6)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cross-encoder", type=Path, help="A trained cross-encoder folder (else one is trained).")
@@ -129,7 +123,13 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING)
     from common.core.config import encoder_or_default
-    from common.linking.evaluate import NOT_PRESENT, gold_rows, link_metrics, load_validation
+    from common.linking.evaluate import (
+        NOT_PRESENT,
+        gold_rows,
+        leave_unlinked_threshold,
+        link_metrics,
+        load_validation,
+    )
     from common.linking.linker import FusionWeights
     from common.linking.taxonomy import load_taxonomy
 
@@ -178,14 +178,14 @@ def main() -> None:
         for row, lam_row in (("linker (brevity step)", 0.0), (f"reranked, lam {lam:g}", lam)):
             Sc, _ = scored(c, c, lam_row)
             Ss, _ = scored(s, c, lam_row)
-            thr = rule_threshold(Sc.max(1), nps[c], args.leave_unlinked)
+            thr = leave_unlinked_threshold(Sc.max(1), nps[c], args.leave_unlinked)
             m = link_metrics(Ss, val[s], gold[s], thr)
             print(f"| {row} | {c} -> {s} | {m['r_at_1']:.3f} | {m['mrr_at_10']:.3f} | {m['linked_correct']:.3f} | "
                   f"{m['unlinked_not_present']:.3f} |")
         Sc, pc = scored(c, c, lam)
         Ss, ps = scored(s, c, lam)
         for mix in MIXES:
-            thr = rule_threshold((1 - mix) * Sc.max(1) + mix * pc, nps[c], args.leave_unlinked)
+            thr = leave_unlinked_threshold((1 - mix) * Sc.max(1) + mix * pc, nps[c], args.leave_unlinked)
             linked = (1 - mix) * Ss.max(1) + mix * ps >= thr
             g, best = gold[s], Ss.argmax(1)
             right = np.mean(linked[g >= 0] & (best[g >= 0] == g[g >= 0]))

@@ -120,13 +120,22 @@ def choose_threshold(linker: Any, validation: dict[str, pd.DataFrame], context: 
     thresholds = []
     for df in validation.values():
         _, top, _ = ranks_and_scores(score_matrix(linker, df, context), gold_rows(linker, df))
-        absent = np.sort(top[(df["label"] == NOT_PRESENT).to_numpy()])
-        k = int(np.ceil(leave_unlinked * len(absent)))
-        if k > 0:  # every not-present span scoring below the threshold stays unlinked
-            thresholds.append(float(np.round(absent[k - 1] + 1e-4, 4)))
+        t = leave_unlinked_threshold(top, (df["label"] == NOT_PRESENT).to_numpy(), leave_unlinked)
+        if t is not None:
+            thresholds.append(t)
     if not thresholds:
         return float(linker.threshold) if leave_unlinked > 0 else 0.0
     return max(thresholds)
+
+
+def leave_unlinked_threshold(scores: np.ndarray, not_present: np.ndarray, leave_unlinked: float) -> float | None:
+    """The rule on one file and one statistic: the lowest threshold under which ``leave_unlinked``
+    of the not-present spans' ``scores`` fall; None when that is no span."""
+    absent = np.sort(scores[not_present])
+    k = int(np.ceil(leave_unlinked * len(absent)))
+    if k == 0:
+        return None
+    return float(np.round(absent[k - 1] + 1e-4, 4))  # every not-present span scoring below it stays unlinked
 
 
 # ---- sentence level: the ESCO skills ranked for each sentence (common.linking.skills) -----------

@@ -60,8 +60,10 @@ def build_linker_cmd(
         if no_retriever:
             overrides["retriever"] = None
         elif tagger is not None:
-            if not (tagger / "tagger.json").exists():
-                raise fail(f"{tagger} is not a keyword model folder (no tagger.json)", code=2)
+            from common.keywords.tagger import TAGGER_FILE
+
+            if not (tagger / TAGGER_FILE).exists():
+                raise fail(f"{tagger} is not a keyword model folder (no {TAGGER_FILE})", code=2)
             overrides["retriever"] = {**(cfg.retriever.model_dump() if cfg.retriever else {}), "tagger": str(tagger)}
         cfg = LinkerConfig.model_validate({**cfg.model_dump(), **overrides})
         target = out or latest_model_dir()
