@@ -81,6 +81,24 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def make_tiny_linker(tiny_bert_dir, tmp_path_factory):
+    """Factory: ``make_tiny_linker(labels)`` -> the folder of a linker over those skill labels (uris
+    ``u:0``, ``u:1``, ...) on the tiny BERT, no retriever, threshold 0 (every best candidate linked)."""
+    from common.linking.linker import LinkerConfig, build_linker
+    from common.linking.taxonomy import taxonomy_frame
+
+    def make(labels: list[str]) -> Path:
+        tax = taxonomy_frame([{"uri": f"u:{i}", "label": lab, "alt_labels": [], "groups_l1": [], "groups_l2": []}
+                              for i, lab in enumerate(labels)])
+        folder = tmp_path_factory.mktemp("tiny-linker")
+        build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None, threshold=0.0), tax,
+                     out_dir=folder, validation={}, progress=False, use_cache=False)
+        return folder
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def make_tiny_bert(tmp_path_factory):
     """Factory: ``make_tiny_bert(words)`` -> a tiny random BERT whose vocabulary holds ``words``."""
     return lambda words: _write_tiny_bert(tmp_path_factory.mktemp("tiny-bert-vocab"), list(words))

@@ -187,18 +187,12 @@ def test_the_cli_from_store_extracts_and_stores_only_what_is_not_done(store_with
     assert both.returncode == 2 and "not both" in both.stderr
 
 
-def test_the_cli_ranks_posting_skills_with_a_linker_and_refuses_without_one(tiny_bert_dir, tmp_path):
+def test_the_cli_ranks_posting_skills_with_a_linker_and_refuses_without_one(make_tiny_linker, tmp_path):
     """``--skills`` as a user runs it: with a linker every posting gets skills rows (rank 1.., named
     skills matching its keywords' links); without one the run stops at once with exit 2 and a sentence."""
     from common.batch import read_output
-    from common.linking.linker import LinkerConfig, build_linker
-    from common.linking.taxonomy import taxonomy_frame
 
-    tax = taxonomy_frame([{"uri": f"u:{i}", "label": lab, "alt_labels": [], "groups_l1": [], "groups_l2": []}
-                          for i, lab in enumerate(["python", "sql", "communication", "project management"])])
-    linker = tmp_path / "linker"
-    build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None, threshold=0.0), tax,
-                 out_dir=linker, validation={}, progress=False, use_cache=False)
+    linker = make_tiny_linker(["python", "sql", "communication", "project management"])
     src = tmp_path / "in.jsonl"
     texts = {"a": "We need python and sql.\nGood communication matters.", "b": "Project management of a team."}
     src.write_text("\n".join(json.dumps({"id": k, "text": v}) for k, v in texts.items()) + "\n")

@@ -173,18 +173,12 @@ def test_postings_from_the_store_are_the_ones_not_done_by_these_models(tmp_path,
 
 
 @pytest.fixture(scope="module")
-def linked_models(tiny_bert_dir, tmp_path_factory):
+def linked_models(make_tiny_linker):
     """The tiny tagger with a tiny linker (random BERT, every candidate linked: threshold 0)."""
     from common.batch.models import ModelPaths, load_models
-    from common.linking.linker import LinkerConfig, build_linker
-    from common.linking.taxonomy import taxonomy_frame
 
-    tax = taxonomy_frame([{"uri": f"u:{i}", "label": lab, "alt_labels": [], "groups_l1": [], "groups_l2": []}
-                          for i, lab in enumerate(["python", "sql", "communication", "project management",
-                                                   "data management", "software design"])])
-    folder = tmp_path_factory.mktemp("linker")
-    build_linker(LinkerConfig(encoder=str(tiny_bert_dir), threads=1, retriever=None, threshold=0.0), tax,
-                 out_dir=folder, validation={}, progress=False, use_cache=False)
+    folder = make_tiny_linker(["python", "sql", "communication", "project management", "data management",
+                               "software design"])
     paths = ModelPaths(keywords=str(FIXTURE / "tagger"), linker=str(folder),
                        tags=(("keywords", "dir:tagger"), ("linker", "dir:linker")))
     return load_models(paths, device="cpu")
