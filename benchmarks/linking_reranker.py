@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from linking_transfer import FILES, SPAN_STEPS, _linker
+from linking_transfer import FILES, SPAN_STEPS, _linker, choose_weights, r1_then_mrr
 
 K = 10
 LAMBDAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -130,7 +130,6 @@ def main() -> None:
         link_metrics,
         load_validation,
     )
-    from common.linking.linker import FusionWeights
     from common.linking.taxonomy import load_taxonomy
 
     tax, val = load_taxonomy(), load_validation()
@@ -146,14 +145,7 @@ def main() -> None:
     nps = {n: (df["label"] == NOT_PRESENT).to_numpy() for n, df in val.items()}
     grid = SPAN_STEPS["+ brevity prior (today's linker)"][1]
 
-    def r1_key(m: dict) -> tuple[float, float]:
-        return m["r_at_1"], m["mrr_at_10"]
-
-    def weights_on(n):
-        return max((FusionWeights(dense=1.0, text=t, lexical=le, brevity=b) for t, le, b in grid),
-                   key=lambda w: r1_key(link_metrics(lk.fuse(parts[n], w), val[n], gold[n], 0.0)))
-
-    chosen = {n: weights_on(n) for n in FILES}
+    chosen = {n: choose_weights(lk, parts[n], val[n], grid) for n in FILES}
     cache: dict = {}
 
     def scored(n, c, lam):
@@ -174,7 +166,7 @@ def main() -> None:
     print("| row | chosen on -> scored on | R@1 | MRR@10 | linked right | not-present unlinked |")
     print("|---|---|---|---|---|---|")
     for c, s in [*((f, f) for f in FILES), *itertools.permutations(FILES)]:
-        lam = max(LAMBDAS, key=lambda la: r1_key(link_metrics(scored(c, c, la)[0], val[c], gold[c], 0.0)))
+        lam = max(LAMBDAS, key=lambda la: r1_then_mrr(link_metrics(scored(c, c, la)[0], val[c], gold[c], 0.0)))
         for row, lam_row in (("linker (brevity step)", 0.0), (f"reranked, lam {lam:g}", lam)):
             Sc, _ = scored(c, c, lam_row)
             Ss, _ = scored(s, c, lam_row)

@@ -81,12 +81,7 @@ def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float, names
         lk = linkers[view]
         step = step if view == "label" else f"{step} [names: {view}]"
         for choose, score in [*((f, f) for f in FILES), *itertools.permutations(FILES)]:
-            def r1(w):  # noqa: ANN001, ANN202
-                df = val[choose]
-                m = link_metrics(lk.fuse(parts[view][choose], w), df, gold_rows(lk, df), 0.0)
-                return m["r_at_1"], m["mrr_at_10"]
-
-            weights = max((FusionWeights(dense=1.0, text=t, lexical=le, brevity=b) for t, le, b in grid), key=r1)
+            weights = choose_weights(lk, parts[view][choose], val[choose], grid)
             lk.cfg = lk.cfg.model_copy(update={"weights": weights})
             thr = choose_threshold(lk, {choose: val[choose]}, context=False, leave_unlinked=leave_unlinked)
             df = val[score]
@@ -103,6 +98,21 @@ def span_rows(tax, val, threads: int, backend: str, leave_unlinked: float, names
                      "scored_on": score, "weights": served.model_dump(),
                      **link_metrics(lk.fuse(parts[names[0]][score], served), df, gold_rows(lk, df), thr)})
     return rows
+
+
+def r1_then_mrr(metrics: dict) -> tuple[float, float]:
+    """What a choice on one file maximises: R@1, ties broken by MRR@10."""
+    return metrics["r_at_1"], metrics["mrr_at_10"]
+
+
+def choose_weights(lk, parts: dict, df, grid: list[tuple[float, float, float]]):
+    """The (text, lexical, brevity) grid point with the best R@1 on ``df`` (ties: MRR@10)."""
+    from common.linking.evaluate import gold_rows, link_metrics
+    from common.linking.linker import FusionWeights
+
+    gold = gold_rows(lk, df)
+    return max((FusionWeights(dense=1.0, text=t, lexical=le, brevity=b) for t, le, b in grid),
+               key=lambda w: r1_then_mrr(link_metrics(lk.fuse(parts, w), df, gold, 0.0)))
 
 
 def sentence_rows(tax, val, tagger_dir: str, threads: int, backend: str, names: str,  # noqa: ANN001
