@@ -163,8 +163,10 @@ function renderOccupation() {
   const top = occ[0];
   $("occupation-label").textContent = top.label;
   $("occupation-label").href = top.uri;
-  $("occupation-label").title = `ISCO ${top.isco}, score ${top.score.toFixed(2)}`;
-  const others = occ.slice(1).map((o) => o.label).join(", ");
+  $("occupation-label").title = `ISCO ${top.isco}, confidence ${top.score.toFixed(2)}`;
+  // score is a calibrated confidence: the share of held-back queries right at that score
+  $("occupation-confidence").textContent = `confidence ${Math.round(top.score * 100)} %`;
+  const others = occ.slice(1).map((o) => `${o.label} (${Math.round(o.score * 100)} %)`).join(", ");
   $("occupation-more").textContent = `(ISCO ${top.isco}; ${top.essential.length} essential skills named` +
     `${others ? `; also: ${others}` : ""})`;
 }

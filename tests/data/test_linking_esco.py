@@ -56,6 +56,10 @@ NEAR_TIES = [("project management skills", "project management", "perform projec
              ("insemination", "insert semen", "prepare livestock for artificial insemination")]
 
 
+HUBS = ["apply GMP", "apply HACCP", "apply Montessori teaching strategies",
+        "apply alternate wetting and drying techniques"]  # implied by a third of the LA bulletins (issue 36)
+
+
 @pytest.fixture(scope="module")
 def minilm_linker(taxonomy, esco_slice):
     from common.linking.evaluate import load_validation
@@ -63,7 +67,7 @@ def minilm_linker(taxonomy, esco_slice):
     from common.linking.taxonomy import Taxonomy
 
     uris = set(pd.read_csv(esco_slice / "esco" / "skills.csv", dtype=str)["uri"])
-    uris |= set(taxonomy.skills.loc[taxonomy.skills["label"].isin([n for _, _, n in NEAR_TIES]), "uri"])
+    uris |= set(taxonomy.skills.loc[taxonomy.skills["label"].isin([n for _, _, n in NEAR_TIES] + HUBS), "uri"])
     part = Taxonomy(taxonomy.skills[taxonomy.skills["uri"].isin(uris)].reset_index(drop=True))
     return build_linker(LinkerConfig(threads=2, retriever=None), part, validation=load_validation(esco_slice / "decorte"),
                         progress=False, use_cache=False)
@@ -181,3 +185,41 @@ def test_named_skills_keep_their_keywords_and_implied_ones_their_sentence(minilm
     a = posting_skills(minilm_linker, "At Acme you will lead a team of five engineers.", [])
     b = posting_skills(minilm_linker, "At Globex you will lead a team of five engineers.", [])
     assert [s.uri for s in a][:3] == [s.uri for s in b][:3]
+
+
+def test_the_hub_correction_lowers_hub_skills_on_real_postings_and_keeps_named_skills(minilm_linker, shared_data):
+    """Hubness on real text: the skill of the slice with the highest background level (measured
+    over real SkillSpan train and O*NET sentences) is among the five best skills of fewer City of
+    Los Angeles bulletin sentences once corrected, while a sentence that names Python keeps it first."""
+    from common.linking.hubness import background_levels, background_sentences
+    from common.linking.skills import sentence_evidence
+    from common.text.sentences import split_sentences
+
+    path = shared_data / "unlabeled" / "postings.jsonl"
+    if not path.exists():
+        pytest.skip("unlabeled/postings.jsonl not found")
+    lk = minilm_linker
+    background = background_sentences(400, unlabeled=path, skillspan_dir=shared_data / "skillspan")
+    assert len(background) == 400 and len(set(background)) == 400
+    levels = background_levels(lk, background)
+    assert levels.shape == (len(lk.uris),) and np.isfinite(levels).all()
+    hub = int(np.argmax(levels))
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()[:2000]]
+    la = [s.text for r in rows if r["source"] == "los-angeles-city-bulletins" for s in split_sentences(r["text"])][:600]
+    base = lk.cfg.skills.model_copy(update={"hub_weight": 0.0})
+    raw = sentence_evidence(lk, la, base)
+    lk.hub_levels = levels
+    try:
+        fixed = sentence_evidence(lk, la, base.model_copy(update={"hub_weight": 1.0}))
+        named = ["Experience with Python programming and SQL databases.", "You write clean code in Python."]
+        py = lk.uri_row(lk.taxonomy.skills.set_index("label").at["Python (computer programming)", "uri"])
+        py_fixed = sentence_evidence(lk, named, base.model_copy(update={"hub_weight": 1.0}))
+    finally:
+        lk.hub_levels = None
+
+    def in_top5(S):
+        return int((np.argsort(-S, axis=1)[:, :5] == hub).any(axis=1).sum())
+
+    assert in_top5(raw) >= 5, f"{lk.labels[hub]} is no hub of these sentences: the check would be vacuous"
+    assert in_top5(fixed) < in_top5(raw) / 2
+    assert (np.argmax(py_fixed, axis=1) == py).all()

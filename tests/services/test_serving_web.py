@@ -100,6 +100,9 @@ def test_paste_a_posting_and_see_keywords_highlighted(page, server, client, data
     occ = page.locator("#occupation-label")
     assert occ.text_content() == body["occupations"][0]["label"]
     assert occ.get_attribute("href") == body["occupations"][0]["uri"]
+    # ... with its calibrated confidence, as the API returns it
+    assert page.locator("#occupation-confidence").text_content() == \
+        f"confidence {round(body['occupations'][0]['score'] * 100)} %"
     # the posting's ESCO skills: each linked to its URI, the implied ones marked
     assert body["skills"], "no ESCO skills: the skills list check would be vacuous"
     items = page.locator("#skills li")

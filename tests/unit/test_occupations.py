@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
@@ -23,6 +24,16 @@ def esco_occupations():
         return load_occupations()
     except EscoMissingError as exc:
         pytest.skip(f"ESCO occupation files absent: {exc}")
+
+
+@pytest.fixture(scope="module")
+def real_titles(esco_occupations):
+    from common.occupations.titles import TitlesMissingError, load_titles
+
+    try:
+        return load_titles(esco_occupations)
+    except TitlesMissingError as exc:
+        pytest.skip(f"real job titles absent: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -159,18 +170,24 @@ def test_a_folder_of_another_format_is_refused(tiny_model, tmp_path):
 
 
 def test_a_model_built_on_a_real_esco_slice_with_minilm_ranks_held_out_occupations(esco_occupations, esco_skills,
-                                                                                     tmp_path, settings_env):
-    """60 real occupations (40 train, 10 dev, 10 test by the URI rule) with MiniLM: the fitted
-    ranker finds the held-out occupations of their pseudo-postings at least as well as either
-    baseline, and the core/fringe classifier is measured on the test occupations' pairs."""
-    from common.occupations.config import ImportanceParams, OccupationConfig
+                                                                                     real_titles, tmp_path, settings_env):
+    """60 real occupations (40 train, 10 dev, 10 test by the URI rule, those with the most real
+    titles) with MiniLM: the fitted ranker finds the held-out occupations of their pseudo-postings
+    at least as well as either baseline, the core/fringe classifier is measured on the test
+    occupations' pairs, and the title encoder trained on the slice's training titles ranks its
+    held-back real titles better than the plain cosine, with a confidence that is monotone."""
+    from common.occupations.config import ImportanceParams, OccupationConfig, TitleConfig
     from common.occupations.model import OccupationModel
     from common.occupations.training import build_occupation_model
 
     occ = esco_occupations.occupations
+    counts = real_titles["uri"].value_counts()
+    occ = occ.assign(n_titles=occ["uri"].map(counts).fillna(0)).sort_values("n_titles", ascending=False, kind="stable")
     uris = [u for split, n in (("train", 40), ("dev", 10), ("test", 10)) for u in occ[occ["split"] == split]["uri"][:n]]
     sliced = esco_occupations.subset(uris)
-    cfg = OccupationConfig(threads=2, negatives=10, importance=ImportanceParams(n_estimators=50, neighbours=5))
+    slice_uris = list(uris)
+    cfg = OccupationConfig(threads=2, negatives=10, importance=ImportanceParams(n_estimators=50, neighbours=5),
+                           titles=TitleConfig(max_steps=40))
     build_occupation_model(cfg, sliced, esco_skills, out_dir=tmp_path / "m", progress=False)
     m = OccupationModel.load(tmp_path / "m")
     test = m.metrics["test_title"]
@@ -188,3 +205,42 @@ def test_a_model_built_on_a_real_esco_slice_with_minilm_ranks_held_out_occupatio
     (res,) = m.analyze([text], [[u for u in uris if u]])
     assert res.title == target["label"].title() and res.occupations[0].uri == target["uri"]
     assert set(res.importance.values()) == {"essential"}
+    # real titles: the slice's held-back test titles, title only
+    titles = m.metrics["titles"]
+    assert titles["own_encoder"] and (tmp_path / "m" / "title_encoder" / "config.json").exists()
+    got, plain = titles["test"]["model"], titles["test"]["plain_cosine"]
+    assert got["n"] == plain["n"] >= 50
+    assert got["mrr"] > plain["mrr"] and got["r_at_1"] > plain["r_at_1"]
+    # a confidence, not a raw probability: monotone in the raw score, in [0, 1], right more often when higher
+    cal = m.ranker.calibration["title_only"]
+    assert np.all(np.diff(cal["y"]) >= 0) and 0.0 <= cal["y"][0] <= cal["y"][-1] <= 1.0
+    rows = titles["calibration_test"]
+    assert sum(r["n"] for r in rows) == got["n"]
+    assert rows[-1]["share_right"] >= rows[0]["share_right"]
+    # the model answers a real title with the title encoder it saved, and says how sure it is
+    test_title = real_titles[(real_titles["split"] == "test") & real_titles["uri"].isin(slice_uris)].iloc[0]
+    (res,) = m.analyze([""], [[]], [test_title["text"]], top_k=3)
+    assert [o.score for o in res.occupations] == sorted((o.score for o in res.occupations), reverse=True)
+    assert all(0.0 <= o.score <= 1.0 for o in res.occupations)
+
+
+def test_the_title_split_is_by_text_and_70_10_20(esco_occupations, real_titles):
+    from common.occupations.titles import normalise_title, title_pairs, title_split
+
+    shares = real_titles["split"].value_counts(normalize=True)
+    assert 0.66 < shares["train"] < 0.74 and 0.08 < shares["calib"] < 0.12 and 0.17 < shares["test"] < 0.23
+    by_text = real_titles.groupby(real_titles["text"].map(normalise_title))["split"].nunique()
+    assert (by_text == 1).all()  # one text never sits on two sides
+    assert title_split("Marketing Executive") == title_split("  marketing   EXECUTIVE ")
+    train = real_titles[real_titles["split"] == "train"]
+    pairs = title_pairs(train, esco_occupations)
+    labels = set(esco_occupations.occupations["label"])
+    assert all(b in labels for _, b in pairs)
+    occ = esco_occupations.occupations
+    train_alts = {(a, lab) for lab, alts, split in zip(occ["label"], occ["alt_labels"], occ["split"], strict=True)
+                  if split == "train" for a in alts}
+    from_titles = set(zip(train["text"], train["uri"].map(dict(zip(occ["uri"], occ["label"], strict=True))),
+                          strict=True))
+    # every pair is a training title or a training occupation's alternative label: no calib or
+    # test title, no dev or test occupation's name is trained on
+    assert set(pairs) <= from_titles | train_alts

@@ -51,3 +51,35 @@ def test_words_are_ordered_disjoint_and_cover_every_non_space(text):
     assert all(a[1] <= b[0] for a, b in zip(offsets, offsets[1:]))
     covered = {i for s, e in offsets for i in range(s, e)}
     assert covered == {i for i, c in enumerate(text) if not c.isspace()}
+
+
+@pytest.mark.parametrize("text,kept", [
+    ("Python", "Python"), ("and specifications for", "specifications"), ("with SQL", "SQL"),
+    ("effectively", ""), ("deal", ""), ("use", ""), ("and the", ""), ("Use of", ""),
+    ("the ability to use Python", "ability to use Python"), ("writing", "writing"), ("team work", "team work"),
+    ("supply", "supply"), ("fly", "fly"), ("assembly", "assembly"), ("quickly", ""), ("independently", ""),
+])
+def test_span_hygiene_trims_function_words_and_drops_what_names_no_skill(text, kept):
+    from common.text.words import tidy_span
+
+    words, _ = word_tokens(text)
+    s, e = tidy_span(words, 0, len(words))
+    assert " ".join(words[s:e]) == kept
+
+
+def test_span_hygiene_in_decoding_keeps_python_and_drops_effectively():
+    """Minimum functionality on the decoder: a span the model marks as ``Python ,`` is Python; a
+    span it marks as ``effectively`` or ``and specifications for`` is dropped or trimmed."""
+    import numpy as np
+
+    from common.keywords.decoding import keywords_from_labels
+    from common.keywords.encoding import Doc
+
+    text = "Python, effectively and specifications for"
+    words, offsets = word_tokens(text)
+    doc = Doc(words=words, offsets=offsets, lines=[0] * len(words), pieces=[[1]] * len(words))
+    # B I | B | B I I  on the Skill layer (O=0, B=1, I=2); nothing on Knowledge
+    lab = np.zeros((len(words), 2), dtype=np.int64)
+    lab[:, 0] = [1, 2, 1, 1, 2, 2]
+    kws = keywords_from_labels(text, doc, lab, np.ones((len(words), 2)))
+    assert [k.text for k in kws] == ["Python", "specifications"]

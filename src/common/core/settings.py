@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         return self.shared_data_dir / "esco"
 
     @property
+    def job_titles_path(self) -> Path:
+        """Real job titles with their ESCO occupation (``text,label``): the title encoder's data."""
+        return self.shared_data_dir / "occupations" / "job_titles_dev.csv"
+
+    @property
     def unlabeled_postings(self) -> Path:
         """Unlabelled job text (JSONL) for distillation and self-training."""
         return self.shared_data_dir / "unlabeled" / "postings.jsonl"

@@ -12,7 +12,7 @@ from common.keywords.encoding import Doc
 from common.text.spans import (
     bio_to_spans,
 )
-from common.text.words import is_punctuation
+from common.text.words import is_punctuation, tidy_span
 
 BIO_ALLOWED = np.array([[1, 1, 0], [1, 1, 1], [1, 1, 1]], dtype=bool)  # from (row) -> to (col): O,B,I
 
@@ -56,7 +56,8 @@ def bio_viterbi_batch(logp: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def keywords_from_labels(text: str, doc: Doc, lab: np.ndarray, conf: np.ndarray) -> list[Keyword]:
     """The keywords of one text from its words' label ids and confidences ``[n_words, 2]``:
-    spans per layer, never across a line, without punctuation at either end."""
+    spans per layer, never across a line, without punctuation or function words at either end,
+    and none made only of function words or generic verbs and adverbs (``text.words.tidy_span``)."""
     kws: list[Keyword] = []
     for k, ktype in enumerate(KEYWORD_TYPES):
         tags = [LABELS[i] for i in lab[:, k]]
@@ -65,9 +66,10 @@ def keywords_from_labels(text: str, doc: Doc, lab: np.ndarray, conf: np.ndarray)
             if i < len(tags) and doc.lines[i] == doc.lines[start]:
                 continue
             for s, e, _ in bio_to_spans(tags[start:i], ktype):
-                s, e = trim_punctuation(doc.words, s + start, e + start)
+                s, e = trim_punctuation(doc.words, *tidy_span(doc.words, *trim_punctuation(doc.words, s + start,
+                                                                                                 e + start)))
                 if s >= e:
-                    continue  # a span of punctuation only
+                    continue  # punctuation, function words or a generic verb or adverb only
                 cs, ce = doc.offsets[s][0], doc.offsets[e - 1][1]
                 score = float(np.clip(conf[s:e, k].mean(), 0.0, 1.0))
                 kws.append(Keyword(start=cs, end=ce, text=text[cs:ce], type=ktype, score=score))

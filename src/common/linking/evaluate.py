@@ -22,6 +22,7 @@ import pandas as pd
 NOT_PRESENT = "LABEL NOT PRESENT"
 UNDERSPECIFIED = "UNDERSPECIFIED"
 VALIDATION_FILES = {"tech": "tech_validation_annotations.csv", "house": "house_validation_annotations.csv"}
+TECHWOLF_FILE = "techwolf_annotations.csv"  # the third site: sentence level only
 
 
 def decorte_dir() -> Path:
@@ -204,3 +205,34 @@ def choose_implied_threshold(ranking: Any, sents: pd.DataFrame, cfg: Any, leave_
         if left is None or left >= leave_empty:
             return float(t)
     return float(grid[-1])
+
+
+# ---- what users get: the served skills of a posting (common.linking.skills.link_posting) -------
+
+def load_sites(root: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """The three Decorte sites as ``sentence,label`` rows: TECH and HOUSE (span files; their
+    spans' labels per sentence) and TECHWOLF (sentence level only); those present."""
+    root = Path(root) if root is not None else decorte_dir()
+    out = {name: df[["sentence", "label"]] for name, df in load_validation(root, missing_ok=True).items()}
+    if (root / TECHWOLF_FILE).exists():
+        df = pd.read_csv(root / TECHWOLF_FILE, dtype=str, keep_default_na=False)
+        if not {"sentence", "label"} <= set(df.columns):
+            raise ValueError(f"{root / TECHWOLF_FILE} needs the columns sentence,label")
+        out["techwolf"] = df[["sentence", "label"]]
+    return out
+
+
+def served_rp_at_k(linker: Any, keywords_of: Any, sents: pd.DataFrame, k: int = 5) -> np.ndarray:
+    """Per sentence with a gold label, RP@k of the skills ``link_posting`` serves for it as a
+    one-sentence posting (hits in its first k / min(k, gold labels)); ``keywords_of(texts)`` gives
+    each text's keywords (the served tagger). Labels ESCO lacks count as misses."""
+    from common.linking.skills import link_posting
+
+    rows = sents[sents["n_gold"] > 0]
+    texts = rows["sentence"].tolist()
+    kws = keywords_of(texts)
+    out = []
+    for text, ks, gold, n in zip(texts, kws, rows["gold"], rows["n_gold"], strict=True):
+        got = [linker.uri_row(s.uri) for s in link_posting(linker, text, ks).skills[:k]]
+        out.append(len(set(got) & gold) / min(k, n))
+    return np.asarray(out, dtype=np.float64)

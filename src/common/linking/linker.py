@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from common.text.mirror_bert import check_mirror_keys
 from common.core.config import StageConfig, StrictModel, encoder_or_default
+from common.linking.hubness import background_levels, background_sentences, load_levels, save_levels
 from common.linking.retriever import RETRIEVER_DIR, Retriever, RetrieverConfig
 from common.linking.skills import SkillRankConfig
 from common.linking.taxonomy import Taxonomy
@@ -87,6 +88,8 @@ class LinkerConfig(StageConfig):
         "that gives sentences their evidence; null: the linker's own encoder (plain MiniLM). Measured: sentence "
         "RP@5 across validation files 0.623 / 0.688 against 0.613 / 0.633 (docs/linking.md).")
     seed: int = 13
+    hub_background: int = Field(4000, ge=0, description="Ordinary job sentences (SkillSpan train, O*NET tasks) the "
+                                "skills' hub levels are measured over when skills.hub_weight > 0 (0: no levels).")
     threads: int | None = Field(None, ge=1)
     device: str | None = None
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
@@ -149,7 +152,12 @@ class ESCOLinker:
         self._encoders: dict[int, Any] = {}
         self.onnx_dir: Path | None = None
         self.retriever: Retriever | None = None
+        self.hub_levels: np.ndarray | None = None  # per skill, its background level (common.linking.hubness)
         self._sentence_encoder: Any = None
+
+    def uri_row(self, uri: str) -> int | None:
+        """The taxonomy row (score column) of a skill URI; None for a URI the taxonomy lacks."""
+        return self._uri_rows.get(uri)
 
     # ---- encoding ---------------------------------------------------------------------------
     def encoder(self, max_length: int | None = None) -> Any:
@@ -300,6 +308,7 @@ class ESCOLinker:
         self.taxonomy.skills.to_parquet(d / TAXONOMY_FILE, index=False)
         if self.retriever is not None:
             self.retriever.save(d / RETRIEVER_DIR)
+        save_levels(d, self.hub_levels)
         meta = {"kind": "linker", "config": self.cfg.model_dump(mode="json"), "threshold": self.threshold,
                 "encoder": enc_path, "taxonomy": self.taxonomy.version, "skills": len(self.taxonomy),
                 "short_strings": int(len(self.short_owner)), "metrics": self.metrics}
@@ -329,6 +338,7 @@ class ESCOLinker:
                      idx["text_emb"], meta["threshold"], meta.get("metrics"))
         linker.onnx_dir = saved_onnx_dir(d)
         linker.retriever = Retriever.load(d / RETRIEVER_DIR)
+        linker.hub_levels = load_levels(d)
         return linker
 
 
@@ -439,6 +449,11 @@ def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: s
         linker.retriever = build_retriever(linker, cfg.retriever, out_dir, progress=progress, use_cache=use_cache)
         timings["retriever"] = time.perf_counter() - t
         linker.metrics["retriever"] = linker.retriever.info
+    background = background_sentences(cfg.hub_background, cfg.seed) if cfg.skills.hub_weight and cfg.hub_background else []
+    if background:
+        t = time.perf_counter()
+        linker.hub_levels = background_levels(linker, background, progress=progress)
+        timings["hub_levels"] = time.perf_counter() - t
     linker.metrics["timings"] = timings
     linker.metrics["build_seconds"] = time.perf_counter() - t0
     if out_dir is not None:

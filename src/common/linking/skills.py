@@ -60,6 +60,9 @@ class SkillRankConfig(StrictModel):
                                             "TECH, 0.46-0.48 HOUSE over two seeds), 0.53 without (0.53 / 0.50: "
                                             "benchmarks/linking_transfer.py).")
     top_k: int = Field(20, ge=1, description="Skills reported per posting, best first.")
+    hub_weight: float = Field(0.0, ge=0, le=2, description="Hub correction: the sentence evidence less this x "
+                              "(the skill's background level - the mean level), the level being its mean top-10 "
+                              "evidence over ordinary job sentences (common.linking.hubness); 0: none.")
 
     def for_encoder(self, trained_retriever: bool) -> SkillRankConfig:
         """This config with its unset fields filled for the sentence encoder the linker has: a
@@ -106,8 +109,10 @@ class PostingLinks(BaseModel):
     skills: list[PostingSkill]
 
 
-def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfig) -> np.ndarray:
-    """(sentences x skills): ``text_weight`` * cosine with the long text + the rest * best name cosine."""
+def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfig, correct: bool = True) -> np.ndarray:
+    """(sentences x skills): ``text_weight`` * cosine with the long text + the rest * best name
+    cosine, less the hub correction (``common.linking.hubness``) when ``correct``."""
+    from common.linking.hubness import correction
     from common.linking.linker import _max_by_owner
 
     n = len(sentences)
@@ -118,6 +123,8 @@ def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfi
     out = cfg.text_weight * (E @ text_emb.T)
     if cfg.text_weight < 1:
         out += (1 - cfg.text_weight) * _max_by_owner(E @ short_emb.T, linker._short_starts)
+    if correct:
+        out -= correction(getattr(linker, "hub_levels", None), cfg.hub_weight)
     return out.astype(np.float32)
 
 
@@ -141,7 +148,7 @@ def rank_sentences(linker: Any, sentences: Sequence[str], keywords: Sequence[Seq
         found: dict[int, list[Keyword]] = {}
         for k, key in zip(ks, keys, strict=True):
             if links[key] is not None:
-                found.setdefault(linker._uri_rows[links[key].uri], []).append(k)
+                found.setdefault(linker.uri_row(links[key].uri), []).append(k)
         named.append(found)
     sent = sentence_evidence(linker, sentences, cfg)
     score = (1 - cfg.sentence_weight) * span + cfg.sentence_weight * sent

@@ -54,7 +54,7 @@ def evaluate_ranker(ranker: OccupationRanker, postings: Sequence[PseudoPosting],
         titles = [p.title for p in part]
         F = ranker.features(titles, skills, [p.held_out for p in part])
         t = truth[s : s + batch]
-        r_model.append(ranks_of(ranker.score(F, [bool(x) for x in titles]), t))
+        r_model.append(ranks_of(ranker.score(F, [ranker.weight_key(x, u) for x, u in zip(titles, skills, strict=True)]), t))
         r_title.append(ranks_of(F[..., FEATURES.index("title_dense")], t))
         r_overlap.append(ranks_of(F[..., FEATURES.index("jaccard")], t))
     out = {"ranker": recall_table(np.concatenate(r_model)), "skill_overlap": recall_table(np.concatenate(r_overlap))}

@@ -1,6 +1,7 @@
 """The occupation model as served: rank occupations for a posting, mark each skill's importance.
 
-A folder holds ``occupations.json`` (config, fitted weights, figures, encoder), ``vectors.npz``
+A folder holds ``occupations.json`` (config, fitted weights, calibrations, figures, encoder: the
+folder ``title_encoder/`` when the model trained its own on real titles), ``vectors.npz``
 (occupation names, occupation texts, skill names; float16), ``occupations.parquet``,
 ``relations.parquet``, ``skills.parquet`` (URI, label, alternative labels: the exact-name
 lookup for keywords without a linker link) and the core/fringe classifier (``importance.*``).
@@ -9,6 +10,7 @@ lookup for keywords without a linker link) and the core/fringe classifier (``imp
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from common.occupations.evaluate import resolve_names
 from common.occupations.importance import ImportanceModel, build_context, pair_features
 from common.occupations.ranker import OccupationMatch, OccupationRanker, title_of
 from common.occupations.taxonomy import OccupationTaxonomy
+from common.occupations.titles import TITLE_ENCODER_DIR
 
 MODEL_FILE = "occupations.json"
 FORMAT = 1
@@ -55,8 +58,9 @@ class OccupationResult:
 
 class OccupationModel:
     def __init__(self, ranker: OccupationRanker, skills: pd.DataFrame, importance: ImportanceModel | None,
-                 vectors: dict[str, np.ndarray], metrics: dict[str, Any] | None = None) -> None:
+                 vectors: dict[str, np.ndarray], metrics: dict[str, Any] | None = None, own_encoder: bool = False) -> None:
         self.ranker = ranker
+        self.own_encoder = own_encoder  # the ranker's encoder is the model's title encoder, saved with it
         self.skills = skills
         self.importance_model = importance
         self.vectors = vectors
@@ -135,9 +139,14 @@ class OccupationModel:
         if self.importance_model is not None:
             self.importance_model.save(d)
         enc = r.encoder_path
+        if self.own_encoder:
+            if Path(enc).resolve() != (d / TITLE_ENCODER_DIR).resolve():
+                shutil.copytree(enc, d / TITLE_ENCODER_DIR, dirs_exist_ok=True)
+            enc = TITLE_ENCODER_DIR
+        elif Path(enc).resolve() == Path(encoder_or_default(None)).resolve():
+            enc = None
         meta = {"kind": "occupations", "format": FORMAT, "config": r.cfg.model_dump(mode="json"), "weights": r.weights,
-                "encoder": None if Path(enc).resolve() == Path(encoder_or_default(None)).resolve() else enc,
-                "occupations": len(r.taxonomy), "metrics": self.metrics}
+                "calibration": r.calibration, "encoder": enc, "occupations": len(r.taxonomy), "metrics": self.metrics}
         (d / MODEL_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return d
 
@@ -151,15 +160,20 @@ class OccupationModel:
             raise ValueError(f"{d / MODEL_FILE} has format {meta.get('format')}; this version reads format {FORMAT}")
         cfg = OccupationConfig.model_validate({**meta["config"], **({"device": device} if device else {})})
         occ = pd.read_parquet(d / "occupations.parquet")
-        occ["alt_labels"] = occ["alt_labels"].map(list)
+        for col in ("alt_labels", "titles"):
+            if col in occ:
+                occ[col] = occ[col].map(list)
         skills = pd.read_parquet(d / "skills.parquet")
         if "alt_labels" in skills:
             skills["alt_labels"] = skills["alt_labels"].map(list)
         vec = np.load(d / "vectors.npz")
+        own = meta.get("encoder") == TITLE_ENCODER_DIR
+        encoder = str(d / TITLE_ENCODER_DIR) if own else encoder_or_default(meta.get("encoder"))
         ranker = OccupationRanker(cfg, OccupationTaxonomy(occ, pd.read_parquet(d / "relations.parquet")),
-                                  encoder_or_default(meta.get("encoder")), vec["name_emb"], meta["weights"])
+                                  encoder, vec["name_emb"], meta["weights"], meta.get("calibration"))
         importance = ImportanceModel.load(d) if (d / "importance.json").exists() else None
-        return cls(ranker, skills, importance, {k: vec[k] for k in ("skill_emb", "occ_text_emb")}, meta.get("metrics"))
+        return cls(ranker, skills, importance, {k: vec[k] for k in ("skill_emb", "occ_text_emb")}, meta.get("metrics"),
+                   own_encoder=own)
 
 
 def latest_model_dir() -> Path:

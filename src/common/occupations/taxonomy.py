@@ -46,12 +46,13 @@ class OccupationTaxonomy:
         return len(self.occupations)
 
     def names(self) -> tuple[list[str], list[int]]:
-        """Every name of every occupation (preferred label, then the alternative labels) and the
-        row it names; a row's names are contiguous (``np.maximum.reduceat`` takes per-row maxima)."""
+        """Every name of every occupation (preferred label, the alternative labels, then the real
+        job titles of the optional ``titles`` column) and the row it names; a row's names are
+        contiguous (``np.maximum.reduceat`` takes per-row maxima)."""
         strings: list[str] = []
         owner: list[int] = []
         for i, row in enumerate(self.occupations.itertuples(index=False)):
-            for s in dict.fromkeys([row.label, *row.alt_labels]):
+            for s in dict.fromkeys([row.label, *row.alt_labels, *getattr(row, "titles", ())]):
                 if s:
                     strings.append(s)
                     owner.append(i)
@@ -66,6 +67,12 @@ class OccupationTaxonomy:
                 by.setdefault(occ, {r: [] for r in RELATIONS})[rel].append(skill)
             self._skills_of = by
         return self._skills_of.get(uri, {r: [] for r in RELATIONS})
+
+    def with_titles(self, titles: dict[str, list[str]]) -> OccupationTaxonomy:
+        """A copy whose occupations carry ``titles`` (URI -> real job titles) as extra names."""
+        occ = self.occupations.copy()
+        occ["titles"] = [list(titles.get(u, [])) for u in occ["uri"]]
+        return OccupationTaxonomy(occ, self.relations)
 
     def in_split(self, *splits: OccupationSplit) -> pd.DataFrame:
         return self.occupations[self.occupations["split"].isin(splits)]

@@ -116,3 +116,38 @@ def rejoin_tokens(tokens: list[str], base: int = 0) -> tuple[str, list[tuple[int
         parts.append(tok)
         pos += len(tok)
     return "".join(parts), offsets
+
+
+# ---- span hygiene: what a keyword may not be, or start or end with ------------------------------
+# Function words a keyword never starts or ends with ("and specifications for" -> "specifications").
+EDGE_WORDS = frozenset(
+    "a an the and or nor but of for to in on at by with from as via per into than & our your their its this "
+    "these those such".split())
+# Words that are never a keyword alone, nor together: function words, and verbs and adverbs too
+# generic to name a skill ("use", "deal", "effectively"). Hand-written (about 60 words) rather than a
+# stop-word list: sklearn's and spaCy's lists hold "computer", "system" and "interest".
+NOT_A_KEYWORD = EDGE_WORDS | frozenset(
+    "is are be been being was were will would can could may might must should shall do does did done have has had "
+    "use uses used using deal deals dealing make makes making get gets take takes ensure ensures provide provides "
+    "perform performs handle handles help helps need needs want able ability well very also etc all any some other "
+    "more most new various related relevant following including include includes it we you they them us who which "
+    "what when where how work".split())
+
+
+def tidy_span(words: list[str] | tuple[str, ...], s: int, e: int) -> tuple[int, int]:
+    """The word range ``[s, e)`` without function words at either end, and empty (``(s, s)``) when
+    what is left is only such words or one generic adverb ("effectively"). Case-insensitive."""
+    while s < e and words[s].lower() in EDGE_WORDS:
+        s += 1
+    while e > s and words[e - 1].lower() in EDGE_WORDS:
+        e -= 1
+    low = [w.lower() for w in words[s:e]]
+    if all(w in NOT_A_KEYWORD for w in low) or (len(low) == 1 and low[0].endswith(_ADVERB_ENDINGS)):
+        return s, s
+    return s, e
+
+
+# Endings of "-ly" adverbs made from adjectives (effectively, efficiently, quickly, regularly) but
+# not of nouns and verbs that end in "ly" (supply, apply, assembly, family).
+_ADVERB_ENDINGS = ("ively", "ently", "antly", "ously", "fully", "lessly", "ably", "ibly", "edly", "ingly", "ately",
+                   "ctly", "ally", "ckly", "sely", "rly", "ghtly", "ngly", "tely", "ftly", "dly")

@@ -69,6 +69,22 @@ def _figures(metrics: dict[str, Any]) -> None:
             table.add_row(split, "yes" if titled == "title" else "no", method, f"{r['r_at_1']:.3f}",
                           f"{r['r_at_5']:.3f}", f"{r['mrr']:.3f}", str(r["n"]))
     Console().print(table)
+    titles = metrics.get("titles")
+    if titles:
+        real = Table(title=f"Real job titles, title only: {titles['test']['model']['n']} held-back test titles "
+                           "(95 % bootstrap intervals)")
+        for col in ("method", "R@1", "R@5", "MRR"):
+            real.add_column(col, justify="right")
+        for method, r in titles["test"].items():
+            real.add_row(method, *(f"{r[k]:.3f} [{r[k + '_ci'][0]:.3f}, {r[k + '_ci'][1]:.3f}]"
+                                   for k in ("r_at_1", "r_at_5", "mrr")))
+        Console().print(real)
+        cal = Table(title="Confidence of the first occupation on the test titles (calibrated on calib titles)")
+        for col in ("confidence", "titles", "mean confidence", "share right"):
+            cal.add_column(col, justify="right")
+        for row in titles["calibration_test"]:
+            cal.add_row(row["bin"], str(row["n"]), f"{row['mean_confidence']:.3f}", f"{row['share_right']:.3f}")
+        Console().print(cal)
     imp = (metrics.get("importance") or {}).get("test")
     if imp:
         console.print("core/fringe on test occupations: " + ", ".join(
@@ -113,7 +129,7 @@ def occupations_cmd(
         return
     typer.echo(f"title: {result.title or '(none found; ranked by skills alone)'}")
     for i, o in enumerate(result.occupations, 1):
-        typer.echo(f"{i}. {o.label}  (ISCO {o.isco}, score {o.score:.3f})  {o.uri}")
+        typer.echo(f"{i}. {o.label}  (ISCO {o.isco}, confidence {o.score:.2f})  {o.uri}")
         typer.echo(f"   essential: {', '.join(r.label for r in o.essential) or '-'}")
         typer.echo(f"   optional:  {', '.join(r.label for r in o.optional) or '-'}")
     for row in kw_rows:

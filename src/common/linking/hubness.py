@@ -1,0 +1,96 @@
+"""Hub skills: a per-skill background level that the sentence evidence is corrected by.
+
+Why: in a sentence embedding space a few skills sit near every generic sentence (*apply GMP*,
+*apply HACCP*, *apply Montessori teaching strategies* were implied by a third of the City of Los
+Angeles bulletins, the top skills of a 311 call-centre director). Dense retrieval calls these
+hubs; CSLS (Conneau et al., 2018) corrects them by each target's mean similarity to its nearest
+queries. Here the queries are a fixed background of ordinary job sentences, so the level is a
+property of the skill and is computed once, when the linker is built:
+
+    level[j] = mean of skill j's ``k`` highest sentence evidences over the background
+    corrected[i, j] = evidence[i, j] - hub_weight * (level[j] - mean(level))
+
+A skill that is close to everything ordinary (a hub) loses; one that only a specific sentence
+reaches keeps its evidence. The background is SkillSpan **train** sentences and O*NET task
+statements: real job text, none of it the LA bulletins the hub rate is measured on, nor the
+Decorte sentences the weights are chosen and checked on.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HUB_FILE = "hub_levels.npy"
+ONET_SOURCE = "onet-18.1-task-statements"
+
+
+def background_sentences(limit: int = 4000, seed: int = 13, unlabeled: str | Path | None = None,
+                         skillspan_dir: str | Path | None = None) -> list[str]:
+    """``limit`` distinct ordinary job sentences, half SkillSpan train sentences and half O*NET task
+    statements (whichever exist), in a seeded order."""
+    from common.core.settings import get_settings
+    from common.data.skillspan import load_skillspan
+
+    s = get_settings()
+    path = Path(unlabeled) if unlabeled is not None else s.unlabeled_postings
+    onet: list[str] = []
+    if path.is_file():
+        with path.open(encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+        onet = [" ".join(str(r.get("text", "")).split()) for r in rows if r.get("source") == ONET_SOURCE]
+    try:
+        posts = load_skillspan("train", Path(skillspan_dir) if skillspan_dir is not None else None)
+    except FileNotFoundError:
+        posts = []
+    skillspan = [" ".join(sent.tokens) for p in posts for sent in p.sentences if len(sent.tokens) >= 3]
+    out: list[str] = []
+    rng = random.Random(seed)
+    for pool in (skillspan, onet):
+        pool = [t for t in dict.fromkeys(pool) if t]
+        rng.shuffle(pool)
+        out += pool[: limit // 2]
+    return out
+
+
+def background_levels(linker: Any, sentences: Sequence[str], k: int = 10, chunk: int = 256,
+                      progress: bool = False) -> np.ndarray:
+    """Per skill, the mean of its ``k`` highest uncorrected sentence evidences over ``sentences``."""
+    from common.linking.skills import SkillRankConfig, sentence_evidence
+
+    cfg = linker.cfg.skills.model_copy(update={"hub_weight": 0.0})
+    best = np.full((0, len(linker.uris)), -np.inf, dtype=np.float32)
+    steps = range(0, len(sentences), chunk)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="hub levels", unit="chunk")
+    for lo in steps:
+        E = sentence_evidence(linker, sentences[lo : lo + chunk], SkillRankConfig.model_validate(cfg.model_dump()),
+                              correct=False)
+        both = np.concatenate([best, E], axis=0)
+        keep = min(k, len(both))
+        best = -np.partition(-both, keep - 1, axis=0)[:keep]
+    return best.mean(axis=0).astype(np.float32) if len(best) else np.zeros(len(linker.uris), dtype=np.float32)
+
+
+def correction(levels: np.ndarray | None, weight: float) -> np.ndarray | float:
+    """What is subtracted from every sentence's evidence: ``weight`` x (level - mean level)."""
+    if levels is None or not weight:
+        return 0.0
+    return (weight * (levels - levels.mean())).astype(np.float32)
+
+
+def save_levels(folder: str | Path, levels: np.ndarray | None) -> None:
+    if levels is not None:
+        np.save(Path(folder) / HUB_FILE, levels.astype(np.float32))
+
+
+def load_levels(folder: str | Path) -> np.ndarray | None:
+    path = Path(folder) / HUB_FILE
+    return np.load(path).astype(np.float32) if path.exists() else None
