@@ -41,13 +41,27 @@ def cache_encoders(linker: Any) -> None:
                                     linker.sentence_encoder())}.values():
         raw, memo = enc.encode, {}
 
-        def encode(texts, batch_size=None, progress=False, _raw=raw, _memo=memo):  # noqa: ANN001, ANN202
+        def encode(texts, batch_size=None, progress=False, _raw=raw, _memo=memo):
             todo = [t for t in dict.fromkeys(texts) if t not in _memo]
             if todo:
                 _memo.update(zip(todo, _raw(todo), strict=True))
             return np.stack([_memo[t] for t in texts]) if texts else _raw(texts)
 
         enc.encode = encode
+
+
+def rule_threshold(linker: Any, cfg: Any, sites: dict[str, Any], keywords_of: Any) -> float:
+    """The served rule for the implied threshold, re-applied with this hub weight: the lowest that
+    leaves 55 % of the label-less sentences of each of TECH and HOUSE without an implied skill."""
+    from common.linking.evaluate import choose_implied_threshold
+    from common.linking.skills import rank_sentences
+
+    out = []
+    for sents in sites.values():
+        texts = sents["sentence"].tolist()
+        ranking = rank_sentences(linker, texts, keywords_of(texts), cfg)
+        out.append(choose_implied_threshold(ranking, sents, cfg))
+    return max(out)
 
 
 def hub_rate(linker: Any, cfg: Any, texts: list[str], keywords: list[list[Any]]) -> tuple[float, str, float]:
@@ -87,7 +101,8 @@ def main() -> None:
     from common.keywords.tagger import KeywordTagger, default_model_dir
     from common.linking.evaluate import load_sites, sentence_gold, served_rp_at_k
     from common.linking.hubness import background_levels, background_sentences, save_levels
-    from common.linking.linker import ESCOLinker, default_model_dir as linker_dir
+    from common.linking.linker import ESCOLinker
+    from common.linking.linker import default_model_dir as linker_dir
 
     use_threads(args.threads)
     t0 = time.perf_counter()
@@ -116,7 +131,10 @@ def main() -> None:
     base = linker.cfg.skills.for_encoder(linker.retriever is not None)
     results = []
     for w in args.weights:
-        for thr in [base.implied_threshold, *args.thresholds]:
+        cfg_w = base.model_copy(update={"hub_weight": w})
+        linker.cfg = linker.cfg.model_copy(update={"skills": cfg_w})
+        chosen = rule_threshold(linker, cfg_w, {n: sites[n] for n in ("tech", "house") if n in sites}, keywords_of)
+        for thr in dict.fromkeys([chosen, base.implied_threshold, *args.thresholds]):
             cfg = base.model_copy(update={"hub_weight": w, "implied_threshold": thr})
             linker.cfg = linker.cfg.model_copy(update={"skills": cfg})
             r: dict[str, Any] = {"hub_weight": w, "implied_threshold": thr}

@@ -67,7 +67,13 @@ def keyword_rows(tagger: Any) -> list[dict[str, Any]]:
 
 def span_rows(linker: Any) -> list[dict[str, Any]]:
     from common.core.stats import mean_with_interval
-    from common.linking.evaluate import NOT_PRESENT, gold_rows, load_validation, ranks_and_scores, score_matrix
+    from common.linking.evaluate import (
+        NOT_PRESENT,
+        gold_rows,
+        load_validation,
+        ranks_and_scores,
+        score_matrix,
+    )
 
     out = []
     for site, df in load_validation(missing_ok=True).items():
@@ -99,7 +105,13 @@ def title_rows(model: Any) -> list[dict[str, Any]]:
     import numpy as np
 
     from common.core.config import encoder_or_default
-    from common.occupations.titles import load_titles, plain_cosine_ranks, rank_table, ranks_and_top, title_scores
+    from common.occupations.titles import (
+        load_titles,
+        plain_cosine_ranks,
+        rank_table,
+        ranks_and_top,
+        title_scores,
+    )
     from common.text.embeddings import Encoder
 
     r = model.ranker
@@ -169,12 +181,14 @@ def main() -> None:
 
         tagger = KeywordTagger.load(args.tagger or default_model_dir())
     if {"spans", "skills", "hub"} - set(args.skip):
-        from common.linking.linker import ESCOLinker, default_model_dir as linker_dir
+        from common.linking.linker import ESCOLinker
+        from common.linking.linker import default_model_dir as linker_dir
 
         path = args.linker or linker_dir()
         linker = ESCOLinker.load(path) if path.exists() else None
     if "titles" not in args.skip:
-        from common.occupations.model import MODEL_FILE, OccupationModel, default_model_dir as occ_dir
+        from common.occupations.model import MODEL_FILE, OccupationModel
+        from common.occupations.model import default_model_dir as occ_dir
 
         path = args.occupations or occ_dir()
         occ = OccupationModel.load(path) if (path / MODEL_FILE).exists() else None
@@ -192,7 +206,7 @@ def main() -> None:
         t = time.perf_counter()
         rows += fn()
         print(f"{name}: {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    print(f"\n| area | figure | data | settings chosen on | value [95 % CI] | n |\n|---|---|---|---|---|---|")
+    print("\n| area | figure | data | settings chosen on | value [95 % CI] | n |\n|---|---|---|---|---|---|")
     for r in rows:
         ci = "" if r["ci"][0] != r["ci"][0] else f" [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
         print(f"| {r['area']} | {r['figure']} | {r['data']} | {r['chosen_on']} | {r['value']:.3f}{ci} | {r['n']} |")

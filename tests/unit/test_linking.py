@@ -302,3 +302,31 @@ def test_one_pass_gives_each_keyword_the_link_of_link(linker):
     assert one.links == expected
     assert one.links[0] is not None and one.links[0].uri == "u:py" and one.links[0] == one.links[2]  # Python ~ python
     assert [s.model_dump() for s in one.skills] == [s.model_dump() for s in posting_skills(lk, text, kws)]
+
+
+def test_served_rp_at_5_scores_the_skills_a_one_sentence_posting_gets(linker):
+    """RP@5 of what ``link_posting`` serves: a sentence whose named keyword links to its gold skill
+    scores 1, one whose gold ESCO lacks scores 0, and a sentence without gold is not scored."""
+    from common.linking.evaluate import sentence_gold, served_rp_at_k
+
+    lk, _ = linker
+    df = pd.DataFrame({"sentence": ["We write Python daily.", "Kubernetes is a plus.", "Be nice."],
+                       "label": ["Python (computer programming)", "container orchestration", "UNDERSPECIFIED"]})
+
+    def keywords_of(texts):
+        return [[_kw(t, w)] for t, w in zip(texts, ["Python", "Kubernetes"], strict=False)]
+
+    sents = sentence_gold(lk, df)
+    vals = served_rp_at_k(lk, keywords_of, sents)
+    assert vals.tolist() == [1.0, 0.0]
+
+
+def test_the_three_sites_load_as_sentence_label_rows(shared_data):
+    from common.linking.evaluate import load_sites
+
+    sites = load_sites(shared_data / "decorte")
+    if "techwolf" not in sites:
+        pytest.skip("decorte/techwolf_annotations.csv not found")
+    assert set(sites) == {"tech", "house", "techwolf"}
+    assert all(list(df.columns) == ["sentence", "label"] for df in sites.values())
+    assert sites["techwolf"]["sentence"].nunique() == 326 and len(sites["techwolf"]) == 588

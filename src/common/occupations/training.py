@@ -123,14 +123,7 @@ def build_occupation_model(cfg: OccupationConfig, occupations: OccupationTaxonom
             posts = pseudo_postings(occupations, skills, split, with_title=titled, seed=cfg.seed)
             if posts:
                 metrics[f"{split}_{'title' if titled else 'no_title'}"] = evaluate_ranker(ranker, posts, index)
-    for titled in (True, False):  # the confidence of a posting with skills: dev occupations' pseudo-postings
-        posts = pseudo_postings(occupations, skills, "dev", with_title=titled, seed=cfg.seed)
-        if posts:
-            raw, right = _top_scores(ranker.scores([p.title for p in posts],
-                                                   [resolve_names(p.skills, index) for p in posts],
-                                                   [p.held_out for p in posts]),
-                                     np.asarray([ranker._row[p.occupation_uri] for p in posts]))
-            ranker.calibration["with_title" if titled else "without_title"] = isotonic_map(raw, right)
+    fit_pseudo_calibration(ranker, occupations, skills, index, cfg.seed)
     if real is not None:
         t = time.perf_counter()
         metrics["titles"] = fit_and_measure_titles(cfg, ranker, real, index, base_encoder, own_encoder, progress)
@@ -186,6 +179,19 @@ def train_title_encoder(cfg: OccupationConfig, occupations: OccupationTaxonomy, 
     train_mirror_bert(mc.model_copy(update={"threads": cfg.threads}), [], target, progress=progress, pairs=pairs)
     marker.write_text(json.dumps({"key": key, "pairs": len(pairs)}), encoding="utf-8")
     return str(target), True
+
+
+def fit_pseudo_calibration(ranker: OccupationRanker, occupations: OccupationTaxonomy, skills: Taxonomy,
+                           index: dict[str, list[str]], seed: int) -> None:
+    """The confidence of a posting with skills (``with_title``, ``without_title``): isotonic maps
+    fitted on dev occupations' pseudo-postings, the only postings here labelled with their occupation."""
+    for titled in (True, False):
+        posts = pseudo_postings(occupations, skills, "dev", with_title=titled, seed=seed)
+        if posts:
+            S = ranker.scores([p.title for p in posts], [resolve_names(p.skills, index) for p in posts],
+                              [p.held_out for p in posts])
+            raw, right = _top_scores(S, np.asarray([ranker._row[p.occupation_uri] for p in posts]))
+            ranker.calibration["with_title" if titled else "without_title"] = isotonic_map(raw, right)
 
 
 def _top_scores(scores: np.ndarray, truth: np.ndarray, top: int = 5) -> tuple[np.ndarray, np.ndarray]:

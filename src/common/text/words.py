@@ -119,19 +119,24 @@ def rejoin_tokens(tokens: list[str], base: int = 0) -> tuple[str, list[tuple[int
 
 
 # ---- span hygiene: what a keyword may not be, or start or end with ------------------------------
+def _words(text: str) -> list[str]:
+    """A word list written as one string (reads better than 60 quoted words)."""
+    return text.split()
+
+
 # Function words a keyword never starts or ends with ("and specifications for" -> "specifications").
-EDGE_WORDS = frozenset(
+EDGE_WORDS = frozenset(_words(
     "a an the and or nor but of for to in on at by with from as via per into than & our your their its this "
-    "these those such".split())
+    "these those such"))
 # Words that are never a keyword alone, nor together: function words, and verbs and adverbs too
 # generic to name a skill ("use", "deal", "effectively"). Hand-written (about 60 words) rather than a
 # stop-word list: sklearn's and spaCy's lists hold "computer", "system" and "interest".
-NOT_A_KEYWORD = EDGE_WORDS | frozenset(
+NOT_A_KEYWORD = EDGE_WORDS | frozenset(_words(
     "is are be been being was were will would can could may might must should shall do does did done have has had "
     "use uses used using deal deals dealing make makes making get gets take takes ensure ensures provide provides "
     "perform performs handle handles help helps need needs want able ability well very also etc all any some other "
     "more most new various related relevant following including include includes it we you they them us who which "
-    "what when where how work".split())
+    "what when where how work"))
 
 
 def tidy_span(words: list[str] | tuple[str, ...], s: int, e: int) -> tuple[int, int]:
