@@ -1,7 +1,8 @@
 """The posting skills' hub correction, chosen on two Decorte sites and checked on the third.
 
-For each hub weight of a small grid (``common.linking.hubness``; 0 = today's ranking) and each
-of three implied-skill thresholds policies, this prints per site (TECH, HOUSE, TECHWOLF) the RP@5
+For each hub weight of a small grid (``common.linking.hubness``; 0 = today's ranking), with and
+without the sentence gate (``common.linking.sentence_gate``), and with the implied-skill threshold
+the served rule picks on TECH and HOUSE for that setting (and the linker's own), this prints per site (TECH, HOUSE, TECHWOLF) the RP@5
 of the skills ``/extract`` serves for each annotated sentence as a one-sentence posting, and the
 hub rate over the first ``--bulletins`` City of Los Angeles bulletins (the share of postings
 whose served skills include the most frequent non-transversal implied skill). The weight is
@@ -88,6 +89,7 @@ def main() -> None:
     ap.add_argument("--linker", type=Path, help="Linker folder (default: champion, else latest).")
     ap.add_argument("--tagger", type=Path, help="Keyword tagger folder (default: the served default).")
     ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5])
+    ap.add_argument("--gates", type=int, nargs="+", default=[0, 1], help="Sentence gate off (0) and on (1).")
     ap.add_argument("--thresholds", type=float, nargs="*", default=[],
                     help="Implied thresholds to try besides the linker's own (default: its own only).")
     ap.add_argument("--bulletins", type=int, default=120)
@@ -110,6 +112,10 @@ def main() -> None:
     linker = ESCOLinker.load(folder)
     tagger = KeywordTagger.load(args.tagger or default_model_dir())
     cache_encoders(linker)
+    if linker.sentence_gate is None:
+        linker.sentence_gate = fit_gate(linker, progress=True)
+        linker.sentence_gate.save(folder)
+    print("sentence gate (SkillSpan dev):", linker.sentence_gate.metrics)
     if linker.hub_levels is None:
         linker.hub_levels = background_levels(linker, background_sentences(linker.cfg.hub_background, linker.cfg.seed),
                                               progress=True)
@@ -130,24 +136,25 @@ def main() -> None:
     b_keywords = keywords_of(bulletins)
     base = linker.cfg.skills.for_encoder(linker.retriever is not None)
     results = []
-    for w in args.weights:
-        cfg_w = base.model_copy(update={"hub_weight": w})
+    for w, gate in [(w, bool(g)) for g in args.gates for w in args.weights]:
+        cfg_w = base.model_copy(update={"hub_weight": w, "gate": gate})
         linker.cfg = linker.cfg.model_copy(update={"skills": cfg_w})
         chosen = rule_threshold(linker, cfg_w, {n: sites[n] for n in ("tech", "house") if n in sites}, keywords_of)
         for thr in dict.fromkeys([chosen, base.implied_threshold, *args.thresholds]):
-            cfg = base.model_copy(update={"hub_weight": w, "implied_threshold": thr})
+            cfg = cfg_w.model_copy(update={"implied_threshold": thr})
             linker.cfg = linker.cfg.model_copy(update={"skills": cfg})
-            r: dict[str, Any] = {"hub_weight": w, "implied_threshold": thr}
+            r: dict[str, Any] = {"hub_weight": w, "gate": gate, "implied_threshold": thr}
             for name, sents in sites.items():
                 r[name] = mean_with_interval(served_rp_at_k(linker, keywords_of, sents))
             r["hub_rate"], r["hub"], r["implied_share"] = hub_rate(linker, cfg, bulletins, b_keywords)
             results.append(r)
-            print(f"hub {w:.2f} thr {thr:.2f}: " + "  ".join(f"{n} {r[n][0]:.3f} [{r[n][1][0]:.3f}, {r[n][1][1]:.3f}]"
+            print(f"gate {int(gate)} hub {w:.2f} thr {thr:.2f}: " + "  ".join(f"{n} {r[n][0]:.3f} [{r[n][1][0]:.3f}, {r[n][1][1]:.3f}]"
                                                            for n in sites)
                   + f"  hub rate {r['hub_rate']:.3f} ({r['hub']}), implied {r['implied_share']:.2f}", flush=True)
     ok = [r for r in results if r["hub_rate"] <= args.max_hub_rate] or results
     best = max(ok, key=lambda r: (np.mean([r[n][0] for n in ("tech", "house") if n in r]), -r["hub_weight"]))
-    print(f"\nchosen on TECH + HOUSE (hub rate <= {args.max_hub_rate}): hub_weight {best['hub_weight']}, implied "
+    print(f"\nchosen on TECH + HOUSE (hub rate <= {args.max_hub_rate}): gate {best['gate']}, "
+          f"hub_weight {best['hub_weight']}, implied "
           f"threshold {best['implied_threshold']}; TECHWOLF (held out): {best.get('techwolf', ['-'])[0]}")
     print(f"{time.perf_counter() - t0:.0f} s")
     if args.json:

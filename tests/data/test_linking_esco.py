@@ -199,7 +199,7 @@ def test_the_hub_correction_lowers_hub_skills_on_real_postings_and_keeps_named_s
     if not path.exists():
         pytest.skip("unlabeled/postings.jsonl not found")
     lk = minilm_linker
-    background = background_sentences(400, unlabeled=path, skillspan_dir=shared_data / "skillspan")
+    background = background_sentences(400, unlabeled=path, data_dir=shared_data)
     assert len(background) == 400 and len(set(background)) == 400
     levels = background_levels(lk, background)
     assert levels.shape == (len(lk.uris),) and np.isfinite(levels).all()

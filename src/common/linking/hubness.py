@@ -31,11 +31,11 @@ ONET_SOURCE = "onet-18.1-task-statements"
 
 
 def background_sentences(limit: int = 4000, seed: int = 13, unlabeled: str | Path | None = None,
-                         skillspan_dir: str | Path | None = None) -> list[str]:
-    """``limit`` distinct ordinary job sentences, half SkillSpan train sentences and half O*NET task
-    statements (whichever exist), in a seeded order."""
+                         data_dir: str | Path | None = None) -> list[str]:
+    """``limit`` distinct ordinary job sentences, half SkillSpan train sentences (of ``data_dir``,
+    default the shared data folder) and half O*NET task statements (whichever exist), seeded."""
     from common.core.settings import get_settings
-    from common.data.skillspan import load_skillspan
+    from common.data.skillspan import DataMissingError, load_skillspan
 
     s = get_settings()
     path = Path(unlabeled) if unlabeled is not None else s.unlabeled_postings
@@ -45,8 +45,8 @@ def background_sentences(limit: int = 4000, seed: int = 13, unlabeled: str | Pat
             rows = [json.loads(line) for line in fh if line.strip()]
         onet = [" ".join(str(r.get("text", "")).split()) for r in rows if r.get("source") == ONET_SOURCE]
     try:
-        posts = load_skillspan("train", Path(skillspan_dir) if skillspan_dir is not None else None)
-    except FileNotFoundError:
+        posts = load_skillspan("train", Path(data_dir) if data_dir is not None else None)
+    except DataMissingError:
         posts = []
     skillspan = [" ".join(sent.tokens) for p in posts for sent in p.sentences if len(sent.tokens) >= 3]
     out: list[str] = []

@@ -31,12 +31,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from common.text.mirror_bert import check_mirror_keys
 from common.core.config import StageConfig, StrictModel, encoder_or_default
 from common.linking.hubness import background_levels, background_sentences, load_levels, save_levels
 from common.linking.retriever import RETRIEVER_DIR, Retriever, RetrieverConfig
+from common.linking.sentence_gate import SentenceGate, fit_gate
 from common.linking.skills import SkillRankConfig
 from common.linking.taxonomy import Taxonomy
+from common.text.mirror_bert import check_mirror_keys
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +154,7 @@ class ESCOLinker:
         self.onnx_dir: Path | None = None
         self.retriever: Retriever | None = None
         self.hub_levels: np.ndarray | None = None  # per skill, its background level (common.linking.hubness)
+        self.sentence_gate: SentenceGate | None = None  # which sentences can carry a skill
         self._sentence_encoder: Any = None
 
     def uri_row(self, uri: str) -> int | None:
@@ -309,9 +311,11 @@ class ESCOLinker:
         if self.retriever is not None:
             self.retriever.save(d / RETRIEVER_DIR)
         save_levels(d, self.hub_levels)
+        if self.sentence_gate is not None:
+            self.sentence_gate.save(d)
         meta = {"kind": "linker", "config": self.cfg.model_dump(mode="json"), "threshold": self.threshold,
                 "encoder": enc_path, "taxonomy": self.taxonomy.version, "skills": len(self.taxonomy),
-                "short_strings": int(len(self.short_owner)), "metrics": self.metrics}
+                "short_strings": len(self.short_owner), "metrics": self.metrics}
         (d / LINKER_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return d
 
@@ -339,6 +343,7 @@ class ESCOLinker:
         linker.onnx_dir = saved_onnx_dir(d)
         linker.retriever = Retriever.load(d / RETRIEVER_DIR)
         linker.hub_levels = load_levels(d)
+        linker.sentence_gate = SentenceGate.load(d)
         return linker
 
 
@@ -454,6 +459,11 @@ def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: s
         t = time.perf_counter()
         linker.hub_levels = background_levels(linker, background, progress=progress)
         timings["hub_levels"] = time.perf_counter() - t
+    if cfg.skills.gate:
+        t = time.perf_counter()
+        linker.sentence_gate = fit_gate(linker, progress=progress)
+        linker.metrics["sentence_gate"] = linker.sentence_gate.metrics
+        timings["sentence_gate"] = time.perf_counter() - t
     linker.metrics["timings"] = timings
     linker.metrics["build_seconds"] = time.perf_counter() - t0
     if out_dir is not None:

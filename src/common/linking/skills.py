@@ -60,6 +60,9 @@ class SkillRankConfig(StrictModel):
                                             "TECH, 0.46-0.48 HOUSE over two seeds), 0.53 without (0.53 / 0.50: "
                                             "benchmarks/linking_transfer.py).")
     top_k: int = Field(20, ge=1, description="Skills reported per posting, best first.")
+    gate: bool = Field(False, description="Skip sentences that carry no skill (common.linking.sentence_gate: fitted "
+                       "on SkillSpan train, threshold keeping 95 % of SkillSpan dev's skill-bearing sentences): they "
+                       "imply nothing, their keywords keep their links.")
     hub_weight: float = Field(0.0, ge=0, le=2, description="Hub correction: the sentence evidence less this x "
                               "(the skill's background level - the mean level), the level being its mean top-10 "
                               "evidence over ordinary job sentences (common.linking.hubness); 0: none.")
@@ -125,6 +128,9 @@ def sentence_evidence(linker: Any, sentences: Sequence[str], cfg: SkillRankConfi
         out += (1 - cfg.text_weight) * _max_by_owner(E @ short_emb.T, linker._short_starts)
     if correct:
         out -= correction(getattr(linker, "hub_levels", None), cfg.hub_weight)
+        gate = getattr(linker, "sentence_gate", None)
+        if cfg.gate and gate is not None:
+            out[~gate.keeps(E)] -= 1.0  # below any implied threshold; the order within the sentence is kept
     return out.astype(np.float32)
 
 
