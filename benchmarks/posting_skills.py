@@ -105,6 +105,7 @@ def main() -> None:
     from common.linking.hubness import background_levels, background_sentences, save_levels
     from common.linking.linker import ESCOLinker
     from common.linking.linker import default_model_dir as linker_dir
+    from common.linking.sentence_gate import fit_gate
 
     use_threads(args.threads)
     t0 = time.perf_counter()
