@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from common.core.config import StageConfig, StrictModel, encoder_or_default
+from common.data.skillspan import DataMissingError
 from common.linking.hubness import background_levels, background_sentences, load_levels, save_levels
 from common.linking.retriever import RETRIEVER_DIR, Retriever, RetrieverConfig
 from common.linking.sentence_gate import SentenceGate, fit_gate
@@ -459,10 +460,13 @@ def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: s
         t = time.perf_counter()
         linker.hub_levels = background_levels(linker, background, progress=progress)
         timings["hub_levels"] = time.perf_counter() - t
-    if cfg.skills.gate:
+    if cfg.skills.gate and linker.retriever is not None:  # fitted on the retriever's sentence vectors
         t = time.perf_counter()
-        linker.sentence_gate = fit_gate(linker, progress=progress)
-        linker.metrics["sentence_gate"] = linker.sentence_gate.metrics
+        try:
+            linker.sentence_gate = fit_gate(linker, progress=progress)
+            linker.metrics["sentence_gate"] = linker.sentence_gate.metrics
+        except DataMissingError as err:
+            logger.warning("no sentence gate (%s): every sentence may imply skills", err)
         timings["sentence_gate"] = time.perf_counter() - t
     linker.metrics["timings"] = timings
     linker.metrics["build_seconds"] = time.perf_counter() - t0
