@@ -223,3 +223,34 @@ def test_the_hub_correction_lowers_hub_skills_on_real_postings_and_keeps_named_s
     assert in_top5(raw) >= 5, f"{lk.labels[hub]} is no hub of these sentences: the check would be vacuous"
     assert in_top5(fixed) < in_top5(raw) / 2
     assert (np.argmax(py_fixed, axis=1) == py).all()
+
+
+def test_the_sentence_gate_skips_boilerplate_of_real_postings_and_keeps_duties(minilm_linker, shared_data):
+    """Fitted on real SkillSpan sentences (1,500 of each split here): EEO, salary and exam lines of
+    real City of Los Angeles bulletins are dropped, their duty and requirement lines kept, and a
+    dropped sentence implies nothing while a kept one still does."""
+    from common.linking.sentence_gate import fit_gate
+    from common.linking.skills import sentence_evidence
+
+    lk = minilm_linker
+    gate = fit_gate(lk, data_dir=shared_data, limit=1500)
+    assert gate.metrics["dev_auc"] > 0.8 and gate.metrics["dev_recall"] >= 0.94
+    boilerplate = ["The City of Los Angeles does not discriminate on the basis of race, religion, national origin, "
+                   "sex, age, marital status, sexual orientation, gender identity, gender expression, disability, "
+                   "creed, color, ancestry, medical condition (cancer), or Acquired Immune Deficiency Syndrome.",
+                   "ANNUAL SALARY", "Applications will only be accepted on-line.",
+                   "The examination will consist of an interview."]
+    duties = ["Experience with Python programming and SQL databases.",
+              "Two years of full-time paid experience as a Systems Analyst programming in Java.",
+              "Operates and maintains heavy construction equipment such as bulldozers and graders."]
+    E = lk.sentence_encoder().encode(boilerplate + duties)
+    keeps = gate.keeps(E)
+    assert not keeps[: len(boilerplate)].any(), dict(zip(boilerplate, gate.probability(E)[: len(boilerplate)]))
+    assert keeps[len(boilerplate):].all(), dict(zip(duties, gate.probability(E)[len(boilerplate):]))
+    lk.sentence_gate = gate
+    try:
+        on = sentence_evidence(lk, [boilerplate[0], duties[0]], lk.cfg.skills.model_copy(update={"gate": True}))
+        off = sentence_evidence(lk, [boilerplate[0], duties[0]], lk.cfg.skills.model_copy(update={"gate": False}))
+    finally:
+        lk.sentence_gate = None
+    assert on[0].max() < 0.0 <= off[0].max() and np.allclose(on[1], off[1])

@@ -68,15 +68,18 @@ def skillspan_sentences(split: str, data_dir: str | Path | None = None) -> tuple
 
 
 def fit_gate(linker: Any, recall: float = 0.95, data_dir: str | Path | None = None,
-             progress: bool = False) -> SentenceGate:
+             progress: bool = False, limit: int | None = None) -> SentenceGate:
     """Fit on SkillSpan train, choose the threshold on SkillSpan dev (keep ``recall`` of its
-    skill-bearing sentences), and record the dev figures."""
+    skill-bearing sentences), and record the dev figures; ``limit``: the first sentences of each
+    split only (quick builds, tests)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
     enc = linker.sentence_encoder()
     X, y = skillspan_sentences("train", data_dir)
     Xd, yd = skillspan_sentences("dev", data_dir)
+    if limit:
+        X, y, Xd, yd = X[:limit], y[:limit], Xd[:limit], yd[:limit]
     E, Ed = enc.encode(X, progress=progress), enc.encode(Xd, progress=progress)
     clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(E, y)
     p = clf.predict_proba(Ed)[:, 1]
