@@ -112,13 +112,16 @@ def test_a_trained_retriever_encodes_the_sentences_and_travels_with_the_linker(
     assert short.shape == lk.short_emb.shape and text.shape == lk.text_emb.shape
     assert not np.allclose(short, lk.short_emb, atol=1e-4)  # the retriever moved away from the base encoder
     sentences = ["We write Python daily.", "Good communication matters."]
-    rank = SkillRankConfig(text_weight=0.5)
+    rank = SkillRankConfig(text_weight=0.5, gate=False)  # the retriever's own evidence, before the sentence gate
     E = lk.sentence_encoder().encode(sentences)
     want = 0.5 * (E @ text.T) + 0.5 * np.stack([(E @ short[lk.short_owner == j].T).max(axis=1)
                                                 for j in range(len(lk.uris))], axis=1)
     np.testing.assert_allclose(sentence_evidence(lk, sentences, rank), want, atol=1e-5)
     loaded = ESCOLinker.load(tmp_path / "linker")
     assert loaded.retriever is not None and (tmp_path / "linker" / "retriever" / "config.json").exists()
+    # the sentence gate is fitted on the retriever's vectors of real SkillSpan sentences and travels too
+    assert lk.metrics["sentence_gate"]["train_sentences"] == 4800 and loaded.sentence_gate is not None
+    np.testing.assert_allclose(loaded.sentence_gate.coef, lk.sentence_gate.coef, atol=1e-5)
     np.testing.assert_allclose(sentence_evidence(loaded, sentences, rank), want, atol=2e-3)  # float16 index
     for a, b in zip(loaded.link(["Python", "SQL"]), lk.link(["Python", "SQL"]), strict=True):  # the span side as built
         assert a.matches[0].uri == b.matches[0].uri and a.matches[0].score == pytest.approx(b.matches[0].score, abs=2e-3)

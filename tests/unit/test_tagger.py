@@ -190,6 +190,7 @@ def test_extract_cli_says_which_model_answered(tiny_bert_dir, tmp_path, monkeypa
     text = "we need python and sql\x00, strong communication"
     monkeypatch.setenv("JOBSKILLS_KEYWORD_SCORE_FLOOR", "1.0")
     monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "empty-store"))
+    monkeypatch.setenv("JOBSKILLS_DATA_DIR", str(tmp_path / "data"))  # no linker there, whatever the checkout holds
     get_settings.cache_clear()
     try:
         out = CliRunner().invoke(app, ["extract", text, "--model", str(res.model_dir), "--json"])

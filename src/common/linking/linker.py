@@ -32,10 +32,9 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from common.core.config import StageConfig, StrictModel, encoder_or_default
-from common.data.skillspan import DataMissingError
-from common.linking.hubness import background_levels, background_sentences, load_levels, save_levels
+from common.linking.hubness import load_levels, save_levels
 from common.linking.retriever import RETRIEVER_DIR, Retriever, RetrieverConfig
-from common.linking.sentence_gate import SentenceGate, fit_gate
+from common.linking.sentence_gate import SentenceGate, fit_skill_filters
 from common.linking.skills import SkillRankConfig
 from common.linking.taxonomy import Taxonomy
 from common.text.mirror_bert import check_mirror_keys
@@ -90,8 +89,7 @@ class LinkerConfig(StageConfig):
         "that gives sentences their evidence; null: the linker's own encoder (plain MiniLM). Measured: sentence "
         "RP@5 across validation files 0.623 / 0.688 against 0.613 / 0.633 (docs/linking.md).")
     seed: int = 13
-    hub_background: int = Field(4000, ge=0, description="Ordinary job sentences (SkillSpan train, O*NET tasks) the "
-                                "skills' hub levels are measured over when skills.hub_weight > 0 (0: no levels).")
+    hub_background: int = Field(4000, ge=0, description="Sentences the hub levels are measured over (hubness).")
     threads: int | None = Field(None, ge=1)
     device: str | None = None
     backend: Literal["torch", "onnx", "onnx-int8"] = Field(
@@ -455,19 +453,7 @@ def build_linker(cfg: LinkerConfig, taxonomy: Taxonomy | None = None, out_dir: s
         linker.retriever = build_retriever(linker, cfg.retriever, out_dir, progress=progress, use_cache=use_cache)
         timings["retriever"] = time.perf_counter() - t
         linker.metrics["retriever"] = linker.retriever.info
-    background = background_sentences(cfg.hub_background, cfg.seed) if cfg.skills.hub_weight and cfg.hub_background else []
-    if background:
-        t = time.perf_counter()
-        linker.hub_levels = background_levels(linker, background, progress=progress)
-        timings["hub_levels"] = time.perf_counter() - t
-    if cfg.skills.gate and linker.retriever is not None:  # fitted on the retriever's sentence vectors
-        t = time.perf_counter()
-        try:
-            linker.sentence_gate = fit_gate(linker, progress=progress)
-            linker.metrics["sentence_gate"] = linker.sentence_gate.metrics
-        except DataMissingError as err:
-            logger.warning("no sentence gate (%s): every sentence may imply skills", err)
-        timings["sentence_gate"] = time.perf_counter() - t
+    timings.update(fit_skill_filters(linker, progress=progress))
     linker.metrics["timings"] = timings
     linker.metrics["build_seconds"] = time.perf_counter() - t0
     if out_dir is not None:

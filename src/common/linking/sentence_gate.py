@@ -16,6 +16,8 @@ product per sentence when serving.
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 GATE_FILE = "sentence_gate.json"
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -89,3 +92,27 @@ def fit_gate(linker: Any, recall: float = 0.95, data_dir: str | Path | None = No
                "dev_recall": round(float(keep[yd].mean()), 4),
                "dev_dropped_without_span": round(float((~keep[~yd]).mean()), 4) if (~yd).any() else None}
     return SentenceGate(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), round(threshold, 6), metrics)
+
+
+def fit_skill_filters(linker: Any, progress: bool = False) -> dict[str, float]:
+    """At the end of a linker build: the skills' hub levels when ``skills.hub_weight`` asks for them
+    (``common.linking.hubness``), and the sentence gate when ``skills.gate`` does and the linker has
+    its retriever (the gate reads the retriever's vectors). Returns the seconds each took."""
+    from common.data.skillspan import DataMissingError
+    from common.linking.hubness import background_levels, background_sentences
+
+    cfg, timings = linker.cfg, {}
+    background = background_sentences(cfg.hub_background, cfg.seed) if cfg.skills.hub_weight and cfg.hub_background else []
+    if background:
+        t = time.perf_counter()
+        linker.hub_levels = background_levels(linker, background, progress=progress)
+        timings["hub_levels"] = time.perf_counter() - t
+    if cfg.skills.gate and linker.retriever is not None:
+        t = time.perf_counter()
+        try:
+            linker.sentence_gate = fit_gate(linker, progress=progress)
+            linker.metrics["sentence_gate"] = linker.sentence_gate.metrics
+        except DataMissingError as err:
+            logger.warning("no sentence gate (%s): every sentence may imply skills", err)
+        timings["sentence_gate"] = time.perf_counter() - t
+    return timings
