@@ -39,6 +39,8 @@ class TitleConfig(StrictModel):
                          "(chosen on calib titles: 30-60 within the interval of each other).")
     votes_temperature: float = Field(0.1, gt=0, description="Vote weight exp((cos - 1) / this).")
     min_pairs: int = Field(50, ge=1, description="Fewer training pairs than this: keep the base encoder.")
+    title_only_below: int = Field(3, ge=1, description="A posting with a title and fewer known skills than this is "
+                                  "ranked by the title-only weights (fitted on real titles).")
 
 
 class OccupationConfig(StageConfig):

@@ -200,9 +200,13 @@ class OccupationRanker:
 
     # ---- ranking ----------------------------------------------------------------------------
     def weight_key(self, title: str | None, skills: Sequence[str]) -> str:
-        """Which fitted weights rank this query: ``title_only`` for a title without a known skill
-        (when fitted), else ``with_title`` or ``without_title``."""
-        if title and "title_only" in self.weights and not any(u in self._skill_col for u in skills):
+        """Which fitted weights rank this query: ``title_only`` for a title with fewer known skills
+        than ``titles.title_only_below`` (when fitted), else ``with_title`` or ``without_title``.
+        Why below a few and not only at none: ``with_title`` and its calibration were fitted on
+        pseudo-postings naming 60 % of an occupation's essential skills; a real posting naming one
+        or two is far from those, and its title says more (README's posting: 0.01 -> 0.67)."""
+        known = len({u for u in skills if u in self._skill_col})
+        if title and "title_only" in self.weights and known < self.cfg.titles.title_only_below:
             return "title_only"
         return "with_title" if title else "without_title"
 
