@@ -56,9 +56,9 @@ class SkillRankConfig(StrictModel):
     implied_threshold: float | None = Field(None, ge=0, le=1, description="Sentence evidence a skill no keyword "
                                             "names needs to be reported as implied: the lowest that leaves 55 % of "
                                             "the validation sentences whose spans ESCO lacks without an implied "
-                                            "skill, in each file. null: 0.50 with the trained retriever (0.50-0.51 "
-                                            "TECH, 0.46-0.48 HOUSE over two seeds), 0.53 without (0.53 / 0.50: "
-                                            "benchmarks/linking_transfer.py).")
+                                            "skill, in each file. null: 0.45 with the trained retriever (the rule on "
+                                            "TECH and HOUSE with the sentence gate, benchmarks/posting_skills.py; "
+                                            "0.50 before it), 0.53 without (benchmarks/linking_transfer.py).")
     top_k: int = Field(20, ge=1, description="Skills reported per posting, best first.")
     gate: bool = Field(True, description="Skip sentences that carry no skill (common.linking.sentence_gate: fitted "
                        "on SkillSpan train, threshold keeping 95 % of SkillSpan dev's skill-bearing sentences): they "

@@ -14,10 +14,10 @@ Seven evidence columns per (posting, occupation), each in [0, 1]:
 
 The score is a logistic regression over them, one set of weights per kind of query
 (``weight_key``): ``with_title`` and ``without_title`` fitted on pseudo-postings of training
-occupations (``training.fit_weights``), ``title_only`` (a title and no known skill) on real job
-titles of the calibration split. Each set has its isotonic calibration (``calibration``), so the
+occupations (``training.fit_weights``), ``title_only`` (a title and fewer than ``titles.title_only_below``
+known skills) on real job titles of the calibration split. Each set has its isotonic calibration (``calibration``), so the
 served ``score`` is a confidence: the share of held-back queries of that kind answered right at it.
-Every occupation is scored (3,039 x 6 numbers a posting), so no candidate stage can lose the answer.
+Every occupation is scored (3,039 x 7 numbers a posting), so no candidate stage can lose the answer.
 """
 
 from __future__ import annotations
