@@ -24,7 +24,6 @@ import json
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -65,25 +64,6 @@ def rule_threshold(linker: Any, cfg: Any, sites: dict[str, Any], keywords_of: An
     return max(out)
 
 
-def hub_rate(linker: Any, cfg: Any, texts: list[str], keywords: list[list[Any]]) -> tuple[float, str, float]:
-    from common.linking.skills import link_posting
-
-    skills = linker.taxonomy.skills
-    transversal = set(skills.loc[skills["reuse_level"].astype(str) == "transversal", "uri"]) \
-        if "reuse_level" in skills else set()
-    per, implied, total = [], 0, 0
-    for text, ks in zip(texts, keywords, strict=True):
-        found = link_posting(linker, text, ks, cfg).skills
-        total += len(found)
-        implied += sum(s.implied for s in found)
-        per.append({s.uri for s in found if s.implied and s.uri not in transversal})
-    counts = Counter(u for got in per for u in got)
-    if not counts:
-        return 0.0, "-", 0.0
-    hub, n = counts.most_common(1)[0]
-    return n / len(texts), linker.labels[linker.uri_row(hub)], implied / max(total, 1)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--linker", type=Path, help="Linker folder (default: champion, else latest).")
@@ -101,7 +81,8 @@ def main() -> None:
     from common.core.settings import get_settings, use_threads
     from common.core.stats import mean_with_interval
     from common.keywords.tagger import KeywordTagger, default_model_dir
-    from common.linking.evaluate import load_sites, sentence_gold, served_rp_at_k
+    from common.keywords.unlabeled import source_texts
+    from common.linking.evaluate import hub_rate, load_sites, sentence_gold, served_rp_at_k
     from common.linking.hubness import background_levels, background_sentences, save_levels
     from common.linking.linker import ESCOLinker
     from common.linking.linker import default_model_dir as linker_dir
@@ -132,8 +113,7 @@ def main() -> None:
             kw_memo.update(zip(todo, tagger.extract(todo), strict=True))
         return [kw_memo[t] for t in texts]
 
-    rows = [json.loads(x) for x in get_settings().unlabeled_postings.read_text(encoding="utf-8").splitlines()]
-    bulletins = [r["text"] for r in rows if r.get("source") == "los-angeles-city-bulletins"][: args.bulletins]
+    bulletins = source_texts(get_settings().unlabeled_postings, "los-angeles-city-bulletins")[: args.bulletins]
     b_keywords = keywords_of(bulletins)
     base = linker.cfg.skills.for_encoder(linker.retriever is not None)
     results = []
@@ -147,7 +127,8 @@ def main() -> None:
             r: dict[str, Any] = {"hub_weight": w, "gate": gate, "implied_threshold": thr}
             for name, sents in sites.items():
                 r[name] = mean_with_interval(served_rp_at_k(linker, keywords_of, sents))
-            r["hub_rate"], r["hub"], r["implied_share"] = hub_rate(linker, cfg, bulletins, b_keywords)
+            h = hub_rate(linker, bulletins, b_keywords, cfg)
+            r["hub_rate"], r["hub"], r["implied_share"] = h["rate"], h["hub"], h["implied_share"]
             results.append(r)
             print(f"gate {int(gate)} hub {w:.2f} thr {thr:.2f}: " + "  ".join(f"{n} {r[n][0]:.3f} [{r[n][1][0]:.3f}, {r[n][1][1]:.3f}]"
                                                            for n in sites)

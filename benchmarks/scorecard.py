@@ -31,7 +31,6 @@ import json
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ for _k, _v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_P
     os.environ.setdefault(_k, _v)
 
 SECTIONS = ("keywords", "spans", "skills", "titles", "hub")
+LA_SOURCE = "los-angeles-city-bulletins"
 
 
 def row(area: str, figure: str, data: str, chosen_on: str, value: float, ci: list[float], n: int) -> dict[str, Any]:
@@ -48,19 +48,11 @@ def row(area: str, figure: str, data: str, chosen_on: str, value: float, ci: lis
 
 
 def keyword_rows(tagger: Any) -> list[dict[str, Any]]:
-    from common.core.stats import ratio_with_interval
     from common.data.skillspan import load_skillspan
-    from common.keywords.evaluate import dev_texts, evaluate_keywords
+    from common.keywords.evaluate import dev_texts, span_f1_with_interval
 
     dev = load_skillspan("dev")
-    preds = tagger.extract(dev_texts(dev))
-    tp, den = [], []
-    for p, k in zip(dev, preds, strict=True):
-        o = evaluate_keywords([p], [k])["span"]["overall"]
-        hits = round(o["recall"] * o["gold"])
-        tp.append(2 * hits)
-        den.append(o["gold"] + o["predicted"])
-    value, ci = ratio_with_interval(tp, den)
+    value, ci = span_f1_with_interval(dev, tagger.extract(dev_texts(dev)))
     return [row("keywords", "span F1 (strict)", "SkillSpan dev", "dev (checkpoint and recipe: in-sample)", value, ci,
                len(dev))]
 
@@ -131,33 +123,18 @@ def title_rows(model: Any) -> list[dict[str, Any]]:
 
 
 def hub_rows(linker: Any, tagger: Any, bulletins: int | None) -> list[dict[str, Any]]:
-    from tqdm.auto import tqdm
-
     from common.core.settings import get_settings
     from common.core.stats import mean_with_interval
-    from common.linking.skills import link_posting
+    from common.keywords.unlabeled import source_texts
+    from common.linking.evaluate import hub_rate
 
-    rows = [json.loads(line) for line in get_settings().unlabeled_postings.read_text(encoding="utf-8").splitlines()]
-    texts = [r["text"] for r in rows if r.get("source") == "los-angeles-city-bulletins"][:bulletins]
-    skills = linker.taxonomy.skills
-    transversal = set(skills.loc[skills.get("reuse_level", "").astype(str) == "transversal", "uri"]) \
-        if "reuse_level" in skills else set()
-    per_posting, n_implied, n_all = [], 0, 0
-    for text in tqdm(texts, desc="hub rate", unit="posting"):
-        found = link_posting(linker, text, tagger.extract([text])[0]).skills
-        n_all += len(found)
-        n_implied += sum(s.implied for s in found)
-        per_posting.append({s.uri for s in found if s.implied and s.uri not in transversal})
-    counts = Counter(u for got in per_posting for u in got)
-    if not counts:
-        return [row("hub rate", "most frequent implied skill", "LA bulletins", "-", 0.0, [0.0, 0.0], len(texts))]
-    hub, _ = counts.most_common(1)[0]
-    value, ci = mean_with_interval([hub in got for got in per_posting])
-    label = linker.labels[linker.uri_row(hub)]
-    return [row("hub rate", f"postings with '{label}' (implied)", f"LA bulletins (first {len(texts)})",
-                "none (unlabelled)", value, ci, len(texts)),
-            row("hub rate", "implied share of reported skills", f"LA bulletins (first {len(texts)})", "-",
-                round(n_implied / max(n_all, 1), 4), [float("nan"), float("nan")], n_all)]
+    texts = source_texts(get_settings().unlabeled_postings, LA_SOURCE)[:bulletins]
+    h = hub_rate(linker, texts, [tagger.extract([t])[0] for t in texts], progress=True)
+    data = f"LA bulletins (first {len(texts)})"
+    return [row("hub rate", f"postings with '{h['hub']}' (implied)", data, "none (unlabelled)",
+                *mean_with_interval(h["per_posting"]), len(texts)),
+            row("hub rate", "implied share of reported skills", data, "-", round(h["implied_share"], 4),
+                [float("nan"), float("nan")], h["skills"])]
 
 
 def main() -> None:

@@ -26,28 +26,22 @@ def main() -> None:
     args = ap.parse_args()
 
     from common.core.settings import get_settings
-    from common.core.stats import ratio_with_interval
     from common.data.skillspan import load_skillspan
     from common.keywords import decoding
-    from common.keywords.evaluate import dev_texts, evaluate_keywords
+    from common.keywords.evaluate import dev_texts, span_f1_with_interval
     from common.keywords.tagger import KeywordTagger, default_model_dir
+    from common.keywords.unlabeled import source_texts
 
     tagger = KeywordTagger.load(args.tagger or default_model_dir())
     dev = load_skillspan("dev")
-    rows = [json.loads(x) for x in get_settings().unlabeled_postings.read_text(encoding="utf-8").splitlines()]
-    bulletins = [r["text"] for r in rows if r.get("source") == "los-angeles-city-bulletins"][: args.bulletins]
+    bulletins = source_texts(get_settings().unlabeled_postings, "los-angeles-city-bulletins")[: args.bulletins]
     tidy = decoding.tidy_span
     out = {}
     for name, fn in (("without", lambda words, s, e: (s, e)), ("with", tidy)):
         decoding.tidy_span = fn
         for raw in (False, True):
-            preds = tagger.extract(dev_texts(dev, raw))
-            num, den = [], []
-            for p, k in zip(dev, preds, strict=True):
-                o = evaluate_keywords([p], [k], raw)["span"]["overall"]
-                num.append(2 * round(o["recall"] * o["gold"]))
-                den.append(o["gold"] + o["predicted"])
-            out[f"{name} hygiene, {'raw' if raw else 'tokenised'} dev F1"] = ratio_with_interval(num, den)
+            out[f"{name} hygiene, {'raw' if raw else 'tokenised'} dev F1"] = span_f1_with_interval(
+                dev, tagger.extract(dev_texts(dev, raw)), raw)
         out[f"{name} hygiene, LA spans"] = Counter(k.text.lower() for ks in tagger.extract(bulletins) for k in ks)
     decoding.tidy_span = tidy
     for key, val in out.items():

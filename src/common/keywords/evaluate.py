@@ -245,3 +245,17 @@ def evaluate_tagger(tagger: KeywordTagger, postings: Sequence[Posting], raw: boo
     """Run ``tagger`` over the postings' texts (SkillSpan's tokenised form, or with ``raw`` as
     people write them) and score it with ``evaluate_keywords``."""
     return evaluate_keywords(list(postings), tagger.extract(dev_texts(postings, raw)), raw=raw)
+
+
+def span_f1_with_interval(postings: Sequence[Posting], predictions: Sequence[Sequence[Keyword]],
+                          raw: bool = False) -> tuple[float, list[float]]:
+    """Strict span-F1 over both layers (``evaluate_keywords``' overall F1) and its bootstrap 95 %
+    interval, postings resampled: per posting 2 TP against gold + predicted spans."""
+    from common.core.stats import ratio_with_interval
+
+    num, den = [], []
+    for posting, kws in zip(postings, predictions, strict=True):
+        o = evaluate_keywords([posting], [kws], raw)["span"]["overall"]
+        num.append(2 * round(o["recall"] * o["gold"]))
+        den.append(o["gold"] + o["predicted"])
+    return ratio_with_interval(num, den)

@@ -87,6 +87,17 @@ def read_passages(path: str | Path) -> list[Passage]:
         return passages_from_records(json.loads(line) for line in fh if line.strip())
 
 
+def source_texts(path: str | Path, source: str) -> list[str]:
+    """The ``text`` of every record of one ``source`` in a JSONL file such as
+    ``unlabeled/postings.jsonl``, as written and in file order; ``[]`` when the file is absent."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [str(r.get("text", "")) for r in (json.loads(line) for line in fh if line.strip())
+                if r.get("source") == source]
+
+
 def take_fraction(passages: Sequence[Passage], fraction: float) -> list[Passage]:
     """The first ``fraction`` of the passages (their order is already a fixed random one)."""
     if not 0 <= fraction <= 1:

@@ -13,6 +13,7 @@ ESCO v1.1.0 names that v1.2.0 renamed; they count as not linkable rather than as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def link_metrics(S: np.ndarray, df: pd.DataFrame, gold: np.ndarray, threshold: f
     under = (df["label"] == UNDERSPECIFIED).to_numpy()
     linked = top >= threshold
     return {
-        "spans": int(len(df)), "linkable": int(ok.sum()), "not_present": int(absent.sum()),
+        "spans": len(df), "linkable": int(ok.sum()), "not_present": int(absent.sum()),
         "r_at_1": float(np.mean(r <= 1)) if len(r) else 0.0,
         "r_at_5": float(np.mean(r <= 5)) if len(r) else 0.0,
         "mrr_at_10": float(np.mean(np.where(r <= 10, 1.0 / r, 0.0))) if len(r) else 0.0,
@@ -236,3 +237,33 @@ def served_rp_at_k(linker: Any, keywords_of: Any, sents: pd.DataFrame, k: int = 
         got = [linker.uri_row(s.uri) for s in link_posting(linker, text, ks).skills[:k]]
         out.append(len(set(got) & gold) / min(k, n))
     return np.asarray(out, dtype=np.float64)
+
+
+def hub_rate(linker: Any, texts: Sequence[str], keywords: Sequence[Sequence[Any]], cfg: Any = None,
+             progress: bool = False) -> dict[str, Any]:
+    """The hub rate of the skills ``link_posting`` serves for ``texts``: the share of postings whose
+    skills include the most frequent non-transversal implied skill (``per_posting``: whether each
+    does), that skill's label, and the implied share of all served skills."""
+    from collections import Counter
+
+    from common.linking.skills import link_posting
+
+    skills = linker.taxonomy.skills
+    transversal = set(skills.loc[skills["reuse_level"].astype(str) == "transversal", "uri"]) \
+        if "reuse_level" in skills else set()
+    pairs = zip(texts, keywords, strict=True)
+    if progress:
+        from tqdm.auto import tqdm
+
+        pairs = tqdm(pairs, total=len(texts), desc="hub rate", unit="posting")
+    per, implied, total = [], 0, 0
+    for text, ks in pairs:
+        found = link_posting(linker, text, ks, cfg).skills
+        total += len(found)
+        implied += sum(s.implied for s in found)
+        per.append({s.uri for s in found if s.implied and s.uri not in transversal})
+    counts = Counter(u for got in per for u in got)
+    hub = counts.most_common(1)[0][0] if counts else None
+    return {"rate": counts[hub] / len(texts) if hub else 0.0, "hub": linker.labels[linker.uri_row(hub)] if hub else "-",
+            "per_posting": [hub in got for got in per] if hub else [False] * len(per),
+            "implied_share": implied / max(total, 1), "skills": total}

@@ -18,7 +18,6 @@ Decorte sentences the weights are chosen and checked on.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +26,6 @@ from typing import Any
 import numpy as np
 
 HUB_FILE = "hub_levels.npy"
-ONET_SOURCE = "onet-18.1-task-statements"
 
 
 def background_sentences(limit: int = 4000, seed: int = 13, unlabeled: str | Path | None = None,
@@ -35,20 +33,17 @@ def background_sentences(limit: int = 4000, seed: int = 13, unlabeled: str | Pat
     """``limit`` distinct ordinary job sentences, half SkillSpan train sentences (of ``data_dir``,
     default the shared data folder) and half O*NET task statements (whichever exist), seeded."""
     from common.core.settings import get_settings
-    from common.data.skillspan import DataMissingError, load_skillspan
+    from common.data.skillspan import DataMissingError
+    from common.keywords.unlabeled import source_texts
+    from common.linking.retriever import ONET_SOURCE
+    from common.linking.sentence_gate import skillspan_sentences
 
-    s = get_settings()
-    path = Path(unlabeled) if unlabeled is not None else s.unlabeled_postings
-    onet: list[str] = []
-    if path.is_file():
-        with path.open(encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-        onet = [" ".join(str(r.get("text", "")).split()) for r in rows if r.get("source") == ONET_SOURCE]
+    path = Path(unlabeled) if unlabeled is not None else get_settings().unlabeled_postings
+    onet = [" ".join(t.split()) for t in source_texts(path, ONET_SOURCE)]
     try:
-        posts = load_skillspan("train", Path(data_dir) if data_dir is not None else None)
+        skillspan = [t for t in skillspan_sentences("train", data_dir)[0] if len(t.split()) >= 3]
     except DataMissingError:
-        posts = []
-    skillspan = [" ".join(sent.tokens) for p in posts for sent in p.sentences if len(sent.tokens) >= 3]
+        skillspan = []
     out: list[str] = []
     rng = random.Random(seed)
     for pool in (skillspan, onet):
@@ -61,9 +56,8 @@ def background_sentences(limit: int = 4000, seed: int = 13, unlabeled: str | Pat
 def background_levels(linker: Any, sentences: Sequence[str], k: int = 10, chunk: int = 256,
                       progress: bool = False) -> np.ndarray:
     """Per skill, the mean of its ``k`` highest uncorrected sentence evidences over ``sentences``."""
-    from common.linking.skills import SkillRankConfig, sentence_evidence
+    from common.linking.skills import sentence_evidence
 
-    cfg = linker.cfg.skills.model_copy(update={"hub_weight": 0.0})
     best = np.full((0, len(linker.uris)), -np.inf, dtype=np.float32)
     steps = range(0, len(sentences), chunk)
     if progress:
@@ -71,8 +65,7 @@ def background_levels(linker: Any, sentences: Sequence[str], k: int = 10, chunk:
 
         steps = tqdm(steps, desc="hub levels", unit="chunk")
     for lo in steps:
-        E = sentence_evidence(linker, sentences[lo : lo + chunk], SkillRankConfig.model_validate(cfg.model_dump()),
-                              correct=False)
+        E = sentence_evidence(linker, sentences[lo : lo + chunk], linker.cfg.skills, correct=False)
         both = np.concatenate([best, E], axis=0)
         keep = min(k, len(both))
         best = -np.partition(-both, keep - 1, axis=0)[:keep]

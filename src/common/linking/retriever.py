@@ -114,12 +114,11 @@ def skillspan_items(postings: Sequence[Any]) -> list[tuple[str, str]]:
 
 def duty_sentences(path: str | Path, limit: int, seed: int) -> list[str]:
     """``limit`` O*NET task statements of the unlabelled file, in a seeded random order."""
-    path = Path(path)
-    if limit <= 0 or not path.is_file():
+    from common.keywords.unlabeled import source_texts
+
+    if limit <= 0:
         return []
-    with path.open(encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    texts = [" ".join(str(r.get("text", "")).split()) for r in rows if r.get("source") == ONET_SOURCE]
+    texts = [" ".join(t.split()) for t in source_texts(path, ONET_SOURCE)]
     texts = [t for t in dict.fromkeys(texts) if t]
     random.Random(seed).shuffle(texts)
     return texts[:limit]

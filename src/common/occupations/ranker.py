@@ -210,13 +210,12 @@ class OccupationRanker:
             return "title_only"
         return "with_title" if title else "without_title"
 
-    def score(self, F: np.ndarray, keys: Sequence[str | bool]) -> np.ndarray:
+    def score(self, F: np.ndarray, keys: Sequence[str]) -> np.ndarray:
         """The fitted ranker's probability for each (posting, occupation); ``keys[i]`` names
-        posting i's weights (``weight_key``; True / False mean with / without title)."""
+        posting i's weights (``weight_key``)."""
         out = np.zeros(F.shape[:2], dtype=np.float32)
         for i, key in enumerate(keys):
-            name = key if isinstance(key, str) else ("with_title" if key else "without_title")
-            w = self.weights.get(name)
+            w = self.weights.get(key)
             if w is None:
                 raise ValueError("the occupation ranker has no fitted weights; build it with build_occupation_model")
             z = F[i] @ np.array([w.get(f, 0.0) for f in FEATURES], dtype=np.float32) + w["bias"]

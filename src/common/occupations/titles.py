@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from common.core.stats import mean_with_interval
+from common.occupations.evaluate import ranks_of
 from common.occupations.taxonomy import OccupationTaxonomy
 
 TitleSplit = Literal["train", "calib", "test"]
@@ -107,10 +108,8 @@ def title_scores(ranker: Any, titles: Sequence[str], batch: int = 256) -> np.nda
 def ranks_and_top(scores: np.ndarray, truth: np.ndarray, top: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """1-based rank of the right occupation per row (ties count against it), and each row's
     ``top`` best columns and whether each is right."""
-    true = scores[np.arange(len(truth)), truth]
-    ranks = (scores >= true[:, None]).sum(axis=1)
     best = np.argsort(-scores, axis=1, kind="stable")[:, :top]
-    return ranks, best, best == truth[:, None]
+    return ranks_of(scores, truth), best, best == truth[:, None]
 
 
 def plain_cosine_ranks(encoder: Any, taxonomy: OccupationTaxonomy, titles: Sequence[str],
